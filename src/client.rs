@@ -1,0 +1,318 @@
+//! [`VodClient`]: the public entry point, and its builder.
+
+use crate::credential::{DefaultCredentialChain, ProvideCredential};
+use crate::error::{Error, Result};
+use crate::retry::RetryConfig;
+use crate::sign::SignMethod;
+use crate::vod::{self, ApiConfig, Language, VodApi};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Environment variable with the default region (`ap-guangzhou` style).
+pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
+/// Environment variable overriding the VOD endpoint.
+pub const ENV_VOD_ENDPOINT: &str = "TENCENTCLOUD_VOD_ENDPOINT";
+/// Environment variable overriding the COS endpoint.
+pub const ENV_COS_ENDPOINT: &str = "TENCENTCLOUD_COS_ENDPOINT";
+/// Environment variable with a default VOD `SubAppId`.
+pub const ENV_SUB_APP_ID: &str = "TENCENTCLOUD_VOD_SUB_APP_ID";
+
+pub(crate) struct ClientInner {
+    pub(crate) api: VodApi,
+    pub(crate) http: reqwest::Client,
+    pub(crate) cos_endpoint: Option<String>,
+    pub(crate) sub_app_id: Option<u64>,
+}
+
+/// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
+/// serves both VOD and COS.
+///
+/// ```no_run
+/// # async fn demo() -> tencent_vod::Result<()> {
+/// use tencent_vod::{Credential, VodClient};
+/// let client = VodClient::builder()
+///     .with_credential(Credential::new("AKID...", "secret"))
+///     .with_region("ap-guangzhou")
+///     .build()?;
+/// // or: let client = VodClient::from_env()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct VodClient {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+impl std::fmt::Debug for VodClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VodClient")
+            .field("api", &self.inner.api)
+            .field("cos_endpoint", &self.inner.cos_endpoint)
+            .field("sub_app_id", &self.inner.sub_app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VodClient {
+    /// A builder with the defaults.
+    pub fn builder() -> VodClientBuilder {
+        VodClientBuilder::default()
+    }
+
+    /// A client configured from the environment: credentials from [`DefaultCredentialChain`] (checked now, so a
+    /// missing credential fails here), region from `TENCENTCLOUD_REGION`, endpoints from
+    /// `TENCENTCLOUD_VOD_ENDPOINT` / `TENCENTCLOUD_COS_ENDPOINT`, default SubAppId from
+    /// `TENCENTCLOUD_VOD_SUB_APP_ID`.
+    pub fn from_env() -> Result<Self> {
+        VodClientBuilder::from_env()?.build()
+    }
+
+    /// The VOD API 3.0 client (ApplyUpload, CommitUpload, ParseStreamingManifest, any action).
+    pub fn api(&self) -> &VodApi {
+        &self.inner.api
+    }
+
+    /// The shared HTTP client.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The default `SubAppId` applied to requests that name none.
+    pub fn sub_app_id(&self) -> Option<u64> {
+        self.inner.sub_app_id
+    }
+
+    /// The COS endpoint override, if any.
+    pub fn cos_endpoint(&self) -> Option<&str> {
+        self.inner.cos_endpoint.as_deref()
+    }
+}
+
+/// Builds a [`VodClient`].
+#[derive(Clone)]
+pub struct VodClientBuilder {
+    credentials: Option<Arc<dyn ProvideCredential>>,
+    region: Option<String>,
+    vod_endpoint: Option<String>,
+    cos_endpoint: Option<String>,
+    sign_method: SignMethod,
+    language: Option<Language>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    read_timeout: Duration,
+    retry: RetryConfig,
+    http: Option<reqwest::Client>,
+    sub_app_id: Option<u64>,
+}
+
+impl std::fmt::Debug for VodClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VodClientBuilder")
+            .field("credentials", &self.credentials)
+            .field("region", &self.region)
+            .field("vod_endpoint", &self.vod_endpoint)
+            .field("cos_endpoint", &self.cos_endpoint)
+            .field("sign_method", &self.sign_method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for VodClientBuilder {
+    fn default() -> Self {
+        VodClientBuilder {
+            credentials: None,
+            region: None,
+            vod_endpoint: None,
+            cos_endpoint: None,
+            sign_method: SignMethod::default(),
+            language: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            retry: RetryConfig::default(),
+            http: None,
+            sub_app_id: None,
+        }
+    }
+}
+
+impl VodClientBuilder {
+    /// A builder preset from the environment (see [`VodClient::from_env`]).
+    pub fn from_env() -> Result<Self> {
+        let chain = DefaultCredentialChain::new();
+        chain.load()?;
+        let mut b = VodClientBuilder::default().with_credential_provider(chain);
+        if let Ok(r) = std::env::var(ENV_REGION)
+            && !r.is_empty()
+        {
+            b = b.with_region(r);
+        }
+        if let Ok(e) = std::env::var(ENV_VOD_ENDPOINT)
+            && !e.is_empty()
+        {
+            b = b.with_vod_endpoint(e);
+        }
+        if let Ok(e) = std::env::var(ENV_COS_ENDPOINT)
+            && !e.is_empty()
+        {
+            b = b.with_cos_endpoint(e);
+        }
+        if let Ok(s) = std::env::var(ENV_SUB_APP_ID)
+            && !s.is_empty()
+        {
+            let id = s.parse::<u64>().map_err(|_| {
+                Error::invalid(ENV_SUB_APP_ID, format!("{s:?} is not an unsigned integer"))
+            })?;
+            b = b.with_sub_app_id(id);
+        }
+        Ok(b)
+    }
+
+    /// Fixed credentials.
+    pub fn with_credential(mut self, credential: crate::Credential) -> Self {
+        self.credentials = Some(Arc::new(credential));
+        self
+    }
+
+    /// A credential provider consulted before every request.
+    pub fn with_credential_provider(mut self, provider: impl ProvideCredential + 'static) -> Self {
+        self.credentials = Some(Arc::new(provider));
+        self
+    }
+
+    /// The region sent as `X-TC-Region` (e.g. `ap-guangzhou`).
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// VOD endpoint (`https://vod.tencentcloudapi.com` by default; intl `vod.intl.tencentcloudapi.com`,
+    /// financial zones `vod.ap-shanghai-fsi.tencentcloudapi.com`, or `http://127.0.0.1:port` for a mock).
+    pub fn with_vod_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.vod_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// COS endpoint override. A plain base URL (`http://127.0.0.1:9000`) addresses objects path-style
+    /// (`/{bucket}/{key}`); a URL containing `{bucket}` (and optionally `{region}`) is a virtual-host template,
+    /// e.g. `https://{bucket}.cos.accelerate.myqcloud.com`. Default: `https://{bucket}.cos.{region}.myqcloud.com`.
+    pub fn with_cos_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.cos_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Signature for VOD API calls (TC3-HMAC-SHA256 by default).
+    pub fn with_sign_method(mut self, m: SignMethod) -> Self {
+        self.sign_method = m;
+        self
+    }
+
+    /// `X-TC-Language` for error messages.
+    pub fn with_language(mut self, l: Language) -> Self {
+        self.language = Some(l);
+        self
+    }
+
+    /// TCP connect timeout (default 5 s). Ignored with [`with_http_client`](Self::with_http_client).
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Whole-request timeout of VOD API calls (default 30 s).
+    pub fn with_request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// Idle read timeout of every connection (default 60 s): a COS part upload is never cut by a whole-request
+    /// cap, only when the peer stops answering. Ignored with [`with_http_client`](Self::with_http_client).
+    pub fn with_read_timeout(mut self, d: Duration) -> Self {
+        self.read_timeout = d;
+        self
+    }
+
+    /// Retry policy for VOD calls and COS requests.
+    pub fn with_retry(mut self, r: RetryConfig) -> Self {
+        self.retry = r;
+        self
+    }
+
+    /// A caller-built `reqwest::Client` (proxies, TLS roots, …). Its own timeouts apply.
+    pub fn with_http_client(mut self, c: reqwest::Client) -> Self {
+        self.http = Some(c);
+        self
+    }
+
+    /// Default `SubAppId` for requests that name none.
+    pub fn with_sub_app_id(mut self, id: u64) -> Self {
+        self.sub_app_id = Some(id);
+        self
+    }
+
+    /// Validates the configuration and builds the client.
+    pub fn build(self) -> Result<VodClient> {
+        let credentials = match self.credentials {
+            Some(c) => c,
+            None => {
+                let chain = DefaultCredentialChain::new();
+                chain.load()?;
+                Arc::new(chain)
+            }
+        };
+        let endpoint = vod::parse_endpoint(
+            "vod_endpoint",
+            self.vod_endpoint
+                .as_deref()
+                .unwrap_or(vod::DEFAULT_ENDPOINT),
+        )?;
+        if let Some(r) = &self.region {
+            vod::validate_region("region", r)?;
+        }
+        if let Some(c) = &self.cos_endpoint {
+            let probe = c
+                .replace("{bucket}", "bucket-1250000000")
+                .replace("{region}", "ap-guangzhou");
+            vod::parse_endpoint("cos_endpoint", &probe)?;
+        }
+        for (name, d) in [
+            ("connect_timeout", self.connect_timeout),
+            ("request_timeout", self.request_timeout),
+            ("read_timeout", self.read_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::invalid(name, "must be greater than zero"));
+            }
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .read_timeout(self.read_timeout)
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))?,
+        };
+        let api = VodApi::new(
+            http.clone(),
+            ApiConfig {
+                endpoint,
+                region: self.region,
+                sign_method: self.sign_method,
+                language: self.language,
+                request_timeout: self.request_timeout,
+                retry: self.retry,
+            },
+            credentials,
+        );
+        Ok(VodClient {
+            inner: Arc::new(ClientInner {
+                api,
+                http,
+                cos_endpoint: self.cos_endpoint,
+                sub_app_id: self.sub_app_id,
+            }),
+        })
+    }
+}

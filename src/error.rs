@@ -1,0 +1,601 @@
+//! The crate's one error type.
+//!
+//! Every fallible operation returns [`Error`]. Remote failures keep what a support ticket needs (action or
+//! operation, service error code, message, request id, HTTP status) and how hard the crate tried (attempts and
+//! elapsed time, filled by the retry loop). [`Error::is_retryable`] is the single source of truth the retry loop
+//! consults.
+//!
+//! No variant ever holds a secret: credentials, security tokens and `Authorization` values are never copied into
+//! an error, and response excerpts are redacted (see [`redact_excerpt`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Shorthand for `Result<T, tencent_vod::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error from VOD API 3.0 (`Response.Error` in the envelope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VodApiError {
+    /// The API action, e.g. `ApplyUpload`.
+    pub action: String,
+    /// The service error code, e.g. `InvalidParameterValue.MediaType`.
+    pub code: String,
+    /// The service's message (its wording is not stable; switch on `code`).
+    pub message: String,
+    /// The `RequestId` of the failed call, for Tencent support.
+    pub request_id: Option<String>,
+    /// HTTP status of the response (API 3.0 answers 200 even for errors).
+    pub http_status: u16,
+    /// How many attempts were made (1 = no retry).
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
+}
+
+/// The COS operation that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CosOperation {
+    /// `PUT Object` (simple upload).
+    PutObject,
+    /// `HEAD Object`.
+    HeadObject,
+    /// `POST Object?uploads` (Initiate Multipart Upload).
+    InitiateMultipartUpload,
+    /// `PUT Object?partNumber=&uploadId=` (Upload Part).
+    UploadPart,
+    /// `POST Object?uploadId=` (Complete Multipart Upload).
+    CompleteMultipartUpload,
+    /// `GET Object?uploadId=` (List Parts).
+    ListParts,
+    /// `DELETE Object?uploadId=` (Abort Multipart Upload).
+    AbortMultipartUpload,
+}
+
+impl CosOperation {
+    /// The operation's name as in the COS API documentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CosOperation::PutObject => "PutObject",
+            CosOperation::HeadObject => "HeadObject",
+            CosOperation::InitiateMultipartUpload => "InitiateMultipartUpload",
+            CosOperation::UploadPart => "UploadPart",
+            CosOperation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            CosOperation::ListParts => "ListParts",
+            CosOperation::AbortMultipartUpload => "AbortMultipartUpload",
+        }
+    }
+}
+
+impl fmt::Display for CosOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered by COS (an `<Error>` XML body, or an error status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CosError {
+    /// The operation that failed.
+    pub operation: CosOperation,
+    /// HTTP status (200 for a Complete Multipart Upload that answered an `<Error>` body).
+    pub status: u16,
+    /// COS error code, e.g. `SignatureDoesNotMatch`; empty when the body carried none.
+    pub code: String,
+    /// COS error message.
+    pub message: String,
+    /// `x-cos-request-id` or `<RequestId>`.
+    pub request_id: Option<String>,
+    /// `<TraceId>`.
+    pub trace_id: Option<String>,
+    /// Bucket of the object.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Multipart upload id, when the operation belonged to one.
+    pub upload_id: Option<String>,
+    /// Part number, for Upload Part.
+    pub part_number: Option<u32>,
+    /// `Retry-After` the server asked for.
+    pub retry_after: Option<Duration>,
+    /// How many attempts were made (1 = no retry).
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
+}
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The connection could not be established.
+    Connect,
+    /// A timeout (connect, read or whole-request).
+    Timeout,
+    /// The request or response body failed mid-way (connection reset, short body).
+    Body,
+    /// Anything else the HTTP stack reported.
+    Other,
+}
+
+/// A request that got no (complete) HTTP response.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What was being done, e.g. `ApplyUpload` or `UploadPart`.
+    pub operation: String,
+    /// The kind of failure.
+    pub kind: TransportKind,
+    /// The underlying error (URL stripped, so no signed query string leaks).
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    /// How many attempts were made (1 = no retry).
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
+}
+
+/// A response that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidResponseError {
+    /// The action or operation, e.g. `ApplyUpload` or `CompleteMultipartUpload`.
+    pub operation: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What was wrong, e.g. `body is not JSON: EOF while parsing`.
+    pub reason: String,
+    /// The first bytes of the body, with anything secret-looking replaced by `***`.
+    pub excerpt: String,
+    /// A request id, when one could be read from headers.
+    pub request_id: Option<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
+}
+
+/// The crate's error type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller-supplied value or configuration is invalid. `field` names it; `reason` says what was expected.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field, option or argument, e.g. `part_size` or `media (/data/a.mp4)`.
+        field: String,
+        /// What was wrong and what was expected.
+        reason: String,
+    },
+
+    /// Reading a local file failed.
+    #[error("I/O error on {}: {action}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done, e.g. `open`, `read part 3`.
+        action: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An HLS/DASH manifest is unusable (missing segment, absolute/URL segment, loop).
+    #[error("manifest {}: {reason}", manifest.display())]
+    Manifest {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// The offending segment, when one is to blame.
+        segment: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// No usable credentials, or a half-set credential.
+    #[error("credentials: {0}")]
+    Credentials(String),
+
+    /// VOD API 3.0 answered `Response.Error`.
+    #[error(
+        "VOD {} failed: {} ({}), request id {}, after {} attempt(s)",
+        .0.action, .0.code, .0.message, .0.request_id.as_deref().unwrap_or("-"), .0.attempts
+    )]
+    Vod(Box<VodApiError>),
+
+    /// COS answered an error.
+    #[error("{}", fmt_cos(.0))]
+    Cos(Box<CosError>),
+
+    /// The request got no complete response (connect failure, reset, timeout).
+    #[error(
+        "{} failed: {:?} error: {}, after {} attempt(s)",
+        .0.operation, .0.kind, .0.source, .0.attempts
+    )]
+    Transport(Box<TransportError>),
+
+    /// A response could not be understood (not JSON/XML, truncated, missing a required field).
+    #[error(
+        "{}: invalid response (HTTP {}): {}; body starts: {:?}",
+        .0.operation, .0.status, .0.reason, .0.excerpt
+    )]
+    InvalidResponse(Box<InvalidResponseError>),
+
+    /// The temporary COS credentials expired (or would expire before the request could be signed).
+    #[error(
+        "temporary credentials expired at {expired_at} (unix s) before {operation} could be sent"
+    )]
+    CredentialsExpired {
+        /// `TempCertificate.ExpiredTime`.
+        expired_at: i64,
+        /// What could not be done.
+        operation: String,
+    },
+
+    /// A checksum did not match: the bytes COS stored are not the bytes that were sent.
+    #[error(
+        "integrity check failed for {object}{}: expected crc64 {expected}, COS reported {actual}",
+        part.map(|p| format!(" part {p}")).unwrap_or_default()
+    )]
+    Integrity {
+        /// Object key.
+        object: String,
+        /// Part number, when a single part mismatched.
+        part: Option<u32>,
+        /// CRC-64/XZ computed locally.
+        expected: u64,
+        /// CRC-64/XZ reported by COS.
+        actual: u64,
+    },
+
+    /// The operation was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// The caller's overall deadline passed.
+    #[error("deadline of {0:?} exceeded")]
+    DeadlineExceeded(Duration),
+}
+
+fn fmt_cos(e: &CosError) -> String {
+    let mut s = format!(
+        "COS {} of {}/{} failed: HTTP {}",
+        e.operation, e.bucket, e.key, e.status
+    );
+    if !e.code.is_empty() {
+        s.push_str(&format!(" {}", e.code));
+    }
+    if !e.message.is_empty() {
+        s.push_str(&format!(" ({})", e.message));
+    }
+    if let Some(id) = &e.upload_id {
+        s.push_str(&format!(", upload id {id}"));
+    }
+    if let Some(n) = e.part_number {
+        s.push_str(&format!(", part {n}"));
+    }
+    if let Some(r) = &e.request_id {
+        s.push_str(&format!(", request id {r}"));
+    }
+    s.push_str(&format!(", after {} attempt(s)", e.attempts));
+    s
+}
+
+/// VOD error codes that are worth retrying (throttling and server-side transients).
+const VOD_RETRYABLE: &[&str] = &[
+    "InternalError",
+    "ServiceUnavailable",
+    "ResourceUnavailable",
+    "RequestLimitExceeded",
+];
+
+/// COS error codes that are worth retrying even under a 4xx status.
+const COS_RETRYABLE: &[&str] = &[
+    "InternalError",
+    "SlowDown",
+    "ServiceUnavailable",
+    "RequestTimeOut",
+    "RequestTimeout",
+];
+
+impl Error {
+    /// Builds an [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, action: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// Whether trying the same request again may succeed: transport failures, throttling, server errors.
+    /// Never true for authentication, parameter or local errors.
+    ///
+    /// `AuthFailure.SignatureExpire` answers `false` here; the retry loop re-signs and retries it once on its own.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Vod(e) => {
+                VOD_RETRYABLE.contains(&e.code.as_str())
+                    || e.code.starts_with("RequestLimitExceeded")
+                    || e.http_status >= 500
+            }
+            Error::Cos(e) => {
+                e.status >= 500
+                    || e.status == 429
+                    || e.status == 408
+                    || COS_RETRYABLE.contains(&e.code.as_str())
+            }
+            Error::Transport(_) => true,
+            Error::InvalidResponse(e) => e.status >= 500 || e.status == 429 || e.status == 408,
+            _ => false,
+        }
+    }
+
+    /// The service error code (`InvalidParameterValue.MediaType`, `NoSuchUpload`…), for VOD and COS errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Vod(e) => Some(&e.code),
+            Error::Cos(e) if !e.code.is_empty() => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    /// The request id of the failed call (VOD `RequestId`, COS `x-cos-request-id`).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Vod(e) => e.request_id.as_deref(),
+            Error::Cos(e) => e.request_id.as_deref(),
+            Error::InvalidResponse(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the failed response, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Vod(e) => Some(e.http_status),
+            Error::Cos(e) => Some(e.status),
+            Error::InvalidResponse(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// How many attempts the retry loop made before giving up (1 when not retried; 0 for local errors).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Vod(e) => e.attempts,
+            Error::Cos(e) => e.attempts,
+            Error::Transport(e) => e.attempts,
+            Error::InvalidResponse(e) => e.attempts,
+            _ => 0,
+        }
+    }
+
+    /// Time spent over all attempts of the failed request.
+    pub fn elapsed(&self) -> Option<Duration> {
+        match self {
+            Error::Vod(e) => Some(e.elapsed),
+            Error::Cos(e) => Some(e.elapsed),
+            Error::Transport(e) => Some(e.elapsed),
+            Error::InvalidResponse(e) => Some(e.elapsed),
+            _ => None,
+        }
+    }
+
+    /// A delay the server asked for (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Cos(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// Records the retry loop's attempt count and elapsed time on a remote error.
+    pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Self {
+        match &mut self {
+            Error::Vod(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
+            Error::Cos(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
+            Error::Transport(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
+            Error::InvalidResponse(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// Wraps a `reqwest` error, stripping its URL (a v1-signed GET carries the signature in the query).
+    pub(crate) fn transport(operation: impl Into<String>, err: reqwest::Error) -> Self {
+        let kind = if err.is_timeout() {
+            TransportKind::Timeout
+        } else if err.is_connect() {
+            TransportKind::Connect
+        } else if err.is_body() || err.is_request() || err.is_decode() {
+            TransportKind::Body
+        } else {
+            TransportKind::Other
+        };
+        Error::Transport(Box::new(TransportError {
+            operation: operation.into(),
+            kind,
+            source: Box::new(err.without_url()),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }))
+    }
+
+    /// Builds an [`Error::InvalidResponse`] with a redacted excerpt of `body`.
+    pub(crate) fn invalid_response(
+        operation: impl Into<String>,
+        status: u16,
+        reason: impl Into<String>,
+        body: &[u8],
+        request_id: Option<String>,
+    ) -> Self {
+        Error::InvalidResponse(Box::new(InvalidResponseError {
+            operation: operation.into(),
+            status,
+            reason: reason.into(),
+            excerpt: redact_excerpt(body, 200),
+            request_id,
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }))
+    }
+}
+
+/// Names whose values are replaced by `***` in response excerpts (JSON keys, XML elements, headers).
+const SECRET_NAMES: &[&str] = &[
+    "secretkey",
+    "secret_key",
+    "token",
+    "sessiontoken",
+    "session_token",
+    "securitytoken",
+    "x-cos-security-token",
+    "x-tc-token",
+    "authorization",
+    "signature",
+    "q-signature",
+    "tmpsecretkey",
+    "tmptoken",
+    "vodsessionkey",
+];
+
+/// Returns at most `max` characters of `body` as text, with the values of secret-looking fields
+/// (`SecretKey`, `Token`, `Signature`, `Authorization`, `VodSessionKey`…) replaced by `***`.
+///
+/// Works on JSON (`"SecretKey":"…"`), XML (`<Token>…</Token>`) and `name=value` text, and on truncated input.
+pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let redacted = redact_text(&text);
+    let mut out: String = redacted.chars().take(max).collect();
+    if redacted.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+fn redact_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if is_name_char(chars[i]) && (i == 0 || !is_name_char(chars[i - 1])) {
+            let start = i;
+            while i < chars.len() && is_name_char(chars[i]) {
+                i += 1;
+            }
+            let name: String = chars[start..i].iter().collect();
+            out.push_str(&name);
+            if SECRET_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+                // Copy the separator (`":"`, `>`, `=`, `: `), then mask the value.
+                let mut j = i;
+                while j < chars.len() && matches!(chars[j], '"' | '\'' | ':' | '=' | '>' | ' ') {
+                    j += 1;
+                }
+                if j > i {
+                    out.extend(&chars[i..j]);
+                    let mut k = j;
+                    while k < chars.len()
+                        && !matches!(chars[k], '"' | '\'' | '<' | '&' | ',' | '\n' | '}')
+                    {
+                        k += 1;
+                    }
+                    if k > j {
+                        out.push_str("***");
+                    }
+                    i = k;
+                }
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_json_xml_and_pairs() {
+        let body = br#"{"Response":{"TempCertificate":{"SecretId":"AKIDx","SecretKey":"sk-123","Token":"tok+/="},"VodSessionKey":"abc"}}"#;
+        let r = redact_excerpt(body, 1000);
+        assert!(
+            !r.contains("sk-123") && !r.contains("tok+/=") && !r.contains("abc\""),
+            "{r}"
+        );
+        assert!(r.contains("AKIDx"), "secret ids are not secret: {r}");
+        let xml = b"<Error><Token>zzz</Token><Code>AccessDenied</Code></Error>";
+        let r = redact_excerpt(xml, 1000);
+        assert!(!r.contains("zzz") && r.contains("AccessDenied"), "{r}");
+        let kv =
+            b"Signature=abc%2B&x-cos-security-token: ttt\nAuthorization: q-sign-algorithm=sha1";
+        let r = redact_excerpt(kv, 1000);
+        assert!(
+            !r.contains("abc%2B") && !r.contains("ttt") && !r.contains("q-sign"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn redacts_truncated_values() {
+        let body = br#"{"Response":{"TempCertificate":{"SecretKey":"sk-12"#;
+        let r = redact_excerpt(body, 1000);
+        assert!(!r.contains("sk-12"), "{r}");
+    }
+
+    #[test]
+    fn excerpt_is_bounded() {
+        let body = vec![b'a'; 10_000];
+        assert_eq!(redact_excerpt(&body, 50).chars().count(), 51);
+    }
+
+    #[test]
+    fn retryability() {
+        let vod = |code: &str| {
+            Error::Vod(Box::new(VodApiError {
+                action: "ApplyUpload".into(),
+                code: code.into(),
+                message: String::new(),
+                request_id: None,
+                http_status: 200,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+            }))
+        };
+        assert!(vod("RequestLimitExceeded.UinLimitExceeded").is_retryable());
+        assert!(vod("InternalError").is_retryable());
+        assert!(!vod("AuthFailure.SignatureFailure").is_retryable());
+        assert!(!vod("InvalidParameterValue.MediaType").is_retryable());
+        assert!(!Error::invalid("x", "y").is_retryable());
+        assert_eq!(vod("InternalError").code(), Some("InternalError"));
+    }
+}

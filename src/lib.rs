@@ -1,0 +1,39 @@
+//! # tencent-vod
+//!
+//! Async server-side upload SDK for [Tencent Cloud VOD](https://cloud.tencent.com/product/vod) (云点播).
+//!
+//! Server-side upload is three steps, and this crate does all of them:
+//!
+//! 1. **ApplyUpload** (VOD API 3.0, TC3-HMAC-SHA256 signed): VOD answers with a COS bucket, storage paths, a
+//!    session key and temporary COS credentials;
+//! 2. **upload to COS** with those credentials: single PUT or parallel multipart, CRC-64 verified;
+//! 3. **CommitUpload**: VOD answers with the `FileId` and URLs and starts the processing `Procedure`.
+//!
+//! The data flows one way through the modules:
+//!
+//! ```text
+//! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
+//! error, retry: shared by all; mock (feature "mock"): an in-process VOD + COS server for tests
+//! ```
+//!
+//! Secrets (SecretKey, session tokens, temporary credentials, `Authorization` values) never appear in `Debug`,
+//! `Display`, logs or errors.
+#![warn(missing_docs)]
+#![warn(rust_2018_idioms)]
+#![deny(unsafe_code)]
+
+pub mod client;
+pub mod credential;
+pub mod error;
+pub mod retry;
+pub mod sign;
+pub mod vod;
+
+pub use client::{VodClient, VodClientBuilder};
+pub use credential::{
+    Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
+    ProvideCredential,
+};
+pub use error::{Error, Result};
+pub use retry::RetryConfig;
+pub use sign::SignMethod;
