@@ -4,9 +4,8 @@
 //! `FileUploadEvent` member is a `FileUploadTask`, `ProcedureStateChangeEvent` is a `ProcedureTask`. Everything is
 //! read leniently (see the module docs of [`crate::events`]).
 
-use super::lenient::{self, lenient_struct};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use super::lenient::lenient_struct;
+use serde_json::Value;
 
 /// Event type of an upload that completed (`NewFileUpload`).
 pub const NEW_FILE_UPLOAD: &str = "NewFileUpload";
@@ -168,46 +167,23 @@ lenient_struct! {
 /// The API 3.0 model name of [`ProcedureStateChangeEvent`].
 pub type ProcedureTask = ProcedureStateChangeEvent;
 
-/// `EventContent`: one event notification, as returned by `PullEvents` or POSTed to a callback URL (where
-/// `EventHandle` is absent).
-///
-/// Exactly one `*Event` member is set for known types; every other member (including the event members of types
-/// this crate does not model, e.g. `FileDeleteEvent`) is kept in [`extra`](Self::extra).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-#[non_exhaustive]
-pub struct EventContent {
-    /// Handle to pass to `ConfirmEvents` (reliable callback only); valid for 30 s.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_handle: Option<String>,
-    /// `NewFileUpload`, `ProcedureStateChanged`, `FileDeleted`, `PullComplete`, `EditMediaComplete`…
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_type: Option<String>,
-    /// Set for `NewFileUpload`.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_upload_event: Option<FileUploadEvent>,
-    /// Set for `ProcedureStateChanged`.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub procedure_state_change_event: Option<ProcedureStateChangeEvent>,
-    /// Every other member, verbatim.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_struct! {
+    /// `EventContent`: one event notification, as returned by `PullEvents` or POSTed to a callback URL (where
+    /// `EventHandle` is absent).
+    ///
+    /// Exactly one `*Event` member is set for known types; every other member (including the event members of
+    /// types this crate does not model, e.g. `FileDeleteEvent`) is kept in `extra`.
+    rename_all = "PascalCase";
+    pub struct EventContent {
+        /// Handle to pass to `ConfirmEvents` (reliable callback only); valid for 30 s.
+        pub event_handle: Option<String>,
+        /// `NewFileUpload`, `ProcedureStateChanged`, `FileDeleted`, `PullComplete`, `EditMediaComplete`…
+        pub event_type: Option<String>,
+        /// Set for `NewFileUpload`.
+        pub file_upload_event: Option<FileUploadEvent>,
+        /// Set for `ProcedureStateChanged`.
+        pub procedure_state_change_event: Option<ProcedureStateChangeEvent>,
+    }
 }
 
 /// A convenient view of an event: the two types an uploader cares about, typed; everything else raw.
