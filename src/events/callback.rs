@@ -134,34 +134,39 @@ fn legacy_event(l: &LegacyCallback) -> Event {
     let ty = l.event_type.as_deref().unwrap_or_default();
     match (ty, &l.data) {
         (NEW_FILE_UPLOAD, Some(d)) => {
-            let mut source = MediaSourceInfo::default();
-            source.source_type = d.source_type.clone();
-            source.source_context = d.source_context.clone();
-            let mut basic = MediaBasicInfo::default();
-            basic.media_url = d.file_url.clone();
-            basic.cover_url = d.cover_url.clone();
-            basic.name = d.file_name.clone();
-            if source.source_type.is_some() || source.source_context.is_some() {
-                basic.source_info = Some(source);
-            }
-            let mut e = FileUploadEvent::default();
-            e.file_id = d.file_id.clone();
-            e.procedure_task_id = d.procedure_task_id.clone();
-            e.media_basic_info = Some(basic);
-            Event::NewFileUpload(Box::new(e))
+            let source_info =
+                (d.source_type.is_some() || d.source_context.is_some()).then(|| MediaSourceInfo {
+                    source_type: d.source_type.clone(),
+                    source_context: d.source_context.clone(),
+                    ..Default::default()
+                });
+            let basic = MediaBasicInfo {
+                name: d.file_name.clone(),
+                media_url: d.file_url.clone(),
+                cover_url: d.cover_url.clone(),
+                source_info,
+                ..Default::default()
+            };
+            Event::NewFileUpload(Box::new(FileUploadEvent {
+                file_id: d.file_id.clone(),
+                procedure_task_id: d.procedure_task_id.clone(),
+                media_basic_info: Some(basic),
+                ..Default::default()
+            }))
         }
         (PROCEDURE_STATE_CHANGED, Some(d)) => {
-            let mut e = ProcedureStateChangeEvent::default();
-            e.task_id = d.vod_task_id.clone().or_else(|| d.task_id.clone());
-            e.status = d.status.clone();
-            e.err_code = d.err_code;
-            e.message = d.message.clone();
-            e.file_id = d.file_id.clone();
-            e.file_name = d.file_name.clone();
-            e.file_url = d.file_url.clone();
-            e.session_context = d.session_context.clone();
-            e.session_id = d.session_id.clone();
-            Event::ProcedureStateChanged(Box::new(e))
+            Event::ProcedureStateChanged(Box::new(ProcedureStateChangeEvent {
+                task_id: d.vod_task_id.clone().or_else(|| d.task_id.clone()),
+                status: d.status.clone(),
+                err_code: d.err_code,
+                message: d.message.clone(),
+                file_id: d.file_id.clone(),
+                file_name: d.file_name.clone(),
+                file_url: d.file_url.clone(),
+                session_context: d.session_context.clone(),
+                session_id: d.session_id.clone(),
+                ..Default::default()
+            }))
         }
         _ => Event::Other {
             event_type: ty.to_string(),
