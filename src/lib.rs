@@ -25,6 +25,7 @@
 pub mod client;
 pub mod credential;
 pub mod error;
+pub mod events;
 pub mod retry;
 pub mod sign;
 pub mod vod;
@@ -35,5 +36,6 @@ pub use credential::{
     ProvideCredential,
 };
 pub use error::{Error, Result};
+pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
