@@ -25,6 +25,8 @@
 pub mod client;
 pub mod credential;
 pub mod error;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod retry;
 pub mod sign;
 pub mod vod;
