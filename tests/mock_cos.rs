@@ -13,11 +13,17 @@ type R = Result<(), Box<dyn std::error::Error>>;
 async fn session(server: &MockServer) -> RawCos {
     let s = server.create_cos_session(None);
     assert_eq!(s.region, server.region());
-    RawCos::new(&server.cos_endpoint(), &s.bucket, &s.credential.credential())
+    RawCos::new(
+        &server.cos_endpoint(),
+        &s.bucket,
+        &s.credential.credential(),
+    )
 }
 
 fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[tokio::test]
@@ -29,15 +35,28 @@ async fn put_and_head_object() -> R {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.header("x-cos-request-id").is_some());
     assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", md5_hex(&body)));
-    assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(&body).to_string());
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&body).to_string()
+    );
     let h = cos.send("HEAD", "dir/视频 (1).mp4", &[], &[], vec![]).await;
     assert_eq!(h.status, 200);
     assert_eq!(h.header("content-length").unwrap(), body.len().to_string());
-    assert_eq!(h.header("x-cos-hash-crc64ecma").unwrap(), crc64(&body).to_string());
-    let o = server.object(&cos.bucket, "dir/视频 (1).mp4").expect("stored");
+    assert_eq!(
+        h.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&body).to_string()
+    );
+    let o = server
+        .object(&cos.bucket, "dir/视频 (1).mp4")
+        .expect("stored");
     assert_eq!(o.sha256, sha256_hex(&body));
     assert_eq!(o.crc64, crc64(&body));
-    assert_eq!(server.object_bytes(&cos.bucket, "dir/视频 (1).mp4").unwrap(), body);
+    assert_eq!(
+        server
+            .object_bytes(&cos.bucket, "dir/视频 (1).mp4")
+            .unwrap(),
+        body
+    );
     let h = cos.send("HEAD", "missing", &[], &[], vec![]).await;
     assert_eq!(h.status, 404);
     assert!(h.header("x-cos-request-id").is_some());
@@ -48,7 +67,10 @@ async fn put_and_head_object() -> R {
 
 #[tokio::test]
 async fn crc64_is_crc64_xz() {
-    assert_eq!(tencent_vod::mock::crc64(b"123456789"), 0x995D_C9BB_DF19_39FA);
+    assert_eq!(
+        tencent_vod::mock::crc64(b"123456789"),
+        0x995D_C9BB_DF19_39FA
+    );
     assert_eq!(
         crc64_combine(crc64(b"1234"), crc64(b"56789"), 5),
         0x995D_C9BB_DF19_39FA
@@ -59,10 +81,17 @@ async fn crc64_is_crc64_xz() {
 async fn virtual_host_addressing() -> R {
     let server = MockServer::start().await?;
     let mut cos = session(&server).await;
-    cos.virtual_host = Some(format!("{}.cos.{}.myqcloud.com", cos.bucket, server.region()));
+    cos.virtual_host = Some(format!(
+        "{}.cos.{}.myqcloud.com",
+        cos.bucket,
+        server.region()
+    ));
     let r = cos.put("v/key.bin", b"hello").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(server.object_bytes(&cos.bucket, "v/key.bin").unwrap(), b"hello");
+    assert_eq!(
+        server.object_bytes(&cos.bucket, "v/key.bin").unwrap(),
+        b"hello"
+    );
     Ok(())
 }
 
@@ -85,9 +114,18 @@ async fn content_md5_checked() -> R {
         .await;
     assert_eq!((r.status, r.code().as_deref()), (400, Some("BadDigest")));
     let r = cos
-        .send("PUT", "m", &[], &[("content-md5", "nope".into())], b"abc".to_vec())
+        .send(
+            "PUT",
+            "m",
+            &[],
+            &[("content-md5", "nope".into())],
+            b"abc".to_vec(),
+        )
         .await;
-    assert_eq!((r.status, r.code().as_deref()), (400, Some("InvalidDigest")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("InvalidDigest"))
+    );
     Ok(())
 }
 
@@ -97,21 +135,42 @@ async fn signature_and_credential_rejections() -> R {
     let cos = session(&server).await;
 
     let r = cos.with(|s| s.wrong_key = true).put("k", b"x").await;
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("SignatureDoesNotMatch")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (403, Some("SignatureDoesNotMatch"))
+    );
     assert!(r.tag("RequestId").is_some() && r.tag("TraceId").is_some());
     assert_eq!(r.header("x-cos-request-id"), r.tag("RequestId"));
 
     let r = cos.with(|s| s.send_token = false).put("k", b"x").await;
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("InvalidSecurity")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (403, Some("InvalidSecurity"))
+    );
 
-    let r = cos.with(|s| s.token = Some("bogus".into())).put("k", b"x").await;
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("InvalidSecurity")));
+    let r = cos
+        .with(|s| s.token = Some("bogus".into()))
+        .put("k", b"x")
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (403, Some("InvalidSecurity"))
+    );
 
-    let r = cos.with(|s| s.secret_id = "AKIDnope".into()).put("k", b"x").await;
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("InvalidAccessKeyId")));
+    let r = cos
+        .with(|s| s.secret_id = "AKIDnope".into())
+        .put("k", b"x")
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (403, Some("InvalidAccessKeyId"))
+    );
 
     let n = now();
-    let r = cos.with(|s| s.key_time = Some((n - 7200, n - 3600))).put("k", b"x").await;
+    let r = cos
+        .with(|s| s.key_time = Some((n - 7200, n - 3600)))
+        .put("k", b"x")
+        .await;
     assert_eq!((r.status, r.code().as_deref()), (403, Some("AccessDenied")));
 
     // Another bucket is outside the temporary credentials' scope.
@@ -125,7 +184,9 @@ async fn signature_and_credential_rejections() -> R {
     let url = rb.build()?.url().to_string() + "?extra=1";
     let sig_only = cos.request("PUT", "k", &[], &[], None, Some(1)).build()?;
     let auth = sig_only.headers()["authorization"].to_str()?.to_string();
-    let token = sig_only.headers()["x-cos-security-token"].to_str()?.to_string();
+    let token = sig_only.headers()["x-cos-security-token"]
+        .to_str()?
+        .to_string();
     let r = read(
         http()
             .put(url)
@@ -136,7 +197,10 @@ async fn signature_and_credential_rejections() -> R {
             .await?,
     )
     .await;
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("SignatureDoesNotMatch")));
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (403, Some("SignatureDoesNotMatch"))
+    );
 
     // No Authorization at all.
     let r = read(
@@ -157,12 +221,19 @@ async fn signature_and_credential_rejections() -> R {
 #[tokio::test]
 async fn permanent_credentials_work_for_any_bucket() -> R {
     let server = MockServer::start().await?;
-    let cos = RawCos::new(&server.cos_endpoint(), "mybucket-1250000000", &server.credential());
+    let cos = RawCos::new(
+        &server.cos_endpoint(),
+        "mybucket-1250000000",
+        &server.credential(),
+    );
     let r = cos.put("a/b", b"perm").await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A permanent credential with a token needs it too.
     let tok = Credential::new("AKIDtok", "tok-key").with_token("the-token");
-    let server = MockServer::builder().with_credential(tok.clone()).start().await?;
+    let server = MockServer::builder()
+        .with_credential(tok.clone())
+        .start()
+        .await?;
     let cos = RawCos::new(&server.cos_endpoint(), "b-1", &tok);
     assert_eq!(cos.put("k", b"x").await.status, 200);
     let r = cos.with(|s| s.send_token = false).put("k", b"x").await;
@@ -184,7 +255,11 @@ async fn expired_temporary_credentials() -> R {
     // Expired early on demand.
     let server = MockServer::start().await?;
     let s = server.create_cos_session(None);
-    let cos = RawCos::new(&server.cos_endpoint(), &s.bucket, &s.credential.credential());
+    let cos = RawCos::new(
+        &server.cos_endpoint(),
+        &s.bucket,
+        &s.credential.credential(),
+    );
     assert_eq!(cos.put("k", b"x").await.status, 200);
     assert!(server.expire_credentials(&s.credential.secret_id));
     let r = cos.put("k", b"x").await;
@@ -194,18 +269,25 @@ async fn expired_temporary_credentials() -> R {
 
 #[tokio::test]
 async fn multipart_out_of_order_and_list_parts() -> R {
-    let server = MockServer::builder().with_min_part_size(1024).start().await?;
+    let server = MockServer::builder()
+        .with_min_part_size(1024)
+        .start()
+        .await?;
     let cos = session(&server).await;
     let key = "mp/big file.bin";
     let id = cos.initiate(key).await;
-    let parts: Vec<Vec<u8>> = (0..4).map(|i| data(if i == 3 { 500 } else { 2000 }, i)).collect();
+    let parts: Vec<Vec<u8>> = (0..4)
+        .map(|i| data(if i == 3 { 500 } else { 2000 }, i))
+        .collect();
     // Upload parts concurrently, completing in reverse order.
     let mut tasks = Vec::new();
     for n in (1..=4u32).rev() {
         let cos = cos.clone();
         let id = id.clone();
         let body = parts[n as usize - 1].clone();
-        tasks.push(tokio::spawn(async move { (n, cos.upload_part(key, &id, n, &body).await) }));
+        tasks.push(tokio::spawn(async move {
+            (n, cos.upload_part(key, &id, n, &body).await)
+        }));
     }
     let mut etags = Vec::new();
     for t in tasks {
@@ -213,7 +295,10 @@ async fn multipart_out_of_order_and_list_parts() -> R {
         assert_eq!(r.status, 200, "{}", r.body);
         let body = &parts[n as usize - 1];
         assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", md5_hex(body)));
-        assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(body).to_string());
+        assert_eq!(
+            r.header("x-cos-hash-crc64ecma").unwrap(),
+            crc64(body).to_string()
+        );
         etags.push((n, r.header("etag").unwrap()));
     }
     etags.sort();
@@ -223,7 +308,11 @@ async fn multipart_out_of_order_and_list_parts() -> R {
         .send(
             "GET",
             key,
-            &[("uploadId", Some(&id)), ("max-parts", Some("2")), ("encoding-type", Some("url"))],
+            &[
+                ("uploadId", Some(&id)),
+                ("max-parts", Some("2")),
+                ("encoding-type", Some("url")),
+            ],
             &[],
             vec![],
         )
@@ -243,15 +332,24 @@ async fn multipart_out_of_order_and_list_parts() -> R {
         )
         .await;
     assert_eq!(r.tag("IsTruncated").as_deref(), Some("false"));
-    assert!(r.body.contains("<PartNumber>3</PartNumber>") && r.body.contains("<PartNumber>4</PartNumber>"));
+    assert!(
+        r.body.contains("<PartNumber>3</PartNumber>")
+            && r.body.contains("<PartNumber>4</PartNumber>")
+    );
     assert!(!r.body.contains("<PartNumber>1</PartNumber>"));
 
     let r = cos.complete(key, &id, &etags).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let whole: Vec<u8> = parts.concat();
-    assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(&whole).to_string());
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&whole).to_string()
+    );
     let etag = r.tag("ETag").unwrap();
-    assert!(etag.ends_with("-4&quot;") || etag.ends_with("-4\""), "{etag}");
+    assert!(
+        etag.ends_with("-4&quot;") || etag.ends_with("-4\""),
+        "{etag}"
+    );
     let o = server.object(&cos.bucket, key).unwrap();
     assert_eq!(o.size, whole.len() as u64);
     assert_eq!(o.sha256, sha256_hex(&whole));
@@ -265,29 +363,68 @@ async fn multipart_out_of_order_and_list_parts() -> R {
 
 #[tokio::test]
 async fn complete_errors() -> R {
-    let server = MockServer::builder().with_min_part_size(1024).start().await?;
+    let server = MockServer::builder()
+        .with_min_part_size(1024)
+        .start()
+        .await?;
     let cos = session(&server).await;
     let key = "mp/x";
     // `?uploads=` form, as COSPY sends it.
-    let r = cos.send("POST", key, &[("uploads", Some(""))], &[], vec![]).await;
+    let r = cos
+        .send("POST", key, &[("uploads", Some(""))], &[], vec![])
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.tag("UploadId").unwrap();
-    let e1 = cos.upload_part(key, &id, 1, &data(2000, 1)).await.header("etag").unwrap();
-    let e2 = cos.upload_part(key, &id, 2, &data(100, 2)).await.header("etag").unwrap();
-    let e3 = cos.upload_part(key, &id, 3, &data(100, 3)).await.header("etag").unwrap();
+    let e1 = cos
+        .upload_part(key, &id, 1, &data(2000, 1))
+        .await
+        .header("etag")
+        .unwrap();
+    let e2 = cos
+        .upload_part(key, &id, 2, &data(100, 2))
+        .await
+        .header("etag")
+        .unwrap();
+    let e3 = cos
+        .upload_part(key, &id, 3, &data(100, 3))
+        .await
+        .header("etag")
+        .unwrap();
 
-    let r = cos.complete(key, &id, &[(1, e1.clone()), (2, "\"0000\"".into())]).await;
-    assert_eq!((r.status, r.code().as_deref()), (400, Some("InvalidPart")));
-    let r = cos.complete(key, &id, &[(1, e1.clone()), (9, e2.clone())]).await;
-    assert_eq!(r.code().as_deref(), Some("InvalidPart"));
-    let r = cos.complete(key, &id, &[(2, e2.clone()), (1, e1.clone())]).await;
-    assert_eq!((r.status, r.code().as_deref()), (400, Some("InvalidPartOrder")));
     let r = cos
-        .complete(key, &id, &[(1, e1.clone()), (2, e2.clone()), (3, e3.clone())])
+        .complete(key, &id, &[(1, e1.clone()), (2, "\"0000\"".into())])
         .await;
-    assert_eq!((r.status, r.code().as_deref()), (400, Some("EntityTooSmall")));
+    assert_eq!((r.status, r.code().as_deref()), (400, Some("InvalidPart")));
     let r = cos
-        .send("POST", key, &[("uploadId", Some(&id))], &[], b"<Complete".to_vec())
+        .complete(key, &id, &[(1, e1.clone()), (9, e2.clone())])
+        .await;
+    assert_eq!(r.code().as_deref(), Some("InvalidPart"));
+    let r = cos
+        .complete(key, &id, &[(2, e2.clone()), (1, e1.clone())])
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("InvalidPartOrder"))
+    );
+    let r = cos
+        .complete(
+            key,
+            &id,
+            &[(1, e1.clone()), (2, e2.clone()), (3, e3.clone())],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("EntityTooSmall"))
+    );
+    let r = cos
+        .send(
+            "POST",
+            key,
+            &[("uploadId", Some(&id))],
+            &[],
+            b"<Complete".to_vec(),
+        )
         .await;
     assert_eq!((r.status, r.code().as_deref()), (400, Some("MalformedXML")));
     // A small last part is fine.
@@ -298,11 +435,15 @@ async fn complete_errors() -> R {
     // Abort, then the id is unknown.
     let id = cos.initiate(key).await;
     cos.upload_part(key, &id, 1, b"zz").await;
-    let r = cos.send("DELETE", key, &[("uploadId", Some(&id))], &[], vec![]).await;
+    let r = cos
+        .send("DELETE", key, &[("uploadId", Some(&id))], &[], vec![])
+        .await;
     assert_eq!(r.status, 204);
     let r = cos.upload_part(key, &id, 2, b"zz").await;
     assert_eq!((r.status, r.code().as_deref()), (404, Some("NoSuchUpload")));
-    let r = cos.send("DELETE", key, &[("uploadId", Some(&id))], &[], vec![]).await;
+    let r = cos
+        .send("DELETE", key, &[("uploadId", Some(&id))], &[], vec![])
+        .await;
     assert_eq!(r.code().as_deref(), Some("NoSuchUpload"));
     let r = cos.upload_part(key, "nope", 0, b"zz").await;
     assert_eq!(r.code().as_deref(), Some("InvalidArgument"));
@@ -320,19 +461,36 @@ async fn bench_mode_discards_bodies() -> R {
     let body = data(100_000, 9);
     let r = cos.put("b/k", &body).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(&body).to_string());
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&body).to_string()
+    );
     assert!(server.object_bytes(&cos.bucket, "b/k").is_none());
     assert_eq!(server.object(&cos.bucket, "b/k").unwrap().size, 100_000);
     // Multipart: the CRC of the whole is combined from the parts.
     let id = cos.initiate("b/m").await;
-    let e1 = cos.upload_part("b/m", &id, 1, &body[..60_000]).await.header("etag").unwrap();
-    let e2 = cos.upload_part("b/m", &id, 2, &body[60_000..]).await.header("etag").unwrap();
+    let e1 = cos
+        .upload_part("b/m", &id, 1, &body[..60_000])
+        .await
+        .header("etag")
+        .unwrap();
+    let e2 = cos
+        .upload_part("b/m", &id, 2, &body[60_000..])
+        .await
+        .header("etag")
+        .unwrap();
     let r = cos.complete("b/m", &id, &[(1, e1), (2, e2)]).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(&body).to_string());
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&body).to_string()
+    );
     // Manifests are still kept (CommitUpload reads them).
     cos.put("b/i.m3u8", b"#EXTM3U\n").await;
-    assert_eq!(server.object_bytes(&cos.bucket, "b/i.m3u8").unwrap(), b"#EXTM3U\n");
+    assert_eq!(
+        server.object_bytes(&cos.bucket, "b/i.m3u8").unwrap(),
+        b"#EXTM3U\n"
+    );
     Ok(())
 }
 
@@ -364,7 +522,10 @@ async fn max_concurrent_uploads_is_tracked() -> R {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while server.stats().max_concurrent_uploads < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "uploads never overlapped");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "uploads never overlapped"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     release.notify_waiters();

@@ -13,7 +13,11 @@ type R = Result<(), Box<dyn std::error::Error>>;
 
 async fn session(server: &MockServer) -> RawCos {
     let s = server.create_cos_session(None);
-    RawCos::new(&server.cos_endpoint(), &s.bucket, &s.credential.credential())
+    RawCos::new(
+        &server.cos_endpoint(),
+        &s.bucket,
+        &s.credential.credential(),
+    )
 }
 
 #[tokio::test]
@@ -165,7 +169,10 @@ async fn retrying_client_gets_through_a_throttle() -> R {
                 .with_max_backoff(Duration::from_millis(50)),
         )
         .build()?;
-    client.api().apply_upload(&ApplyUploadRequest::new("mp4")).await?;
+    client
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await?;
     assert_eq!(server.count("ApplyUpload"), 2);
     Ok(())
 }

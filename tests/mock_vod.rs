@@ -5,9 +5,7 @@ mod mock_support;
 use mock_support::*;
 use tencent_vod::mock::MockServer;
 use tencent_vod::sign::{SignMethod, v1};
-use tencent_vod::vod::{
-    ApplyUploadRequest, CommitUploadRequest, ParseStreamingManifestRequest,
-};
+use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, ParseStreamingManifestRequest};
 use tencent_vod::{Credential, RetryConfig};
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -49,15 +47,28 @@ async fn full_cycle(method: SignMethod) -> R {
     assert_eq!(recorded[0]["MediaType"], "MP4");
     assert_eq!(recorded[0]["MediaName"], "测试 video");
     assert_eq!(recorded[0]["Procedure"], "LongVideoPreset");
-    assert_eq!(recorded[0]["SubAppId"].to_string().trim_matches('"'), "1500000001");
+    assert_eq!(
+        recorded[0]["SubAppId"].to_string().trim_matches('"'),
+        "1500000001"
+    );
 
     // Upload media and cover with the temporary credentials.
-    let cos = RawCos::new(&server.cos_endpoint(), &applied.storage_bucket, &cert.credential());
+    let cos = RawCos::new(
+        &server.cos_endpoint(),
+        &applied.storage_bucket,
+        &cert.credential(),
+    );
     let media: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let r = cos.put(&applied.media_storage_path[1..], &media).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", md5_hex(&media)));
-    assert_eq!(r.header("x-cos-hash-crc64ecma").unwrap(), crc64(&media).to_string());
+    assert_eq!(
+        r.header("etag").unwrap(),
+        format!("\"{}\"", md5_hex(&media))
+    );
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma").unwrap(),
+        crc64(&media).to_string()
+    );
     let r = cos.put(&cover_path[1..], b"jpeg bytes").await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -68,7 +79,12 @@ async fn full_cycle(method: SignMethod) -> R {
         )
         .await?;
     assert!(!committed.file_id.is_empty());
-    assert!(committed.media_url.unwrap().ends_with(&applied.media_storage_path));
+    assert!(
+        committed
+            .media_url
+            .unwrap()
+            .ends_with(&applied.media_storage_path)
+    );
     assert!(committed.cover_url.unwrap().ends_with(&cover_path));
     let commits = server.commits();
     assert_eq!(commits.len(), 1);
@@ -129,24 +145,36 @@ async fn tc3_rejections() -> R {
     let mut o = Tc3Opts::new(&cred);
     o.secret_key = "wrong".into();
     let r = tc3_post(&ep, "ApplyUpload", body, &o).await;
-    assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.SignatureFailure"));
+    assert_eq!(
+        error_code(&r).as_deref(),
+        Some("AuthFailure.SignatureFailure")
+    );
     assert!(r["Response"]["RequestId"].as_str().is_some());
 
     let mut o = Tc3Opts::new(&cred);
     o.timestamp -= 301;
     let r = tc3_post(&ep, "ApplyUpload", body, &o).await;
-    assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.SignatureExpire"));
+    assert_eq!(
+        error_code(&r).as_deref(),
+        Some("AuthFailure.SignatureExpire")
+    );
 
     let mut o = Tc3Opts::new(&cred);
     o.secret_id = "AKIDunknown".into();
     let r = tc3_post(&ep, "ApplyUpload", body, &o).await;
-    assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.SecretIdNotFound"));
+    assert_eq!(
+        error_code(&r).as_deref(),
+        Some("AuthFailure.SecretIdNotFound")
+    );
 
     // SignedHeaders must include content-type and host.
     let mut o = Tc3Opts::new(&cred);
     o.signed = vec!["host"];
     let r = tc3_post(&ep, "ApplyUpload", body, &o).await;
-    assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.SignatureFailure"));
+    assert_eq!(
+        error_code(&r).as_deref(),
+        Some("AuthFailure.SignatureFailure")
+    );
 
     // Extra signed header (x-tc-action, as the current doc does) and UNSIGNED-PAYLOAD are fine.
     let mut o = Tc3Opts::new(&cred);
@@ -222,7 +250,10 @@ async fn v1_get_both_algorithms_and_bad_signature() -> R {
         )
         .await;
         assert_eq!(error_code(&r), None, "{r}");
-        assert_eq!(r["Response"]["MediaSegmentSet"], serde_json::json!(["a.ts"]));
+        assert_eq!(
+            r["Response"]["MediaSegmentSet"],
+            serde_json::json!(["a.ts"])
+        );
         let r = v1_get(
             &server.vod_endpoint(),
             "ParseStreamingManifest",
@@ -232,13 +263,20 @@ async fn v1_get_both_algorithms_and_bad_signature() -> R {
             true,
         )
         .await;
-        assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.SignatureFailure"));
+        assert_eq!(
+            error_code(&r).as_deref(),
+            Some("AuthFailure.SignatureFailure")
+        );
     }
     // Flattened names are rebuilt into JSON for the handlers.
     let r = v1_get(
         &server.vod_endpoint(),
         "ApplyUpload",
-        &[("MediaType", "mp4"), ("Filters.0.Name", "n"), ("Filters.0.Values.0", "v")],
+        &[
+            ("MediaType", "mp4"),
+            ("Filters.0.Name", "n"),
+            ("Filters.0.Values.0", "v"),
+        ],
         &cred,
         v1::Algorithm::HmacSha1,
         false,
@@ -352,7 +390,10 @@ async fn commit_errors() -> R {
         &applied.storage_bucket,
         &applied.temp_certificate.clone().unwrap().credential(),
     );
-    assert_eq!(cos.put(&applied.media_storage_path[1..], b"x").await.status, 200);
+    assert_eq!(
+        cos.put(&applied.media_storage_path[1..], b"x").await.status,
+        200
+    );
     api.commit_upload(&commit(Some(7))).await?;
     let e = api.commit_upload(&commit(Some(7))).await.unwrap_err();
     assert_eq!(e.code(), Some("InvalidParameterValue.VodSessionKey"));
@@ -363,7 +404,10 @@ async fn commit_errors() -> R {
 #[tokio::test]
 async fn cover_required_when_applied_for() -> R {
     let server = MockServer::start().await?;
-    let client = server.client_builder().with_retry(RetryConfig::disabled()).build()?;
+    let client = server
+        .client_builder()
+        .with_retry(RetryConfig::disabled())
+        .build()?;
     let applied = client
         .api()
         .apply_upload(&ApplyUploadRequest::new("mp4").with_cover_type("png"))
@@ -373,7 +417,10 @@ async fn cover_required_when_applied_for() -> R {
         &applied.storage_bucket,
         &applied.temp_certificate.clone().unwrap().credential(),
     );
-    assert_eq!(cos.put(&applied.media_storage_path[1..], b"m").await.status, 200);
+    assert_eq!(
+        cos.put(&applied.media_storage_path[1..], b"m").await.status,
+        200
+    );
     let e = client
         .api()
         .commit_upload(&CommitUploadRequest::new(&applied.vod_session_key))
@@ -395,7 +442,10 @@ const AUDIO: &str = "#EXTM3U\n#EXTINF:4,\na0.aac\n";
 #[tokio::test]
 async fn parse_streaming_manifest_m3u8_and_mpd() -> R {
     let server = MockServer::start().await?;
-    let client = server.client_builder().with_retry(RetryConfig::disabled()).build()?;
+    let client = server
+        .client_builder()
+        .with_retry(RetryConfig::disabled())
+        .build()?;
     let api = client.api();
     let r = api
         .parse_streaming_manifest(&ParseStreamingManifestRequest::new(MASTER))
@@ -413,14 +463,18 @@ async fn parse_streaming_manifest_m3u8_and_mpd() -> R {
 <SegmentList><Initialization sourceURL="init.mp4"/><SegmentURL media="1.m4s"/><SegmentURL media="2.m4s"/></SegmentList>
 </Representation></AdaptationSet></Period></MPD>"#;
     let r = api
-        .parse_streaming_manifest(&ParseStreamingManifestRequest::new(mpd).with_manifest_type("mpd"))
+        .parse_streaming_manifest(
+            &ParseStreamingManifestRequest::new(mpd).with_manifest_type("mpd"),
+        )
         .await?;
     assert_eq!(
         r.media_segment_set,
         vec!["720p/init.mp4", "720p/1.m4s", "720p/2.m4s"]
     );
     let e = api
-        .parse_streaming_manifest(&ParseStreamingManifestRequest::new(mpd).with_manifest_type("ism"))
+        .parse_streaming_manifest(
+            &ParseStreamingManifestRequest::new(mpd).with_manifest_type("ism"),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidParameterValue.ManifestType"));
@@ -435,7 +489,10 @@ async fn parse_streaming_manifest_m3u8_and_mpd() -> R {
 #[tokio::test]
 async fn hls_commit_checks_every_segment_of_nested_playlists() -> R {
     let server = MockServer::start().await?;
-    let client = server.client_builder().with_retry(RetryConfig::disabled()).build()?;
+    let client = server
+        .client_builder()
+        .with_retry(RetryConfig::disabled())
+        .build()?;
     let applied = client
         .api()
         .apply_upload(&ApplyUploadRequest::new("m3u8"))
@@ -472,7 +529,10 @@ async fn hls_commit_checks_every_segment_of_nested_playlists() -> R {
         .unwrap_err();
     assert_eq!(e.code(), Some("ResourceNotFound"));
     assert!(e.to_string().contains("s1.m4s"), "{e}");
-    assert_eq!(cos.put(&format!("{dir}/video/s1.m4s"), b"s1").await.status, 200);
+    assert_eq!(
+        cos.put(&format!("{dir}/video/s1.m4s"), b"s1").await.status,
+        200
+    );
     let ok = client
         .api()
         .commit_upload(&CommitUploadRequest::new(&applied.vod_session_key))
@@ -502,6 +562,9 @@ async fn unknown_action_and_missing_auth() -> R {
         .bytes()
         .await?;
     let r: serde_json::Value = serde_json::from_slice(&bytes)?;
-    assert_eq!(error_code(&r).as_deref(), Some("AuthFailure.InvalidAuthorization"));
+    assert_eq!(
+        error_code(&r).as_deref(),
+        Some("AuthFailure.InvalidAuthorization")
+    );
     Ok(())
 }

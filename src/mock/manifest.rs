@@ -277,11 +277,7 @@ impl MpdState {
 pub fn parse_mpd(content: &str) -> Vec<String> {
     let mut reader = quick_xml::Reader::from_str(content);
     let mut st = MpdState::default();
-    loop {
-        let ev = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(_) => break,
-        };
+    while let Ok(ev) = reader.read_event() {
         match ev {
             Event::Eof => break,
             Event::Start(e) => {
@@ -371,7 +367,11 @@ fn open(st: &mut MpdState, name: &str, e: &BytesStart<'_>) {
             }
             t.start_number = attr(e, b"startNumber")
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(if t.start_number == 0 { 1 } else { t.start_number });
+                .unwrap_or(if t.start_number == 0 {
+                    1
+                } else {
+                    t.start_number
+                });
             t.timeline.clear();
             t.base = st.base();
             template = Some(t);
@@ -456,14 +456,7 @@ fn close(st: &mut MpdState, name: &str) {
             match own {
                 Some(_) => {}
                 None => {
-                    let inherited = st
-                        .templates
-                        .iter()
-                        .rev()
-                        .skip(1)
-                        .flatten()
-                        .next()
-                        .cloned();
+                    let inherited = st.templates.iter().rev().skip(1).flatten().next().cloned();
                     if let Some(t) = inherited {
                         st.expand(&t);
                     }

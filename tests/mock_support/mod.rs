@@ -227,7 +227,9 @@ impl RawCos {
     }
 
     pub async fn initiate(&self, key: &str) -> String {
-        let r = self.send("POST", key, &[("uploads", None)], &[], vec![]).await;
+        let r = self
+            .send("POST", key, &[("uploads", None)], &[], vec![])
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.tag("UploadId").expect("UploadId")
     }
@@ -352,7 +354,12 @@ pub async fn tc3_post(endpoint: &str, action: &str, body: &str, o: &Tc3Opts) -> 
 }
 
 /// Sends a TC3-signed GET call with the parameters in the query.
-pub async fn tc3_get(endpoint: &str, action: &str, params: &[(&str, &str)], o: &Tc3Opts) -> serde_json::Value {
+pub async fn tc3_get(
+    endpoint: &str,
+    action: &str,
+    params: &[(&str, &str)],
+    o: &Tc3Opts,
+) -> serde_json::Value {
     let host = host_of(endpoint);
     let ct = "application/x-www-form-urlencoded";
     let query = v1::encode_params(params);
