@@ -545,3 +545,33 @@ async fn max_concurrent_uploads_is_tracked() -> R {
 }
 
 use futures::StreamExt as _;
+
+#[tokio::test]
+async fn list_multipart_uploads_bucket_level() -> R {
+    let server = MockServer::start().await?;
+    // Temporary credentials of an ApplyUpload session may list (COS SDKs do it to resume).
+    let cos = session(&server).await;
+    let a = cos.initiate("lm/a b").await;
+    let _b = cos.initiate("lm/c").await;
+    let _other = cos.initiate("zz/d").await;
+    let r = cos
+        .send(
+            "GET",
+            "",
+            &[
+                ("uploads", None),
+                ("prefix", Some("lm/")),
+                ("encoding-type", Some("url")),
+            ],
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.matches("<Upload>").count(), 2);
+    assert!(r.body.contains("<Key>lm%2Fa%20b</Key>"), "{}", r.body);
+    assert!(r.body.contains(&format!("<UploadId>{a}</UploadId>")));
+    assert!(!r.body.contains("zz%2Fd"));
+    assert_eq!(server.count("ListMultipartUploads"), 1);
+    Ok(())
+}
