@@ -26,6 +26,8 @@ pub mod client;
 pub mod credential;
 pub mod error;
 pub mod events;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod retry;
 pub mod sign;
 pub mod vod;
