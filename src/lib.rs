@@ -26,6 +26,8 @@ pub mod client;
 pub mod cos;
 pub mod credential;
 pub mod error;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod progress;
 pub mod retry;
 pub mod sign;

@@ -1,0 +1,302 @@
+//! Fault injection: which requests fail, and how.
+
+use crate::error::{CosOperation, Error};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The requests a [`FaultRule`] applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// One VOD action, e.g. `Target::Vod("ApplyUpload")`.
+    Vod(&'static str),
+    /// Every VOD action.
+    AnyVod,
+    /// One COS operation.
+    Cos(CosOperation),
+    /// Every COS operation.
+    AnyCos,
+}
+
+impl Target {
+    pub(crate) fn matches_vod(&self, action: &str) -> bool {
+        match self {
+            Target::Vod(a) => a.eq_ignore_ascii_case(action),
+            Target::AnyVod => true,
+            _ => false,
+        }
+    }
+    pub(crate) fn matches_cos(&self, op: CosOperation) -> bool {
+        match self {
+            Target::Cos(o) => *o == op,
+            Target::AnyCos => true,
+            _ => false,
+        }
+    }
+}
+
+/// What happens to a request hit by a fault.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer this HTTP status. COS: the error XML (`InternalError` for 500, `ServiceUnavailable` for 503, a
+    /// fitting code for others); VOD: the bare status with a text body (no envelope).
+    Status(u16),
+    /// COS only: answer the error XML with this status and code.
+    CosError {
+        /// HTTP status.
+        status: u16,
+        /// COS error code, e.g. `RequestTimeOut`.
+        code: String,
+    },
+    /// VOD only: answer the real envelope (HTTP 200) with this error code.
+    VodError(String),
+    /// VOD: `RequestLimitExceeded`; COS: `503 SlowDown`.
+    Throttle,
+    /// Read part of the request body, then drop the connection without a response.
+    DropConnection,
+    /// Wait, then serve normally.
+    Delay(Duration),
+    /// `CompleteMultipartUpload` only: `200 OK` whose body is whitespace then an `<Error>` document (the upload
+    /// is not completed).
+    CompleteErrorBody,
+    /// Serve normally but with `x-cos-hash-crc64ecma` off by one.
+    WrongCrc,
+    /// The temporary credentials used by this request are treated as expired from now on (so this request and
+    /// every later one with them fails with `ExpiredToken`).
+    ExpireCredentials,
+}
+
+/// A fault and the requests it hits. Selectors: [`nth`](Self::nth), [`every`](Self::every),
+/// [`probability`](Self::probability), capped by [`times`](Self::times); by default every matching request.
+///
+/// Text form (used by `examples/mock_server.rs --fault`): `TARGET[:SELECTOR...]:FAULT`, e.g.
+/// `UploadPart:nth=2:status=503`, `ApplyUpload:every=3:vod-error=InternalError`, `AnyCos:p=0.1:drop`,
+/// `PutObject:times=2:cos-error=400/RequestTimeOut`, `CompleteMultipartUpload:complete-error-body`,
+/// `UploadPart:delay=500ms`, `AnyVod:throttle`, `UploadPart:wrong-crc`, `UploadPart:nth=3:expire-credentials`.
+/// Targets: a VOD action (`ApplyUpload`, `CommitUpload`, `ParseStreamingManifest`), a COS operation name
+/// (`PutObject`, `UploadPart`, …), `AnyVod`, `AnyCos`. Selectors: `nth=N`, `every=N`, `p=F` (or
+/// `probability=F`), `times=N`. Faults: `status=N`, `cos-error=STATUS/CODE`, `vod-error=CODE`, `throttle`, `drop`,
+/// `delay=N(ms|s)`, `complete-error-body`, `wrong-crc`, `expire-credentials`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRule {
+    pub(crate) target: Target,
+    pub(crate) nth: Option<u64>,
+    pub(crate) every: Option<u64>,
+    pub(crate) probability: Option<f64>,
+    pub(crate) times: Option<u64>,
+    pub(crate) fault: Fault,
+}
+
+impl FaultRule {
+    /// A rule for `target`; the default fault is `Status(500)` until [`fault`](Self::fault) is called.
+    pub fn new(target: Target) -> Self {
+        FaultRule {
+            target,
+            nth: None,
+            every: None,
+            probability: None,
+            times: None,
+            fault: Fault::Status(500),
+        }
+    }
+    /// Only the `n`th matching request (1-based).
+    pub fn nth(mut self, n: u64) -> Self {
+        self.nth = Some(n.max(1));
+        self
+    }
+    /// Every `n`th matching request (`n`, `2n`, …).
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n.max(1));
+        self
+    }
+    /// Each matching request with probability `p` (deterministic with [`with_seed`](super::MockServerBuilder::with_seed)).
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(p.clamp(0.0, 1.0));
+        self
+    }
+    /// At most `max_hits` times in total.
+    pub fn times(mut self, max_hits: u64) -> Self {
+        self.times = Some(max_hits);
+        self
+    }
+    /// The fault to inject.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+}
+
+fn parse_cos_op(s: &str) -> Option<CosOperation> {
+    [
+        CosOperation::PutObject,
+        CosOperation::HeadObject,
+        CosOperation::InitiateMultipartUpload,
+        CosOperation::UploadPart,
+        CosOperation::CompleteMultipartUpload,
+        CosOperation::ListParts,
+        CosOperation::AbortMultipartUpload,
+    ]
+    .into_iter()
+    .find(|o| o.as_str().eq_ignore_ascii_case(s))
+}
+
+/// VOD actions a fault can name in text form.
+const VOD_ACTIONS: &[&str] = &["ApplyUpload", "CommitUpload", "ParseStreamingManifest"];
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    if let Some(secs) = s.strip_suffix('s') {
+        return secs.parse::<f64>().ok().and_then(|f| Duration::try_from_secs_f64(f).ok());
+    }
+    s.parse().ok().map(Duration::from_millis)
+}
+
+impl FromStr for FaultRule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |why: String| Error::invalid("fault", format!("{s:?}: {why}"));
+        let mut parts = s.split(':');
+        let target_s = parts.next().unwrap_or_default().trim();
+        let target = if target_s.eq_ignore_ascii_case("AnyVod") {
+            Target::AnyVod
+        } else if target_s.eq_ignore_ascii_case("AnyCos") {
+            Target::AnyCos
+        } else if let Some(op) = parse_cos_op(target_s) {
+            Target::Cos(op)
+        } else if let Some(a) = VOD_ACTIONS
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(target_s))
+        {
+            Target::Vod(a)
+        } else {
+            return Err(bad(format!(
+                "unknown target {target_s:?}; expected a VOD action, a COS operation, AnyVod or AnyCos"
+            )));
+        };
+        let mut rule = FaultRule::new(target);
+        let mut fault = None;
+        for p in parts {
+            let p = p.trim();
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let num = || v.parse::<u64>().map_err(|_| bad(format!("{k} needs a number")));
+            match k.to_ascii_lowercase().as_str() {
+                "nth" => rule = rule.nth(num()?),
+                "every" => rule = rule.every(num()?),
+                "times" => rule = rule.times(num()?),
+                "p" | "probability" => {
+                    rule = rule.probability(
+                        v.parse().map_err(|_| bad("p needs a number in 0..1".into()))?,
+                    )
+                }
+                "status" => {
+                    fault = Some(Fault::Status(
+                        v.parse().map_err(|_| bad("status needs a number".into()))?,
+                    ))
+                }
+                "cos-error" => {
+                    let (st, code) = v
+                        .split_once('/')
+                        .ok_or_else(|| bad("cos-error=STATUS/CODE".into()))?;
+                    fault = Some(Fault::CosError {
+                        status: st.parse().map_err(|_| bad("bad status".into()))?,
+                        code: code.to_string(),
+                    });
+                }
+                "vod-error" => fault = Some(Fault::VodError(v.to_string())),
+                "throttle" => fault = Some(Fault::Throttle),
+                "drop" | "drop-connection" => fault = Some(Fault::DropConnection),
+                "delay" => {
+                    fault = Some(Fault::Delay(
+                        parse_duration(v).ok_or_else(|| bad("delay=N(ms|s)".into()))?,
+                    ))
+                }
+                "complete-error-body" => fault = Some(Fault::CompleteErrorBody),
+                "wrong-crc" => fault = Some(Fault::WrongCrc),
+                "expire-credentials" => fault = Some(Fault::ExpireCredentials),
+                other => return Err(bad(format!("unknown element {other:?}"))),
+            }
+        }
+        Ok(rule.fault(fault.ok_or_else(|| bad("no fault given".into()))?))
+    }
+}
+
+/// A rule with its hit counters.
+#[derive(Debug)]
+pub(crate) struct RuleState {
+    pub rule: FaultRule,
+    pub seen: u64,
+    pub hits: u64,
+}
+
+impl RuleState {
+    /// Counts a matching request and says whether the fault fires for it.
+    pub fn fire(&mut self, rng: &mut fastrand::Rng) -> bool {
+        self.seen += 1;
+        if let Some(max) = self.rule.times
+            && self.hits >= max
+        {
+            return false;
+        }
+        let mut fire = true;
+        if let Some(n) = self.rule.nth {
+            fire &= self.seen == n;
+        }
+        if let Some(n) = self.rule.every {
+            fire &= self.seen % n == 0;
+        }
+        if let Some(p) = self.rule.probability {
+            fire &= rng.f64() < p;
+        }
+        if fire {
+            self.hits += 1;
+        }
+        fire
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_text_form() {
+        let r: FaultRule = "UploadPart:nth=2:status=503".parse().unwrap();
+        assert_eq!(r.target, Target::Cos(CosOperation::UploadPart));
+        assert_eq!(r.nth, Some(2));
+        assert_eq!(r.fault, Fault::Status(503));
+        let r: FaultRule = "applyupload:every=3:vod-error=InternalError".parse().unwrap();
+        assert_eq!(r.target, Target::Vod("ApplyUpload"));
+        assert_eq!(r.fault, Fault::VodError("InternalError".into()));
+        let r: FaultRule = "AnyCos:p=0.5:times=2:delay=20ms".parse().unwrap();
+        assert_eq!(r.fault, Fault::Delay(Duration::from_millis(20)));
+        assert_eq!(r.times, Some(2));
+        let r: FaultRule = "PutObject:cos-error=400/RequestTimeOut".parse().unwrap();
+        assert_eq!(
+            r.fault,
+            Fault::CosError {
+                status: 400,
+                code: "RequestTimeOut".into()
+            }
+        );
+        assert!("Nope:drop".parse::<FaultRule>().is_err());
+        assert!("UploadPart:nth=2".parse::<FaultRule>().is_err());
+    }
+
+    #[test]
+    fn selectors() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut s = RuleState {
+            rule: FaultRule::new(Target::AnyCos).every(2).times(2),
+            seen: 0,
+            hits: 0,
+        };
+        let fired: Vec<bool> = (0..8).map(|_| s.fire(&mut rng)).collect();
+        assert_eq!(
+            fired,
+            vec![false, true, false, true, false, false, false, false]
+        );
+    }
+}

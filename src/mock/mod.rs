@@ -1,0 +1,539 @@
+//! An in-process, signature-checking stand-in for Tencent Cloud VOD (API 3.0) and COS (XML object API), for tests
+//! and local development (cargo feature `mock`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tencent_vod::mock::MockServer;
+//! use tencent_vod::vod::ApplyUploadRequest;
+//! let server = MockServer::start().await?;
+//! let client = server.client_builder().build()?;
+//! let applied = client.api().apply_upload(&ApplyUploadRequest::new("mp4")).await?;
+//! // … PUT the media to server.cos_endpoint() with applied.temp_certificate, then CommitUpload …
+//! # Ok(()) }
+//! ```
+//!
+//! # What it serves
+//!
+//! Two listeners on `127.0.0.1` (ports chosen by the OS unless configured):
+//!
+//! - **VOD** ([`MockServer::vod_endpoint`]): `ApplyUpload`, `CommitUpload`, `ParseStreamingManifest`, signed with
+//!   TC3-HMAC-SHA256 (`POST` JSON, or `GET`/`POST` form) or v1 `HmacSHA1`/`HmacSHA256` (`GET` query or `POST`
+//!   `application/x-www-form-urlencoded`; flattened names like `Filters.0.Name` are rebuilt into JSON). Every
+//!   signature is verified: `AuthFailure.SignatureFailure`, `AuthFailure.SignatureExpire` (timestamp more than
+//!   300 s off), `AuthFailure.SecretIdNotFound`, `AuthFailure.TokenFailure` (credential with a token and a missing or
+//!   different `X-TC-Token`/`Token`), `AuthFailure.InvalidAuthorization`. Errors use the real envelope (HTTP 200,
+//!   `Response.Error.{Code,Message}`, `RequestId`).
+//! - **COS** ([`MockServer::cos_endpoint`]): PUT Object, HEAD Object, Initiate / Upload Part / Complete / List Parts
+//!   / Abort multipart upload. The `q-sign-algorithm=sha1` signature is verified against the temporary credentials
+//!   issued by `ApplyUpload` (or [`MockServer::create_cos_session`]) and the permanent mock credentials;
+//!   temporary credentials need `x-cos-security-token` and expire at their `ExpiredTime`, and are restricted to the
+//!   paths of their session (media, cover, and — for `m3u8`/`mpd` — anything under the manifest's directory).
+//!   Errors are the real COS `<Error>` XML with `x-cos-request-id`.
+//!
+//! # COS addressing
+//!
+//! - **Path style** on the COS endpoint: `http://127.0.0.1:PORT/{bucket}/{key}`; the first path segment is the
+//!   bucket and the signature is verified over `/{decoded key}` (not including the bucket), with the `host` header
+//!   as sent.
+//! - **Virtual host**: a `Host` of the form `{bucket}.cos.{region}.myqcloud.com` (or `….tencentcos.cn`), path
+//!   `/{key}` — e.g. the official SDKs with their default host, connected to the mock's port.
+//!
+//! Objects stream to disk (a temporary directory removed on drop, or [`MockServerBuilder::with_data_dir`]),
+//! hashed on the way (MD5 for the ETag, SHA-256, CRC-64/XZ for `x-cos-hash-crc64ecma`). In bench mode
+//! ([`MockServerBuilder::with_bench_mode`]) bodies are only CRC-64'd and discarded, and the ETag is derived from
+//! the CRC (`"{crc:016x}{size:016x}"`) rather than an MD5.
+//!
+//! # Faults
+//!
+//! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
+//! selectors and the text form used by `examples/mock_server.rs --fault`.
+
+mod cos;
+mod crc;
+mod fault;
+pub mod manifest;
+mod state;
+mod vod;
+
+pub use crc::{crc64, crc64_combine};
+pub use fault::{Fault, FaultRule, Target};
+
+use crate::client::VodClientBuilder;
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+use crate::vod::TempCertificate;
+use state::Shared;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A stored object, as [`MockServer::objects`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredObject {
+    /// Bucket (`name-appid`).
+    pub bucket: String,
+    /// Object key (no leading `/`).
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-hex SHA-256 of the content (empty in bench mode).
+    pub sha256: String,
+    /// CRC-64/XZ of the content.
+    pub crc64: u64,
+    /// The ETag as returned (with quotes).
+    pub etag: String,
+}
+
+/// A successful `CommitUpload`, as [`MockServer::commits`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommitRecord {
+    /// The session key committed.
+    pub vod_session_key: String,
+    /// `SubAppId` of the session.
+    pub sub_app_id: Option<u64>,
+    /// The FileId returned.
+    pub file_id: String,
+    /// The media URL returned.
+    pub media_url: String,
+    /// The cover URL returned (when a cover was applied for).
+    pub cover_url: Option<String>,
+    /// The `Procedure` given to `ApplyUpload`.
+    pub procedure: Option<String>,
+    /// The procedure task id (`{appid}-procedurev2-{32 hex}t0`) when a `Procedure` was given.
+    pub procedure_task_id: Option<String>,
+}
+
+/// Temporary COS credentials for a bucket, without an `ApplyUpload` ([`MockServer::create_cos_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CosSession {
+    /// Bucket (`name-appid`).
+    pub bucket: String,
+    /// Region of the bucket.
+    pub region: String,
+    /// Temporary credentials valid for any key in the bucket.
+    pub credential: TempCertificate,
+}
+
+/// A rejected signature or credential, as [`MockServer::rejections`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The VOD action or COS operation.
+    pub kind: String,
+    /// The error code answered (e.g. `AuthFailure.SignatureFailure`, `SignatureDoesNotMatch`).
+    pub code: String,
+    /// Why (never contains secrets).
+    pub message: String,
+}
+
+/// Counters of a [`MockServer`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockStats {
+    /// Requests received per kind (VOD action or COS operation name), faulted or not.
+    pub counts: BTreeMap<String, u64>,
+    /// Requests rejected for their signature, credential, token or timestamp.
+    pub rejected_signatures: u64,
+    /// Most `UploadPart`/`PutObject` bodies in flight at once.
+    pub max_concurrent_uploads: u64,
+    /// Faults injected.
+    pub faults_injected: u64,
+}
+
+/// Builds a [`MockServer`].
+#[derive(Debug, Clone)]
+pub struct MockServerBuilder {
+    credentials: Vec<Credential>,
+    app_id: u64,
+    region: String,
+    data_dir: Option<PathBuf>,
+    bench: bool,
+    temp_ttl: Duration,
+    seed: Option<u64>,
+    min_part_size: u64,
+    ip: IpAddr,
+    vod_port: u16,
+    cos_port: u16,
+    faults: Vec<FaultRule>,
+}
+
+/// The permanent credential accepted when none is configured.
+pub const DEFAULT_SECRET_ID: &str = "AKIDmockmockmockmockmockmockmock0000";
+/// The key of [`DEFAULT_SECRET_ID`].
+pub const DEFAULT_SECRET_KEY: &str = "mock-secret-key-0000000000000000";
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        MockServerBuilder {
+            credentials: Vec::new(),
+            app_id: 1250000000,
+            region: "ap-guangzhou".into(),
+            data_dir: None,
+            bench: false,
+            temp_ttl: Duration::from_secs(3600),
+            seed: None,
+            min_part_size: 1 << 20,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            vod_port: 0,
+            cos_port: 0,
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Accepts this permanent credential (repeatable; the first one is [`MockServer::credential`]). A credential
+    /// with a token requires it as `X-TC-Token` / `Token`. Default: [`DEFAULT_SECRET_ID`] / [`DEFAULT_SECRET_KEY`].
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credentials.push(credential);
+        self
+    }
+    /// The APPID in bucket names and task ids (default `1250000000`).
+    pub fn with_app_id(mut self, app_id: u64) -> Self {
+        self.app_id = app_id;
+        self
+    }
+    /// The default storage region (default `ap-guangzhou`).
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+    /// Store objects under this directory (kept after the server stops) instead of a fresh temp dir.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+    /// Bench mode: bodies are CRC-64'd and discarded (manifests `.m3u8`/`.mpd` are still kept).
+    pub fn with_bench_mode(mut self, on: bool) -> Self {
+        self.bench = on;
+        self
+    }
+    /// Lifetime of issued temporary credentials (default 1 h).
+    pub fn with_temp_credential_ttl(mut self, ttl: Duration) -> Self {
+        self.temp_ttl = ttl;
+        self
+    }
+    /// Seeds the random generator (fault probabilities, generated ids).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    /// Minimum size of a non-last part at `CompleteMultipartUpload` (default 1 MiB, like COS).
+    pub fn with_min_part_size(mut self, bytes: u64) -> Self {
+        self.min_part_size = bytes;
+        self
+    }
+    /// The IP to bind (default `127.0.0.1`).
+    pub fn with_ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+    /// The VOD port (default 0: any free port).
+    pub fn with_vod_port(mut self, port: u16) -> Self {
+        self.vod_port = port;
+        self
+    }
+    /// The COS port (default 0: any free port).
+    pub fn with_cos_port(mut self, port: u16) -> Self {
+        self.cos_port = port;
+        self
+    }
+    /// Adds a fault rule from the start.
+    pub fn with_fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// Binds both listeners and starts serving.
+    pub async fn start(self) -> Result<MockServer> {
+        crate::vod::validate_region("region", &self.region)?;
+        let credentials = if self.credentials.is_empty() {
+            vec![Credential::new(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)]
+        } else {
+            self.credentials
+        };
+        let (data_dir, tempdir) = match self.data_dir {
+            Some(d) => {
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| Error::io(&d, "create the mock data directory", e))?;
+                (d, None)
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("tencent-vod-mock-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), "create a temp dir", e))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        for sub in ["objects", "parts", "tmp"] {
+            let p = data_dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, "create a directory", e))?;
+        }
+        let bind = |port: u16| {
+            let addr = SocketAddr::new(self.ip, port);
+            async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::io(addr.to_string(), "bind the mock listener", e))
+            }
+        };
+        let vod_listener = bind(self.vod_port).await?;
+        let cos_listener = bind(self.cos_port).await?;
+        let vod_addr = vod_listener
+            .local_addr()
+            .map_err(|e| Error::io("vod listener", "read the local address", e))?;
+        let cos_addr = cos_listener
+            .local_addr()
+            .map_err(|e| Error::io("cos listener", "read the local address", e))?;
+        let shared = Arc::new(Shared::new(state::Config {
+            credentials: credentials.clone(),
+            app_id: self.app_id,
+            region: self.region.clone(),
+            bench: self.bench,
+            temp_ttl: self.temp_ttl,
+            min_part_size: self.min_part_size,
+            seed: self.seed,
+            data_dir: data_dir.clone(),
+            _tempdir: tempdir,
+            faults: self.faults,
+        }));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
+            let mut rx = rx.clone();
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::debug!(error = %e, "mock listener stopped");
+                }
+            })
+        };
+        let vod_task = serve(
+            vod_listener,
+            axum::Router::new()
+                .fallback(vod::handle)
+                .with_state(shared.clone()),
+        );
+        let cos_task = serve(
+            cos_listener,
+            axum::Router::new()
+                .fallback(cos::handle)
+                .with_state(shared.clone()),
+        );
+        tracing::debug!(%vod_addr, %cos_addr, "mock server started");
+        Ok(MockServer {
+            shared,
+            vod_addr,
+            cos_addr,
+            credential: credentials[0].clone(),
+            shutdown: tx,
+            tasks: vec![vod_task, cos_task],
+        })
+    }
+}
+
+/// The running mock VOD + COS server. Stops on [`shutdown`](Self::shutdown) or drop.
+pub struct MockServer {
+    shared: Arc<Shared>,
+    vod_addr: SocketAddr,
+    cos_addr: SocketAddr,
+    credential: Credential,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("vod_endpoint", &self.vod_endpoint())
+            .field("cos_endpoint", &self.cos_endpoint())
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts a server with the defaults on `127.0.0.1`, any free ports.
+    pub async fn start() -> Result<MockServer> {
+        MockServerBuilder::default().start().await
+    }
+
+    /// A builder.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT` of the VOD API.
+    pub fn vod_endpoint(&self) -> String {
+        format!("http://{}", self.vod_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of COS (path-style addressing, see the module docs).
+    pub fn cos_endpoint(&self) -> String {
+        format!("http://{}", self.cos_addr)
+    }
+
+    /// The VOD listener address.
+    pub fn vod_addr(&self) -> SocketAddr {
+        self.vod_addr
+    }
+
+    /// The COS listener address.
+    pub fn cos_addr(&self) -> SocketAddr {
+        self.cos_addr
+    }
+
+    /// The first accepted permanent credential.
+    pub fn credential(&self) -> Credential {
+        self.credential.clone()
+    }
+
+    /// Every accepted permanent credential.
+    pub fn credentials(&self) -> Vec<Credential> {
+        self.shared.cfg.credentials.clone()
+    }
+
+    /// The APPID.
+    pub fn app_id(&self) -> u64 {
+        self.shared.cfg.app_id
+    }
+
+    /// The default region.
+    pub fn region(&self) -> String {
+        self.shared.cfg.region.clone()
+    }
+
+    /// The directory objects are stored in.
+    pub fn data_dir(&self) -> PathBuf {
+        self.shared.cfg.data_dir.clone()
+    }
+
+    /// A [`VodClientBuilder`] preset with the credential, both endpoints and the region.
+    pub fn client_builder(&self) -> VodClientBuilder {
+        VodClientBuilder::default()
+            .with_credential(self.credential())
+            .with_region(self.region())
+            .with_vod_endpoint(self.vod_endpoint())
+            .with_cos_endpoint(self.cos_endpoint())
+    }
+
+    /// Temporary COS credentials for `bucket` (default: the region's VOD bucket), valid for any key in it.
+    pub fn create_cos_session(&self, bucket: Option<&str>) -> CosSession {
+        self.shared.create_cos_session(bucket)
+    }
+
+    /// Every stored object.
+    pub fn objects(&self) -> Vec<StoredObject> {
+        self.shared.objects()
+    }
+
+    /// One stored object.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<StoredObject> {
+        self.shared.object(bucket, key)
+    }
+
+    /// The content of a stored object (`None` if absent or in bench mode).
+    pub fn object_bytes(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.shared.object_bytes(bucket, key)
+    }
+
+    /// Every `ApplyUpload` request as received (the JSON body, or the v1 parameters rebuilt as JSON).
+    pub fn apply_requests(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().apply_requests.clone()
+    }
+
+    /// Every successful `CommitUpload`.
+    pub fn commits(&self) -> Vec<CommitRecord> {
+        self.shared.lock().commits.clone()
+    }
+
+    /// How many requests of a kind were received (VOD action or COS operation name), faulted or not.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.shared.lock().counts.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Every signature / credential rejection so far.
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.shared.lock().rejections.clone()
+    }
+
+    /// Open multipart uploads as `(bucket, key, upload_id)`.
+    pub fn multipart_uploads(&self) -> Vec<(String, String, String)> {
+        let inner = self.shared.lock();
+        let mut v: Vec<_> = inner
+            .uploads
+            .iter()
+            .map(|(id, u)| (u.bucket.clone(), u.key.clone(), id.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> MockStats {
+        let inner = self.shared.lock();
+        MockStats {
+            counts: inner.counts.clone(),
+            rejected_signatures: inner.rejections.len() as u64,
+            max_concurrent_uploads: self
+                .shared
+                .max_in_flight
+                .load(std::sync::atomic::Ordering::Relaxed),
+            faults_injected: inner.faults_injected,
+        }
+    }
+
+    /// Adds a fault rule.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.lock().faults.push(fault::RuleState {
+            rule,
+            seen: 0,
+            hits: 0,
+        });
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Marks the temporary credentials of a session (by `VodSessionKey`) or of a temp SecretId as expired now.
+    /// Returns whether something matched.
+    pub fn expire_credentials(&self, session_key_or_secret_id: &str) -> bool {
+        self.shared.expire_credentials(session_key_or_secret_id)
+    }
+
+    /// Stops both listeners (in-flight requests get a few seconds to finish).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            // The graceful shutdown closes idle connections; the accept loops end now.
+            let _ = t;
+        }
+    }
+}
