@@ -234,19 +234,18 @@ async fn expect_eof(reader: &mut (dyn AsyncRead + Send + Unpin), declared: u64) 
 }
 
 impl Feed {
-    /// The expected size of part `number`, when known.
-    fn part_len(&self, number: u32) -> Option<u64> {
+    /// The part layout (what sizes parts have), detached from the data.
+    fn layout(&self) -> Layout {
         match self {
-            Feed::Ranges { plan, .. } => plan.part_range(number).map(|(_, l)| l),
+            Feed::Ranges { plan, .. } => Layout::Plan(*plan),
             Feed::Reader {
                 part_size,
-                expected: Some(total),
+                expected,
                 ..
-            } => {
-                let off = u64::from(number - 1) * part_size;
-                (off < *total).then(|| (*part_size).min(total - off))
-            }
-            Feed::Reader { .. } => None,
+            } => Layout::Stream {
+                part_size: *part_size,
+                expected: *expected,
+            },
         }
     }
 
@@ -338,6 +337,32 @@ impl Feed {
                 }
                 return Ok(Some((number, PartData::Bytes(bytes))));
             },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    Plan(PartPlan),
+    Stream {
+        part_size: u64,
+        expected: Option<u64>,
+    },
+}
+
+impl Layout {
+    /// The expected size of part `number`, when known.
+    fn part_len(self, number: u32) -> Option<u64> {
+        match self {
+            Layout::Plan(plan) => plan.part_range(number).map(|(_, l)| l),
+            Layout::Stream {
+                part_size,
+                expected: Some(total),
+            } => {
+                let off = u64::from(number.max(1) - 1) * part_size;
+                (off < total).then(|| part_size.min(total - off))
+            }
+            Layout::Stream { .. } => None,
         }
     }
 }
@@ -553,7 +578,7 @@ impl CosClient {
     async fn start_or_resume(
         &self,
         key: &str,
-        feed: &Feed,
+        layout: Layout,
         opts: &UploadOptions,
     ) -> Result<(String, BTreeMap<u32, CompletedPart>)> {
         if let Some(state) = &opts.resume {
@@ -563,9 +588,10 @@ impl CosClient {
                         listed.into_iter().map(|p| (p.part_number, p)).collect();
                     let mut kept = BTreeMap::new();
                     for cp in &state.completed_parts {
-                        let confirmed = on_server.get(&cp.number).is_some_and(|sp| {
-                            trim_etag(&sp.etag) == trim_etag(&cp.etag) && sp.size == cp.size
-                        }) && feed.part_len(cp.number).is_none_or(|l| l == cp.size);
+                        let confirmed =
+                            on_server.get(&cp.number).is_some_and(|sp| {
+                                trim_etag(&sp.etag) == trim_etag(&cp.etag) && sp.size == cp.size
+                            }) && layout.part_len(cp.number).is_none_or(|l| l == cp.size);
                         if confirmed {
                             kept.insert(cp.number, cp.clone());
                         } else {
@@ -608,7 +634,7 @@ impl CosClient {
         }
         let tracker = Arc::new(ProgressTracker::new(key, total, opts.progress.clone()));
         let (upload_id, mut done) =
-            or_cancel(cancel, self.start_or_resume(key, &feed, opts)).await?;
+            or_cancel(cancel, self.start_or_resume(key, feed.layout(), opts)).await?;
         tracing::Span::current().record("upload_id", upload_id.as_str());
         tracker.add(done.values().map(|p| p.size).sum());
 

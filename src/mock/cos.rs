@@ -172,21 +172,21 @@ fn address(host: &str, raw_path: &str) -> Result<(String, String, bool), CosErr>
                 .ok_or_else(|| cerr(400, "InvalidURI", "The object path is not valid UTF-8."))?,
         )
     };
-    let valid_bucket = bucket
-        .rsplit_once('-')
-        .is_some_and(|(name, appid)| {
-            !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !appid.is_empty()
-                && appid.bytes().all(|b| b.is_ascii_digit())
-        });
+    let valid_bucket = bucket.rsplit_once('-').is_some_and(|(name, appid)| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !appid.is_empty()
+            && appid.bytes().all(|b| b.is_ascii_digit())
+    });
     if !valid_bucket {
         return Err(cerr(
             400,
             "InvalidBucketName",
-            format!("The bucket `{bucket}` is not of the form name-appid (path-style: /{{bucket}}/{{key}})."),
+            format!(
+                "The bucket `{bucket}` is not of the form name-appid (path-style: /{{bucket}}/{{key}})."
+            ),
         ));
     }
     Ok((bucket, key, virtual_host))
@@ -245,11 +245,14 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         Ok(a) => a,
         Err(e) => return ctx.error(&e),
     };
-    ctx.resource = format!(
-        "{bucket}.cos.{}.myqcloud.com/{key}",
-        sh.cfg.region
+    ctx.resource = format!("{bucket}.cos.{}.myqcloud.com/{key}", sh.cfg.region);
+    tracing::debug!(
+        op = op.name(),
+        bucket,
+        key,
+        virtual_host,
+        "mock COS request"
     );
-    tracing::debug!(op = op.name(), bucket, key, virtual_host, "mock COS request");
     if key.is_empty() {
         return ctx.error(&cerr(
             400,
@@ -283,11 +286,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             }
             Fault::Throttle => {
                 drain(body).await;
-                return ctx.error(&cerr(
-                    503,
-                    "SlowDown",
-                    "Please reduce your request rate.",
-                ));
+                return ctx.error(&cerr(503, "SlowDown", "Please reduce your request rate."));
             }
             Fault::DropConnection => {
                 let len: u64 = header_str(&parts.headers, "content-length")
@@ -336,7 +335,17 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             put_object(&sh, &ctx, &bucket, &key, &parts.headers, body, wrong_crc).await
         }
         Op::Cos(CosOperation::UploadPart) => {
-            upload_part(&sh, &ctx, &bucket, &key, &query, &parts.headers, body, wrong_crc).await
+            upload_part(
+                &sh,
+                &ctx,
+                &bucket,
+                &key,
+                &query,
+                &parts.headers,
+                body,
+                wrong_crc,
+            )
+            .await
         }
         Op::Cos(CosOperation::InitiateMultipartUpload) => {
             initiate(&sh, &ctx, &bucket, &key, &parts.headers)
@@ -496,11 +505,7 @@ fn verify(
     if let Some((expired_time, early, _, _)) = &secret.temp
         && (*early || now >= *expired_time)
     {
-        return Err(cerr(
-            400,
-            "ExpiredToken",
-            "The provided token has expired.",
-        ));
+        return Err(cerr(400, "ExpiredToken", "The provided token has expired."));
     }
     let (start, end) = auth.key_time;
     let (sstart, send) = auth.sign_time;
@@ -641,17 +646,18 @@ fn content_md5(headers: &HeaderMap) -> Result<Option<[u8; 16]>, CosErr> {
         .decode(v.trim())
         .ok()
         .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .ok_or_else(|| cerr(400, "InvalidDigest", "The Content-MD5 you specified is not valid."))?;
+        .ok_or_else(|| {
+            cerr(
+                400,
+                "InvalidDigest",
+                "The Content-MD5 you specified is not valid.",
+            )
+        })?;
     Ok(Some(bytes))
 }
 
 /// Streams a body to a temp file (when `store`), hashing it on the way.
-async fn receive(
-    sh: &Shared,
-    body: Body,
-    store: bool,
-    want_md5: bool,
-) -> Result<Received, CosErr> {
+async fn receive(sh: &Shared, body: Body, store: bool, want_md5: bool) -> Result<Received, CosErr> {
     let full = !sh.cfg.bench;
     let mut crc = crc64fast::Digest::new();
     let mut md5 = (want_md5 || full).then(md5::Md5::new);
@@ -807,7 +813,10 @@ async fn put_object(
     Ok(ctx
         .base(StatusCode::OK)
         .header(header::ETAG, etag)
-        .header("x-cos-hash-crc64ecma", crc_header(received.crc64, wrong_crc))
+        .header(
+            "x-cos-hash-crc64ecma",
+            crc_header(received.crc64, wrong_crc),
+        )
         .body(Body::empty())
         .unwrap_or_default())
 }
@@ -894,7 +903,10 @@ async fn upload_part(
     Ok(ctx
         .base(StatusCode::OK)
         .header(header::ETAG, etag)
-        .header("x-cos-hash-crc64ecma", crc_header(received.crc64, wrong_crc))
+        .header(
+            "x-cos-hash-crc64ecma",
+            crc_header(received.crc64, wrong_crc),
+        )
         .body(Body::empty())
         .unwrap_or_default())
 }
@@ -964,9 +976,13 @@ async fn complete(
 ) -> Result<Response, CosErr> {
     find_upload(&mut sh.lock(), query, bucket, key)?;
     let md5 = content_md5(headers)?;
-    let xml = axum::body::to_bytes(body, MAX_XML)
-        .await
-        .map_err(|_| cerr(400, "MalformedXML", "The XML body is too large or incomplete."))?;
+    let xml = axum::body::to_bytes(body, MAX_XML).await.map_err(|_| {
+        cerr(
+            400,
+            "MalformedXML",
+            "The XML body is too large or incomplete.",
+        )
+    })?;
     if let Some(want) = md5
         && <[u8; 16]>::from(md5::Md5::digest(&xml)) != want
     {
@@ -1005,7 +1021,9 @@ async fn complete(
         let mut chosen = Vec::with_capacity(parsed.parts.len());
         for p in &parsed.parts {
             match u.parts.get(&p.number) {
-                Some(m) if norm_etag(&m.etag) == norm_etag(&p.etag) => chosen.push((p.number, m.clone())),
+                Some(m) if norm_etag(&m.etag) == norm_etag(&p.etag) => {
+                    chosen.push((p.number, m.clone()))
+                }
                 _ => {
                     return Err(cerr(
                         400,
@@ -1034,7 +1052,11 @@ async fn complete(
         }
     }
     if error_body {
-        let e = cerr(500, "InternalError", "We encountered an internal error. Please try again.");
+        let e = cerr(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        );
         let trace = ctx.request_id.clone();
         let body = format!(
             "\n  \n \n{}",
@@ -1101,7 +1123,10 @@ async fn complete(
     let body = format!(
         "<?xml version='1.0' encoding='utf-8' ?>\n<CompleteMultipartUploadResult>\n\t<Location>{}</Location>\n\t\
          <Bucket>{}</Bucket>\n\t<Key>{}</Key>\n\t<ETag>{}</ETag>\n</CompleteMultipartUploadResult>",
-        xml_escape(&format!("{bucket}.cos.{}.myqcloud.com/{key}", sh.cfg.region)),
+        xml_escape(&format!(
+            "{bucket}.cos.{}.myqcloud.com/{key}",
+            sh.cfg.region
+        )),
         xml_escape(bucket),
         xml_escape(key),
         xml_escape(&etag)
@@ -1113,7 +1138,11 @@ async fn complete(
     Ok(resp)
 }
 
-fn concat_files(files: &[PathBuf], dest: &std::path::Path, want_sha: bool) -> std::io::Result<String> {
+fn concat_files(
+    files: &[PathBuf],
+    dest: &std::path::Path,
+    want_sha: bool,
+) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dest)?);
     let mut sha = sha2::Sha256::new();
@@ -1146,7 +1175,12 @@ fn list_parts(
     key: &str,
     query: &[(String, String)],
 ) -> Result<Response, CosErr> {
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let max_parts: usize = match get("max-parts") {
         None => 1000,
         Some(v) => v
@@ -1154,23 +1188,29 @@ fn list_parts(
             .ok()
             .filter(|n| *n >= 1)
             .map(|n| n.min(1000))
-            .ok_or_else(|| cerr(400, "InvalidArgument", "max-parts must be a positive integer."))?,
+            .ok_or_else(|| {
+                cerr(
+                    400,
+                    "InvalidArgument",
+                    "max-parts must be a positive integer.",
+                )
+            })?,
     };
     let marker: u32 = match get("part-number-marker") {
         None | Some("") => 0,
-        Some(v) => v
-            .parse()
-            .map_err(|_| cerr(400, "InvalidArgument", "part-number-marker must be an integer."))?,
+        Some(v) => v.parse().map_err(|_| {
+            cerr(
+                400,
+                "InvalidArgument",
+                "part-number-marker must be an integer.",
+            )
+        })?,
     };
     let url_encoding = match get("encoding-type") {
         None => false,
         Some("url") => true,
         Some(_) => {
-            return Err(cerr(
-                400,
-                "InvalidArgument",
-                "encoding-type must be url.",
-            ));
+            return Err(cerr(400, "InvalidArgument", "encoding-type must be url."));
         }
     };
     let mut inner = sh.lock();
@@ -1207,8 +1247,12 @@ fn list_parts(
         sh.cfg.app_id
     ));
     body.push_str("\t<StorageClass>STANDARD</StorageClass>\n");
-    body.push_str(&format!("\t<PartNumberMarker>{marker}</PartNumberMarker>\n"));
-    body.push_str(&format!("\t<NextPartNumberMarker>{next}</NextPartNumberMarker>\n"));
+    body.push_str(&format!(
+        "\t<PartNumberMarker>{marker}</PartNumberMarker>\n"
+    ));
+    body.push_str(&format!(
+        "\t<NextPartNumberMarker>{next}</NextPartNumberMarker>\n"
+    ));
     body.push_str(&format!("\t<MaxParts>{max_parts}</MaxParts>\n"));
     body.push_str(&format!("\t<IsTruncated>{truncated}</IsTruncated>\n"));
     let _ = initiated;
@@ -1269,7 +1313,10 @@ fn head_object(
         .header(header::CONTENT_LENGTH, m.size)
         .header(header::CONTENT_TYPE, m.content_type)
         .header(header::ETAG, m.etag)
-        .header(header::LAST_MODIFIED, httpdate::fmt_http_date(m.last_modified))
+        .header(
+            header::LAST_MODIFIED,
+            httpdate::fmt_http_date(m.last_modified),
+        )
         .header("x-cos-hash-crc64ecma", crc_header(m.crc64, wrong_crc))
         .header("x-cos-storage-class", "STANDARD")
         .body(Body::empty())
@@ -1296,10 +1343,9 @@ async fn get_object(sh: &Shared, ctx: &Ctx, bucket: &str, key: &str) -> Result<R
         .header(header::CONTENT_TYPE, m.content_type)
         .header(header::ETAG, m.etag)
         .header("x-cos-hash-crc64ecma", m.crc64.to_string())
-        .body(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-            file,
-            1 << 16,
-        )))
+        .body(Body::from_stream(
+            tokio_util::io::ReaderStream::with_capacity(file, 1 << 16),
+        ))
         .unwrap_or_default())
 }
 

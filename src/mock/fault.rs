@@ -149,7 +149,10 @@ fn parse_duration(s: &str) -> Option<Duration> {
         return ms.parse().ok().map(Duration::from_millis);
     }
     if let Some(secs) = s.strip_suffix('s') {
-        return secs.parse::<f64>().ok().and_then(|f| Duration::try_from_secs_f64(f).ok());
+        return secs
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| Duration::try_from_secs_f64(f).ok());
     }
     s.parse().ok().map(Duration::from_millis)
 }
@@ -181,14 +184,18 @@ impl FromStr for FaultRule {
         for p in parts {
             let p = p.trim();
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let num = || v.parse::<u64>().map_err(|_| bad(format!("{k} needs a number")));
+            let num = || {
+                v.parse::<u64>()
+                    .map_err(|_| bad(format!("{k} needs a number")))
+            };
             match k.to_ascii_lowercase().as_str() {
                 "nth" => rule = rule.nth(num()?),
                 "every" => rule = rule.every(num()?),
                 "times" => rule = rule.times(num()?),
                 "p" | "probability" => {
                     rule = rule.probability(
-                        v.parse().map_err(|_| bad("p needs a number in 0..1".into()))?,
+                        v.parse()
+                            .map_err(|_| bad("p needs a number in 0..1".into()))?,
                     )
                 }
                 "status" => {
@@ -267,7 +274,9 @@ mod tests {
         assert_eq!(r.target, Target::Cos(CosOperation::UploadPart));
         assert_eq!(r.nth, Some(2));
         assert_eq!(r.fault, Fault::Status(503));
-        let r: FaultRule = "applyupload:every=3:vod-error=InternalError".parse().unwrap();
+        let r: FaultRule = "applyupload:every=3:vod-error=InternalError"
+            .parse()
+            .unwrap();
         assert_eq!(r.target, Target::Vod("ApplyUpload"));
         assert_eq!(r.fault, Fault::VodError("InternalError".into()));
         let r: FaultRule = "AnyCos:p=0.5:times=2:delay=20ms".parse().unwrap();

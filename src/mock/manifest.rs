@@ -371,7 +371,11 @@ fn open(st: &mut MpdState, name: &str, e: &BytesStart<'_>) {
             }
             t.start_number = attr(e, b"startNumber")
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(if t.start_number == 0 { 1 } else { t.start_number });
+                .unwrap_or(if t.start_number == 0 {
+                    1
+                } else {
+                    t.start_number
+                });
             t.timeline.clear();
             t.base = st.base();
             template = Some(t);
@@ -456,14 +460,7 @@ fn close(st: &mut MpdState, name: &str) {
             match own {
                 Some(_) => {}
                 None => {
-                    let inherited = st
-                        .templates
-                        .iter()
-                        .rev()
-                        .skip(1)
-                        .flatten()
-                        .next()
-                        .cloned();
+                    let inherited = st.templates.iter().rev().skip(1).flatten().next().cloned();
                     if let Some(t) = inherited {
                         st.expand(&t);
                     }

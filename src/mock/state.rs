@@ -272,12 +272,7 @@ impl Shared {
     }
 
     /// Issues temporary credentials; returns the certificate.
-    pub fn issue_temp(
-        &self,
-        inner: &mut Inner,
-        bucket: &str,
-        scope: Scope,
-    ) -> TempCertificate {
+    pub fn issue_temp(&self, inner: &mut Inner, bucket: &str, scope: Scope) -> TempCertificate {
         let secret_id = format!("AKID{}", random_string(&mut inner.rng, ALNUM, 32));
         let secret_key = random_string(&mut inner.rng, ALNUM, 32);
         let token = format!(

@@ -1,9 +1,9 @@
 //! The mock VOD API 3.0 endpoint.
 
+use super::CommitRecord;
 use super::fault::Fault;
 use super::manifest;
 use super::state::{Scope, Session, Shared, now_unix, random_hex};
-use super::CommitRecord;
 use crate::sign::{self, tc3, v1};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,9 +20,9 @@ const MAX_BODY: usize = 10 << 20;
 
 /// Allowed `MediaType` values (protocol.md §2.1).
 const MEDIA_TYPES: &[&str] = &[
-    "WMV", "RM", "MOV", "MPEG", "MP4", "3GP", "FLV", "AVI", "RMVB", "TS", "ASF", "MPG", "WEBM", "MKV", "M3U8",
-    "WM", "ASX", "RAM", "MPE", "VOB", "DAT", "MP4V", "M4V", "F4V", "MXF", "QT", "OGG", "MP3", "M4A", "FLAC",
-    "WAV", "RA", "AAC", "AMR", "MPD",
+    "WMV", "RM", "MOV", "MPEG", "MP4", "3GP", "FLV", "AVI", "RMVB", "TS", "ASF", "MPG", "WEBM",
+    "MKV", "M3U8", "WM", "ASX", "RAM", "MPE", "VOB", "DAT", "MP4V", "M4V", "F4V", "MXF", "QT",
+    "OGG", "MP3", "M4A", "FLAC", "WAV", "RA", "AAC", "AMR", "MPD",
 ];
 /// Allowed `CoverType` values.
 const COVER_TYPES: &[&str] = &[
@@ -229,7 +229,9 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     }
 
     let request: Value = match &mode {
-        AuthMode::Tc3(_) if mime == "application/json" || (parts.method == "POST" && mime.is_empty()) => {
+        AuthMode::Tc3(_)
+            if mime == "application/json" || (parts.method == "POST" && mime.is_empty()) =>
+        {
             if body.is_empty() {
                 Value::Object(Map::new())
             } else {
@@ -247,7 +249,9 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
                 }
             }
         }
-        AuthMode::Tc3(_) if parts.method == "GET" || mime == "application/x-www-form-urlencoded" => {
+        AuthMode::Tc3(_)
+            if parts.method == "GET" || mime == "application/x-www-form-urlencoded" =>
+        {
             unflatten(&params)
         }
         AuthMode::Tc3(_) => {
@@ -255,7 +259,9 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
                 &request_id,
                 Err(err(
                     "InvalidParameter",
-                    format!("Content-Type `{content_type}` is not supported; use application/json."),
+                    format!(
+                        "Content-Type `{content_type}` is not supported; use application/json."
+                    ),
                 )),
             );
         }
@@ -354,10 +360,7 @@ fn verify_tc3(
     if p.service != crate::vod::SERVICE {
         return Err(err(
             "AuthFailure.InvalidAuthorization",
-            format!(
-                "The credential scope service `{}` is not `vod`.",
-                p.service
-            ),
+            format!("The credential scope service `{}` is not `vod`.", p.service),
         ));
     }
     let date = tc3::utc_date(ts);
@@ -521,7 +524,12 @@ fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr>
 }
 
 fn get_u64(m: &Map<String, Value>, name: &str, code: &str) -> Result<Option<u64>, VodErr> {
-    let bad = || err(code, format!("The parameter `{name}` must be a positive integer."));
+    let bad = || {
+        err(
+            code,
+            format!("The parameter `{name}` must be a positive integer."),
+        )
+    };
     match m.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
@@ -538,14 +546,19 @@ fn valid_storage_path(p: &str) -> bool {
     p.starts_with('/')
         && !p.ends_with('/')
         && p.len() <= 850
-        && !p[1..].split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        && !p[1..]
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
 }
 
 fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
     let media_type = get_str(req, "MediaType")?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("MediaType"))?;
-    if !MEDIA_TYPES.iter().any(|t| t.eq_ignore_ascii_case(&media_type)) {
+    if !MEDIA_TYPES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(&media_type))
+    {
         return Err(err(
             "InvalidParameterValue.MediaType",
             format!("MediaType `{media_type}` is not supported."),
@@ -623,7 +636,8 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
     let mut guard = sh.lock();
     let inner = &mut *guard;
     inner.file_seq += 1;
-    let file_id = (387_702_300_000_000_000u64 + inner.file_seq * 7 + inner.rng.u64(0..7)).to_string();
+    let file_id =
+        (387_702_300_000_000_000u64 + inner.file_seq * 7 + inner.rng.u64(0..7)).to_string();
     let abbr: String = region
         .split('-')
         .nth(1)
@@ -631,7 +645,11 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
         .chars()
         .take(3)
         .collect();
-    let d1 = format!("{}vod{abbr}{}", random_hex(&mut inner.rng, 8), sh.cfg.app_id);
+    let d1 = format!(
+        "{}vod{abbr}{}",
+        random_hex(&mut inner.rng, 8),
+        sh.cfg.app_id
+    );
     let d2 = format!("{}{file_id}", random_hex(&mut inner.rng, 8));
     let media_path = custom_path.unwrap_or_else(|| format!("/{d1}/{d2}/f0.{media_type_lc}"));
     let dir = media_path
@@ -646,7 +664,9 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
     let session_key = loop {
         use base64::Engine as _;
         let raw: Vec<u8> = (0..46).map(|_| inner.rng.u8(..)).collect();
-        let mut k = base64::engine::general_purpose::STANDARD.encode(raw).into_bytes();
+        let mut k = base64::engine::general_purpose::STANDARD
+            .encode(raw)
+            .into_bytes();
         // Like the real key: it contains `/`, `+` and `=`.
         k[10] = b'/';
         k[20] = b'+';
@@ -664,11 +684,7 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
             format!("{}/", &dir[1..])
         }
     });
-    let cert = sh.issue_temp(
-        inner,
-        &bucket,
-        Scope::Keys { exact, prefix },
-    );
+    let cert = sh.issue_temp(inner, &bucket, Scope::Keys { exact, prefix });
     inner.sessions.insert(
         session_key.clone(),
         Session {
@@ -758,7 +774,9 @@ fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr>
     let not_found = |what: &str, k: &str| {
         err(
             "ResourceNotFound",
-            format!("The {what} `/{k}` has not been uploaded (complete the upload before CommitUpload)."),
+            format!(
+                "The {what} `/{k}` has not been uploaded (complete the upload before CommitUpload)."
+            ),
         )
     };
     if sh.object(&bucket, &media_key).is_none() {
@@ -790,7 +808,10 @@ fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr>
                     continue;
                 };
                 if sh.object(&bucket, &k).is_none() {
-                    return Err(not_found(&format!("segment `{seg}` of manifest `/{mk}`, object"), &k));
+                    return Err(not_found(
+                        &format!("segment `{seg}` of manifest `/{mk}`, object"),
+                        &k,
+                    ));
                 }
                 let lower = k.to_ascii_lowercase();
                 if lower.ends_with(".m3u8") || lower.ends_with(".mpd") {
@@ -882,9 +903,18 @@ mod tests {
 
     #[test]
     fn resolves_segments() {
-        assert_eq!(resolve_segment("a/b/f.m3u8", "s/1.ts").as_deref(), Some("a/b/s/1.ts"));
-        assert_eq!(resolve_segment("a/b/f.m3u8", "../x.ts").as_deref(), Some("a/x.ts"));
-        assert_eq!(resolve_segment("a/b/f.m3u8", "1.ts?x=1").as_deref(), Some("a/b/1.ts"));
+        assert_eq!(
+            resolve_segment("a/b/f.m3u8", "s/1.ts").as_deref(),
+            Some("a/b/s/1.ts")
+        );
+        assert_eq!(
+            resolve_segment("a/b/f.m3u8", "../x.ts").as_deref(),
+            Some("a/x.ts")
+        );
+        assert_eq!(
+            resolve_segment("a/b/f.m3u8", "1.ts?x=1").as_deref(),
+            Some("a/b/1.ts")
+        );
         assert_eq!(resolve_segment("f.m3u8", "../x.ts"), None);
         assert_eq!(resolve_segment("a/f.m3u8", "http://h/x.ts"), None);
     }
