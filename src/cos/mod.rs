@@ -238,6 +238,7 @@ impl CosClient {
     /// `Authorization`. `host` is the `Host` header the request will carry; `now` the current unix time.
     ///
     /// Fails with [`Error::CredentialsExpired`] when the credential expiry has passed.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn sign_headers(
         &self,
         cred: &Credential,
