@@ -27,9 +27,10 @@ pub const ENV_PROFILE: &str = "TENCENTCLOUD_PROFILE";
 ///
 /// ```
 /// use tencent_vod::Credential;
-/// let c = Credential::new("AKIDexample", "secret").with_token("session-token");
+/// let c = Credential::new("AKIDexample", "my-secret-key").with_token("my-session-token");
 /// assert_eq!(c.secret_id(), "AKIDexample");
-/// assert!(!format!("{c:?}").contains("secret"));
+/// let shown = format!("{c:?} {c}");
+/// assert!(!shown.contains("my-secret-key") && !shown.contains("my-session-token"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {

@@ -195,6 +195,7 @@ fn address(host: &str, raw_path: &str) -> Result<(String, String, bool), CosErr>
 enum Op {
     Cos(CosOperation),
     GetObject,
+    ListMultipartUploads,
 }
 
 impl Op {
@@ -202,12 +203,16 @@ impl Op {
         match self {
             Op::Cos(o) => o.as_str(),
             Op::GetObject => "GetObject",
+            Op::ListMultipartUploads => "ListMultipartUploads",
         }
     }
 }
 
-fn route(method: &Method, query: &[(String, String)]) -> Option<Op> {
+fn route(method: &Method, query: &[(String, String)], bucket_level: bool) -> Option<Op> {
     let has = |k: &str| query.iter().any(|(q, _)| q == k);
+    if bucket_level && *method == Method::GET && has("uploads") {
+        return Some(Op::ListMultipartUploads);
+    }
     let op = match *method {
         Method::PUT if has("partNumber") && has("uploadId") => CosOperation::UploadPart,
         Method::PUT => CosOperation::PutObject,
@@ -232,7 +237,14 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         resource: format!("{host}{}", parts.uri.path()),
         head: parts.method == Method::HEAD,
     };
-    let Some(op) = route(&parts.method, &query) else {
+    let (bucket, key, virtual_host) = match address(&host, parts.uri.path()) {
+        Ok(a) => a,
+        Err(e) => {
+            sh.count("Unsupported");
+            return ctx.error(&e);
+        }
+    };
+    let Some(op) = route(&parts.method, &query, key.is_empty()) else {
         sh.count("Unsupported");
         return ctx.error(&cerr(
             405,
@@ -241,10 +253,6 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         ));
     };
     sh.count(op.name());
-    let (bucket, key, virtual_host) = match address(&host, parts.uri.path()) {
-        Ok(a) => a,
-        Err(e) => return ctx.error(&e),
-    };
     ctx.resource = format!("{bucket}.cos.{}.myqcloud.com/{key}", sh.cfg.region);
     tracing::debug!(
         op = op.name(),
@@ -253,11 +261,12 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         virtual_host,
         "mock COS request"
     );
-    if key.is_empty() {
+    let bucket_level = matches!(op, Op::ListMultipartUploads);
+    if key.is_empty() && !bucket_level {
         return ctx.error(&cerr(
             400,
             "InvalidArgument",
-            "Bucket-level operations are not supported by the mock; the object key is empty.",
+            "Bucket-level operations other than ListMultipartUploads are not supported by the mock; the object key is empty.",
         ));
     }
     let auth = extract_auth(&parts.headers, &query);
@@ -267,7 +276,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     let mut complete_error_body = false;
     let fault = match op {
         Op::Cos(o) => sh.cos_fault(o),
-        Op::GetObject => None,
+        Op::GetObject | Op::ListMultipartUploads => None,
     };
     if let Some(fault) = fault {
         tracing::debug!(op = op.name(), ?fault, "mock COS fault");
@@ -322,6 +331,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             &parts.headers,
             &a,
             from_query,
+            bucket_level,
         ),
     };
     if let Err(e) = verified {
@@ -368,6 +378,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         Op::Cos(CosOperation::AbortMultipartUpload) => abort(&sh, &ctx, &bucket, &key, &query),
         Op::Cos(CosOperation::HeadObject) => head_object(&sh, &ctx, &bucket, &key, wrong_crc),
         Op::GetObject => get_object(&sh, &ctx, &bucket, &key).await,
+        Op::ListMultipartUploads => list_uploads(&sh, &ctx, &bucket, &query),
     };
     match result {
         Ok(r) => r,
@@ -443,6 +454,7 @@ fn verify(
     headers: &HeaderMap,
     auth: &cossign::ParsedAuthorization,
     from_query: bool,
+    bucket_level: bool,
 ) -> Result<(), CosErr> {
     let now = now_unix();
     let secret = {
@@ -534,7 +546,11 @@ fn verify(
     let mut header_values = Vec::with_capacity(auth.header_list.len());
     for name in &auth.header_list {
         let decoded = decode(name).unwrap_or_else(|| name.clone());
-        let v = header_str(headers, &decoded).ok_or_else(|| {
+        // A request with neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112 §6.3): clients
+        // (hyper/reqwest) omit `Content-Length: 0` on empty POSTs, so a signed content-length means "0" then.
+        let implied = (decoded == "content-length" && !headers.contains_key("transfer-encoding"))
+            .then(|| "0".to_string());
+        let v = header_str(headers, &decoded).or(implied).ok_or_else(|| {
             cerr(
                 403,
                 "SignatureDoesNotMatch",
@@ -597,6 +613,8 @@ fn verify(
         let allowed = cred_bucket == bucket
             && match scope {
                 Scope::Bucket => true,
+                // Listing the bucket's multipart uploads (COS SDKs do it to resume) is allowed.
+                Scope::Keys { .. } if bucket_level => true,
                 Scope::Keys { exact, prefix } => {
                     exact.iter().any(|k| k == key)
                         || prefix.as_ref().is_some_and(|p| key.starts_with(p.as_str()))
@@ -1266,6 +1284,100 @@ fn list_parts(
         ));
     }
     body.push_str("</ListPartsResult>");
+    Ok(ctx.xml(StatusCode::OK, body))
+}
+
+fn list_uploads(
+    sh: &Shared,
+    ctx: &Ctx,
+    bucket: &str,
+    query: &[(String, String)],
+) -> Result<Response, CosErr> {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let prefix = get("prefix").unwrap_or("");
+    let key_marker = get("key-marker").unwrap_or("");
+    let id_marker = get("upload-id-marker").unwrap_or("");
+    let max: usize = match get("max-uploads") {
+        None | Some("") => 1000,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(1000))
+            .ok_or_else(|| {
+                cerr(
+                    400,
+                    "InvalidArgument",
+                    "max-uploads must be a positive integer.",
+                )
+            })?,
+    };
+    let url = match get("encoding-type") {
+        None | Some("") => false,
+        Some("url") => true,
+        Some(_) => return Err(cerr(400, "InvalidArgument", "encoding-type must be url.")),
+    };
+    let enc = |s: &str| {
+        if url {
+            cossign::url_encode(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let mut uploads: Vec<(String, String, SystemTime)> = sh
+        .lock()
+        .uploads
+        .iter()
+        .filter(|(_, u)| u.bucket == bucket && u.key.starts_with(prefix))
+        .map(|(id, u)| (u.key.clone(), id.clone(), u.initiated))
+        .filter(|(k, id, _)| {
+            key_marker.is_empty()
+                || k.as_str() > key_marker
+                || (k == key_marker && !id_marker.is_empty() && id.as_str() > id_marker)
+        })
+        .collect();
+    uploads.sort();
+    let truncated = uploads.len() > max;
+    uploads.truncate(max);
+    let (next_key, next_id) = uploads
+        .last()
+        .map(|(k, id, _)| (k.clone(), id.clone()))
+        .unwrap_or_default();
+    let owner = format!("qcs::cam::uin/{0}:uin/{0}", sh.cfg.app_id);
+    let mut body =
+        String::from("<?xml version='1.0' encoding='utf-8' ?>\n<ListMultipartUploadsResult>\n");
+    body.push_str(&format!("\t<Bucket>{}</Bucket>\n", xml_escape(bucket)));
+    if url {
+        body.push_str("\t<Encoding-Type>url</Encoding-Type>\n");
+    }
+    body.push_str(&format!(
+        "\t<KeyMarker>{}</KeyMarker>\n\t<UploadIdMarker>{}</UploadIdMarker>\n\t<NextKeyMarker>{}</NextKeyMarker>\n\t\
+         <NextUploadIdMarker>{}</NextUploadIdMarker>\n\t<MaxUploads>{max}</MaxUploads>\n\t<IsTruncated>{truncated}</IsTruncated>\n\t\
+         <Prefix>{}</Prefix>\n",
+        xml_escape(&enc(key_marker)),
+        xml_escape(id_marker),
+        xml_escape(&enc(&next_key)),
+        xml_escape(&next_id),
+        xml_escape(&enc(prefix)),
+    ));
+    for (k, id, initiated) in &uploads {
+        body.push_str(&format!(
+            "\t<Upload>\n\t\t<Key>{}</Key>\n\t\t<UploadId>{}</UploadId>\n\t\t<StorageClass>STANDARD</StorageClass>\n\t\t\
+             <Initiator>\n\t\t\t<ID>{2}</ID>\n\t\t\t<DisplayName>{3}</DisplayName>\n\t\t</Initiator>\n\t\t\
+             <Owner>\n\t\t\t<ID>{2}</ID>\n\t\t\t<DisplayName>{3}</DisplayName>\n\t\t</Owner>\n\t\t<Initiated>{4}</Initiated>\n\t</Upload>\n",
+            xml_escape(&enc(k)),
+            xml_escape(id),
+            xml_escape(&owner),
+            sh.cfg.app_id,
+            iso8601(*initiated),
+        ));
+    }
+    body.push_str("</ListMultipartUploadsResult>");
     Ok(ctx.xml(StatusCode::OK, body))
 }
 

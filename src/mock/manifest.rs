@@ -277,11 +277,7 @@ impl MpdState {
 pub fn parse_mpd(content: &str) -> Vec<String> {
     let mut reader = quick_xml::Reader::from_str(content);
     let mut st = MpdState::default();
-    loop {
-        let ev = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(_) => break,
-        };
+    while let Ok(ev) = reader.read_event() {
         match ev {
             Event::Eof => break,
             Event::Start(e) => {
