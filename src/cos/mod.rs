@@ -53,13 +53,13 @@
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
 //! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
-//! PUT). A mismatch fails the upload with [`Error::Integrity`](crate::Error::Integrity). A missing header is
+//! PUT). A mismatch fails the upload with [`Error::Integrity`]. A missing header is
 //! skipped (logged at debug) unless [`TransferConfig::with_require_crc`] is set.
 //!
 //! # Retries and failure
 //! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
 //! (fresh key time, never past the temporary credential's expiry: once it has passed, the request fails with
-//! [`Error::CredentialsExpired`](crate::Error::CredentialsExpired) without being sent). A part failing for good
+//! [`Error::CredentialsExpired`] without being sent). A part failing for good
 //! stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
 //! names the upload id and the part.
 

@@ -324,7 +324,7 @@ mod tests {
                 panic!("multipart expected")
             };
             assert!(u64::from(parts) <= MAX_PARTS, "{size}: {parts}");
-            assert!(part_size >= 8 * MIB && part_size <= MAX_PART_SIZE);
+            assert!((8 * MIB..=MAX_PART_SIZE).contains(&part_size));
             assert!(u64::from(parts) * part_size >= size);
             assert!(u64::from(parts - 1) * part_size < size);
         }
