@@ -23,16 +23,19 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod cos;
 pub mod credential;
 pub mod error;
 pub mod events;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod progress;
 pub mod retry;
 pub mod sign;
 pub mod vod;
 
 pub use client::{VodClient, VodClientBuilder};
+pub use cos::{CosClient, CosClientBuilder};
 pub use credential::{
     Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
     ProvideCredential,

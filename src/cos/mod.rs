@@ -1,0 +1,762 @@
+//! The COS transfer engine: a client for one COS bucket, the object operations an uploader needs, and
+//! [`CosClient::upload`], a bounded-memory, concurrent, CRC-verified, retrying uploader.
+//!
+//! It works on its own with any bucket (permanent or temporary credentials) and is the engine under
+//! `VodClient::upload`.
+//!
+//! ```no_run
+//! # async fn demo() -> tencent_vod::Result<()> {
+//! use tencent_vod::Credential;
+//! use tencent_vod::cos::{CosClient, TransferConfig, UploadOptions, UploadSource};
+//! let cos = CosClient::builder("examplebucket-1250000000", "ap-guangzhou")
+//!     .with_credential(Credential::new("AKID...", "secret").with_token("session-token"))
+//!     .with_credential_expiry(1_700_000_000)
+//!     .build()?;
+//! let out = cos
+//!     .upload(
+//!         "dir/video.mp4",
+//!         UploadSource::path("/data/video.mp4"),
+//!         UploadOptions::default().with_config(TransferConfig::default().with_concurrency(8)),
+//!     )
+//!     .await?;
+//! println!("{} bytes, crc64 {}", out.size, out.crc64);
+//! # Ok(()) }
+//! ```
+//!
+//! # Addressing
+//! Default endpoint `https://{bucket}.cos.{region}.myqcloud.com`. [`CosClientBuilder::with_endpoint`] takes a
+//! virtual-host template containing `{bucket}` (and optionally `{region}`), e.g.
+//! `https://{bucket}.cos.accelerate.myqcloud.com`, or a plain base URL (`http://127.0.0.1:9000`) which addresses
+//! objects path-style (`/{bucket}/{key}`). The signature always covers `/` + the decoded key and the `Host` sent.
+//!
+//! # Planning
+//! Objects below [`TransferConfig::with_multipart_threshold`] (8 MiB) go in one `PUT Object`; larger ones in a
+//! multipart upload of [`TransferConfig::with_part_size`] parts (8 MiB), raised so no upload needs more than
+//! 10,000 parts. COS limits (part 1 MiB ..= 5 GiB, single PUT ≤ 5 GiB, object ≤ 48.82 TiB) are checked before
+//! any request. A reader of unknown length is buffered up to the threshold: if it ends there it is one PUT,
+//! otherwise parts are sent as they are read (at most 10,000 × part size bytes: choose the part size).
+//!
+//! # Memory bound
+//! - From a **file**: every part is read from disk while it is sent, with positional reads of
+//!   [`chunk_size`](TransferConfig::with_chunk_size) (256 KiB) chunks streamed as the request body; a retry
+//!   re-reads the range. Buffers are about `parts in flight × a few chunks`, independent of part and file size.
+//!   With `Content-MD5` enabled each part is read twice (a hashing pre-pass, then the send).
+//! - From **`Bytes`**: the caller's buffer is shared (sliced, never copied).
+//! - From a **reader**: at most `(parts in flight + 1) × part size` bytes (the parts in flight plus the one
+//!   being read), or the multipart threshold if that is larger (the look-ahead that decides between PUT and
+//!   multipart for a reader of unknown length).
+//!
+//! # Concurrency
+//! At most [`TransferConfig::with_concurrency`] parts of one upload are in flight; a [`ConcurrencyBudget`]
+//! passed to several uploads (media, cover, segments) bounds their sum.
+//!
+//! # Integrity
+//! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
+//! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
+//! PUT). A mismatch fails the upload with [`Error::Integrity`]. A missing header is
+//! skipped (logged at debug) unless [`TransferConfig::with_require_crc`] is set.
+//!
+//! # Retries and failure
+//! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
+//! (fresh key time, never past the temporary credential's expiry: once it has passed, the request fails with
+//! [`Error::CredentialsExpired`] without being sent). A part failing for good
+//! stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
+//! names the upload id and the part.
+
+mod crc;
+mod ops;
+mod plan;
+mod source;
+mod transfer;
+pub mod xml;
+
+pub use crate::progress::{Progress, ProgressEvent};
+pub use crc::{CRC64_XZ_POLY_REFLECTED, Crc64, crc64, crc64_combine, crc64_combine_all};
+pub use ops::{CompleteMultipartUploadOutput, HeadObjectOutput, PutObjectOutput, UploadPartOutput};
+pub use plan::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
+    MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE, PartPlan,
+    TransferConfig,
+};
+pub use source::UploadSource;
+pub use transfer::{
+    CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState, UploadOptions,
+    UploadOutput,
+};
+
+use crate::credential::{Credential, ProvideCredential};
+use crate::error::{CosError, CosOperation, Error, Result};
+use crate::retry::RetryConfig;
+use crate::sign::cos as signer;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default endpoint template.
+pub const DEFAULT_ENDPOINT: &str = "https://{bucket}.cos.{region}.myqcloud.com";
+
+/// How long a signature is valid at most (the temporary credential's expiry may cut it shorter).
+const SIGNATURE_LIFETIME: i64 = 3600;
+/// How far back the key time starts (clock skew allowance).
+const CLOCK_SKEW_ALLOWANCE: i64 = 60;
+
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone)]
+enum Endpoint {
+    /// Objects at `{origin}/{key}`.
+    VirtualHost(url::Url),
+    /// Objects at `{base}/{bucket}/{key}`.
+    PathStyle(url::Url),
+}
+
+struct Inner {
+    http: reqwest::Client,
+    bucket: String,
+    region: String,
+    credentials: Arc<dyn ProvideCredential>,
+    expiry: Option<i64>,
+    endpoint: Endpoint,
+    retry: RetryConfig,
+}
+
+/// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
+#[derive(Clone)]
+pub struct CosClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for CosClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosClient")
+            .field("bucket", &self.inner.bucket)
+            .field("region", &self.inner.region)
+            .field("credentials", &self.inner.credentials)
+            .field("expiry", &self.inner.expiry)
+            .field("endpoint", &self.inner.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`CosClient`].
+#[derive(Clone)]
+pub struct CosClientBuilder {
+    bucket: String,
+    region: String,
+    credentials: Option<Arc<dyn ProvideCredential>>,
+    expiry: Option<i64>,
+    endpoint: Option<String>,
+    http: Option<reqwest::Client>,
+    retry: RetryConfig,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl std::fmt::Debug for CosClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosClientBuilder")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("credentials", &self.credentials)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CosClient {
+    /// A builder for `bucket` (with its `-appid` suffix, e.g. `examplebucket-1250000000`) in `region`.
+    pub fn builder(bucket: impl Into<String>, region: impl Into<String>) -> CosClientBuilder {
+        CosClientBuilder {
+            bucket: bucket.into(),
+            region: region.into(),
+            credentials: None,
+            expiry: None,
+            endpoint: None,
+            http: None,
+            retry: RetryConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.inner.bucket
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// The credential expiry (unix seconds), if one was set.
+    pub fn credential_expiry(&self) -> Option<i64> {
+        self.inner.expiry
+    }
+
+    /// The retry policy.
+    pub fn retry_config(&self) -> &RetryConfig {
+        &self.inner.retry
+    }
+
+    /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
+    pub fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
+        let wire = signer::object_path_on_wire(key);
+        let mut s = match &self.inner.endpoint {
+            Endpoint::VirtualHost(base) => {
+                format!("{}{}", base.origin().ascii_serialization(), wire)
+            }
+            Endpoint::PathStyle(base) => {
+                let prefix = base.path().trim_end_matches('/');
+                format!(
+                    "{}{}/{}{}",
+                    base.origin().ascii_serialization(),
+                    prefix,
+                    signer::url_encode(&self.inner.bucket),
+                    wire
+                )
+            }
+        };
+        for (i, (k, v)) in query.iter().enumerate() {
+            s.push(if i == 0 { '?' } else { '&' });
+            s.push_str(&signer::url_encode(k));
+            if !v.is_empty() {
+                s.push('=');
+                s.push_str(&signer::url_encode(v));
+            }
+        }
+        url::Url::parse(&s)
+            .map_err(|e| Error::invalid("key", format!("{key:?}: cannot form a URL: {e}")))
+    }
+
+    /// Signs a request: returns `headers` plus `x-cos-security-token` (temporary credentials) and
+    /// `Authorization`. `host` is the `Host` header the request will carry; `now` the current unix time.
+    ///
+    /// Fails with [`Error::CredentialsExpired`] when the credential expiry has passed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sign_headers(
+        &self,
+        cred: &Credential,
+        op: CosOperation,
+        method: &str,
+        key: &str,
+        host: &str,
+        query: &[(&str, &str)],
+        headers: &[(String, String)],
+        now: i64,
+    ) -> Result<Vec<(String, String)>> {
+        let mut end = now + SIGNATURE_LIFETIME;
+        if let Some(exp) = self.inner.expiry {
+            if now >= exp {
+                return Err(Error::CredentialsExpired {
+                    expired_at: exp,
+                    operation: format!("{op} of {key}"),
+                });
+            }
+            end = end.min(exp);
+        }
+        let mut out: Vec<(String, String)> = headers.to_vec();
+        if let Some(token) = cred.token() {
+            out.push(("x-cos-security-token".to_string(), token.to_string()));
+        }
+        let mut to_sign: Vec<(&str, &str)> = vec![("host", host)];
+        to_sign.extend(
+            out.iter()
+                .filter(|(k, _)| signer::should_sign_header(k))
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let path = format!("/{key}");
+        let sig = signer::sign(
+            cred.secret_id(),
+            cred.secret_key(),
+            &signer::CosRequest {
+                method,
+                path: &path,
+                query,
+                headers: &to_sign,
+                key_time: (now - CLOCK_SKEW_ALLOWANCE, end),
+            },
+        );
+        out.push(("authorization".to_string(), sig.authorization));
+        Ok(out)
+    }
+}
+
+impl CosClientBuilder {
+    /// Fixed credentials (a permanent key pair, or temporary ones with [`Credential::with_token`]).
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credentials = Some(Arc::new(credential));
+        self
+    }
+
+    /// A credential provider consulted before every request.
+    pub fn with_credential_provider(mut self, provider: impl ProvideCredential + 'static) -> Self {
+        self.credentials = Some(Arc::new(provider));
+        self
+    }
+
+    /// The temporary credential's expiry (unix seconds, e.g. `TempCertificate.ExpiredTime`). Signatures never
+    /// outlive it; once it has passed, requests fail with [`Error::CredentialsExpired`] without being sent.
+    pub fn with_credential_expiry(mut self, expired_time_unix: i64) -> Self {
+        self.expiry = Some(expired_time_unix);
+        self
+    }
+
+    /// Endpoint override: a virtual-host template with `{bucket}` (and optionally `{region}`), or a base URL
+    /// addressed path-style (`/{bucket}/{key}`). Default [`DEFAULT_ENDPOINT`].
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts apply.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Retry policy (default [`RetryConfig::default`]).
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// TCP connect timeout of the built-in HTTP client (default 5 s).
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Idle read timeout of the built-in HTTP client (default 60 s); there is no whole-request cap, so large
+    /// parts are never cut short while data flows.
+    pub fn with_read_timeout(mut self, d: Duration) -> Self {
+        self.read_timeout = d;
+        self
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<CosClient> {
+        let bucket = self.bucket;
+        if bucket.is_empty()
+            || bucket.len() > 63
+            || !bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Error::invalid(
+                "bucket",
+                format!(
+                    "{bucket:?}: expected lower-case letters, digits and '-', e.g. examplebucket-1250000000"
+                ),
+            ));
+        }
+        crate::vod::validate_region("region", &self.region)?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Credentials("no credential given to the COS client (with_credential)".into())
+        })?;
+        let template = self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        let endpoint = if template.contains("{bucket}") {
+            let s = template
+                .replace("{bucket}", &bucket)
+                .replace("{region}", &self.region);
+            Endpoint::VirtualHost(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+        } else {
+            let s = template.replace("{region}", &self.region);
+            Endpoint::PathStyle(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+        };
+        for (name, d) in [
+            ("connect_timeout", self.connect_timeout),
+            ("read_timeout", self.read_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::invalid(name, "must be greater than zero"));
+            }
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .read_timeout(self.read_timeout)
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))?,
+        };
+        Ok(CosClient {
+            inner: Arc::new(Inner {
+                http,
+                bucket,
+                region: self.region,
+                credentials,
+                expiry: self.expiry,
+                endpoint,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+/// Validates an object key (1..=850 bytes).
+pub(crate) fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 850 {
+        return Err(Error::invalid(
+            "key",
+            format!(
+                "{} bytes: a COS object key must be 1..=850 bytes",
+                key.len()
+            ),
+        ));
+    }
+    if key.starts_with('/') {
+        return Err(Error::invalid(
+            "key",
+            format!("{key:?} starts with '/': pass the key without its leading slash"),
+        ));
+    }
+    Ok(())
+}
+
+/// What identifies a request in errors and logs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub op: CosOperation,
+    pub key: &'a str,
+    pub upload_id: Option<&'a str>,
+    pub part: Option<u32>,
+}
+
+impl Ctx<'_> {
+    /// The operation label used in transport errors: names the key, part and upload id.
+    fn label(&self) -> String {
+        let mut s = format!("{} of {}", self.op, self.key);
+        if let Some(p) = self.part {
+            s.push_str(&format!(" part {p}"));
+        }
+        if let Some(u) = self.upload_id {
+            s.push_str(&format!(" (upload id {u})"));
+        }
+        s
+    }
+}
+
+/// A response with a success status.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
+impl RawResponse {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.header("x-cos-request-id").map(str::to_string)
+    }
+}
+
+impl CosClient {
+    /// Sends one signed request (one attempt) and maps a non-2xx status to [`Error::Cos`].
+    pub(crate) async fn send_once(
+        &self,
+        ctx: Ctx<'_>,
+        method: reqwest::Method,
+        query: &[(&str, &str)],
+        headers: &[(String, String)],
+        body: Option<reqwest::Body>,
+    ) -> Result<RawResponse> {
+        let cred = self.inner.credentials.credential().await?;
+        let url = self.object_url(ctx.key, query)?;
+        let host = crate::vod::authority(&url);
+        let signed = self.sign_headers(
+            &cred,
+            ctx.op,
+            method.as_str(),
+            ctx.key,
+            &host,
+            query,
+            headers,
+            now_unix(),
+        )?;
+        let mut rb = self.inner.http.request(method, url);
+        for (k, v) in &signed {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = body {
+            rb = rb.body(b);
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| Error::transport(ctx.label(), e))?;
+        let status = resp.status().as_u16();
+        let resp_headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(ctx.label(), e))?;
+        if !(200..300).contains(&status) {
+            return Err(self.cos_error(ctx, status, &resp_headers, &body));
+        }
+        Ok(RawResponse {
+            status,
+            headers: resp_headers,
+            body,
+        })
+    }
+
+    /// Builds an [`Error::Cos`] from an error response (or a 200 carrying an `<Error>` body).
+    pub(crate) fn cos_error(
+        &self,
+        ctx: Ctx<'_>,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Error {
+        let parsed = xml::parse_error(body);
+        let header_id = headers
+            .get("x-cos-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let (code, message, request_id, trace_id) = match parsed {
+            Some(e) => (e.code, e.message, header_id.or(e.request_id), e.trace_id),
+            None => (
+                String::new(),
+                if body.is_empty() {
+                    String::new()
+                } else {
+                    crate::error::redact_excerpt(body, 200)
+                },
+                header_id,
+                None,
+            ),
+        };
+        Error::Cos(Box::new(CosError {
+            operation: ctx.op,
+            status,
+            code,
+            message,
+            request_id,
+            trace_id,
+            bucket: self.inner.bucket.clone(),
+            key: ctx.key.to_string(),
+            upload_id: ctx.upload_id.map(str::to_string),
+            part_number: ctx.part,
+            retry_after,
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }))
+    }
+}
+
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v.trim()).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(endpoint: Option<&str>, expiry: Option<i64>) -> CosClient {
+        let mut b = CosClient::builder("examplebucket-1250000000", "ap-guangzhou")
+            .with_credential(Credential::new("AKIDtest", "secret-key").with_token("tok-123"));
+        if let Some(e) = endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(x) = expiry {
+            b = b.with_credential_expiry(x);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn addressing_convention() {
+        let c = client(None, None);
+        assert_eq!(
+            c.object_url("dir/a b.mp4", &[]).unwrap().as_str(),
+            "https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/dir/a%20b.mp4"
+        );
+        let c = client(Some("http://127.0.0.1:9000"), None);
+        assert_eq!(
+            c.object_url("dir/视.mp4", &[("uploadId", "x/y"), ("partNumber", "3")])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9000/examplebucket-1250000000/dir/%E8%A7%86.mp4?uploadId=x%2Fy&partNumber=3"
+        );
+        assert_eq!(
+            c.object_url("k", &[("uploads", "")]).unwrap().as_str(),
+            "http://127.0.0.1:9000/examplebucket-1250000000/k?uploads"
+        );
+        let c = client(Some("https://{bucket}.cos.accelerate.myqcloud.com"), None);
+        assert_eq!(
+            c.object_url("k", &[]).unwrap().as_str(),
+            "https://examplebucket-1250000000.cos.accelerate.myqcloud.com/k"
+        );
+    }
+
+    #[test]
+    fn builder_validates() {
+        let b = || {
+            CosClient::builder("examplebucket-1250000000", "ap-guangzhou")
+                .with_credential(Credential::new("a", "b"))
+        };
+        assert!(b().build().is_ok());
+        assert!(matches!(
+            CosClient::builder("Bad_Bucket", "ap-guangzhou")
+                .with_credential(Credential::new("a", "b"))
+                .build(),
+            Err(Error::InvalidInput { field, .. }) if field == "bucket"
+        ));
+        assert!(b().with_endpoint("ftp://x").build().is_err());
+        assert!(matches!(
+            CosClient::builder("b-1", "ap-guangzhou").build(),
+            Err(Error::Credentials(_))
+        ));
+        assert!(validate_key("").is_err());
+        assert!(validate_key("/lead").is_err());
+        assert!(validate_key(&"k".repeat(851)).is_err());
+        assert!(validate_key("ok/key").is_ok());
+    }
+
+    #[test]
+    fn signature_covers_host_length_token_and_query() {
+        let c = client(Some("http://127.0.0.1:9000"), Some(10_000));
+        let cred = Credential::new("AKIDtest", "secret-key").with_token("tok-123");
+        let query = [("uploadId", "u1"), ("partNumber", "2")];
+        let headers = vec![("content-length".to_string(), "5".to_string())];
+        let now = 9_000;
+        let out = c
+            .sign_headers(
+                &cred,
+                CosOperation::UploadPart,
+                "PUT",
+                "dir/视频.mp4",
+                "127.0.0.1:9000",
+                &query,
+                &headers,
+                now,
+            )
+            .unwrap();
+        let get = |n: &str| out.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("x-cos-security-token").as_deref(), Some("tok-123"));
+        let auth = get("authorization").unwrap();
+        let p = signer::parse_authorization(&auth).unwrap();
+        assert_eq!(p.secret_id, "AKIDtest");
+        assert_eq!(
+            p.header_list,
+            vec!["content-length", "host", "x-cos-security-token"]
+        );
+        assert_eq!(p.url_param_list, vec!["partnumber", "uploadid"]);
+        // Key time starts 60 s back and is capped by the credential expiry (now + 1000 < now + 3600).
+        assert_eq!(p.key_time, (now - 60, 10_000));
+        assert_eq!(p.sign_time, p.key_time);
+        // Recompute independently: the signed path is the decoded key.
+        let expect = signer::sign(
+            "AKIDtest",
+            "secret-key",
+            &signer::CosRequest {
+                method: "put",
+                path: "/dir/视频.mp4",
+                query: &query,
+                headers: &[
+                    ("content-length", "5"),
+                    ("host", "127.0.0.1:9000"),
+                    ("x-cos-security-token", "tok-123"),
+                ],
+                key_time: (now - 60, 10_000),
+            },
+        );
+        assert_eq!(p.signature, expect.signature);
+        // No expiry: an hour.
+        let c2 = client(None, None);
+        let out = c2
+            .sign_headers(
+                &cred,
+                CosOperation::PutObject,
+                "PUT",
+                "k",
+                "h",
+                &[],
+                &[],
+                now,
+            )
+            .unwrap();
+        let p = signer::parse_authorization(&out.last().unwrap().1).unwrap();
+        assert_eq!(p.key_time, (now - 60, now + 3600));
+    }
+
+    #[test]
+    fn expired_credential_fails_before_signing() {
+        let c = client(None, Some(1_000));
+        let cred = Credential::new("AKIDtest", "secret-key").with_token("tok-123");
+        let e = c
+            .sign_headers(
+                &cred,
+                CosOperation::PutObject,
+                "PUT",
+                "k",
+                "h",
+                &[],
+                &[],
+                1_000,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::CredentialsExpired {
+                    expired_at: 1_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn error_mapping() {
+        let c = client(None, None);
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-cos-request-id", "rid-1".parse().unwrap());
+        h.insert("retry-after", "3".parse().unwrap());
+        let body = b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>m</Message><TraceId>t</TraceId></Error>";
+        let ctx = Ctx {
+            op: CosOperation::UploadPart,
+            key: "k",
+            upload_id: Some("u-9"),
+            part: Some(4),
+        };
+        let e = c.cos_error(ctx, 503, &h, body);
+        let Error::Cos(ce) = &e else { panic!("{e}") };
+        assert_eq!(ce.code, "SlowDown");
+        assert_eq!(ce.request_id.as_deref(), Some("rid-1"));
+        assert_eq!(ce.trace_id.as_deref(), Some("t"));
+        assert_eq!(ce.retry_after, Some(Duration::from_secs(3)));
+        assert!(e.is_retryable());
+        let s = e.to_string();
+        assert!(s.contains("upload id u-9") && s.contains("part 4"), "{s}");
+        let e = c.cos_error(ctx, 403, &reqwest::header::HeaderMap::new(), b"");
+        assert!(!e.is_retryable());
+        assert_eq!(e.http_status(), Some(403));
+    }
+}

@@ -1,0 +1,817 @@
+//! The upload engine: planning, bounded concurrent parts, integrity, abort on failure, resume.
+
+use super::crc::crc64_combine_all;
+use super::ops::{missing_etag, verify_crc};
+use super::plan::{MAX_PARTS, PartPlan};
+use super::source::{FileHandle, PartData, UploadSource};
+use super::xml::CompletePartXml;
+use super::{CosClient, Ctx, TransferConfig, now_unix, validate_key};
+use crate::error::{CosOperation, Error, Result};
+use crate::progress::{Progress, ProgressTracker};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// An in-flight budget shared by several uploads (e.g. a media file, its cover and HLS segments): each part or
+/// single PUT holds one permit while it is sent. Cheap to clone (clones share the budget).
+///
+/// ```
+/// use tencent_vod::cos::ConcurrencyBudget;
+/// let budget = ConcurrencyBudget::new(8);
+/// assert_eq!(budget.available(), 8);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConcurrencyBudget(Arc<Semaphore>);
+
+impl ConcurrencyBudget {
+    /// A budget of `permits` requests in flight (at least 1).
+    pub fn new(permits: usize) -> Self {
+        ConcurrencyBudget(Arc::new(Semaphore::new(permits.max(1))))
+    }
+
+    /// Permits not currently held.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+
+    async fn acquire(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Cancelled)
+    }
+}
+
+/// A part COS has confirmed (and whose CRC-64 was verified), as persisted by a checkpoint store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedPart {
+    /// Part number (1-based).
+    pub number: u32,
+    /// ETag returned by Upload Part (quotes included).
+    pub etag: String,
+    /// CRC-64/XZ of the part's bytes.
+    pub crc64: u64,
+    /// Part size in bytes.
+    pub size: u64,
+}
+
+/// Where to pick up an interrupted multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeState {
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// Parts recorded as done. Only those List Parts confirms (same ETag and size) are skipped.
+    pub completed_parts: Vec<CompletedPart>,
+}
+
+/// Called with `(upload_id, part)` after each part is confirmed and verified (for checkpoint stores).
+pub type PartCompleteCallback = Arc<dyn Fn(&str, &CompletedPart) + Send + Sync>;
+
+/// Options of one [`CosClient::upload`].
+#[derive(Clone, Default)]
+pub struct UploadOptions {
+    config: TransferConfig,
+    budget: Option<ConcurrencyBudget>,
+    progress: Option<Progress>,
+    cancellation: Option<CancellationToken>,
+    keep_upload_on_cancel: bool,
+    resume: Option<ResumeState>,
+    on_part_complete: Option<PartCompleteCallback>,
+    content_type: Option<String>,
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("config", &self.config)
+            .field("budget", &self.budget)
+            .field("progress", &self.progress.is_some())
+            .field("cancellation", &self.cancellation.is_some())
+            .field("keep_upload_on_cancel", &self.keep_upload_on_cancel)
+            .field("resume", &self.resume)
+            .field("on_part_complete", &self.on_part_complete.is_some())
+            .field("content_type", &self.content_type)
+            .finish()
+    }
+}
+
+impl UploadOptions {
+    /// Transfer settings (threshold, part size, concurrency, integrity…).
+    pub fn with_config(mut self, config: TransferConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// A shared in-flight budget (in addition to the per-upload concurrency).
+    pub fn with_budget(mut self, budget: ConcurrencyBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// A progress callback.
+    pub fn with_progress(mut self, progress: impl Into<Progress>) -> Self {
+        self.progress = Some(progress.into());
+        self
+    }
+
+    /// Cancellation: when `token` is cancelled, parts in flight are dropped, the multipart upload is aborted
+    /// (unless [`with_keep_upload_on_cancel`](Self::with_keep_upload_on_cancel)) and the upload returns
+    /// [`Error::Cancelled`].
+    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancellation = Some(token);
+        self
+    }
+
+    /// On cancellation, leave the multipart upload in place (to resume it later) instead of aborting it.
+    pub fn with_keep_upload_on_cancel(mut self, keep: bool) -> Self {
+        self.keep_upload_on_cancel = keep;
+        self
+    }
+
+    /// Resume a multipart upload: List Parts confirms which recorded parts COS holds; only the others are sent.
+    /// Ignored when the object is small enough for a single PUT. If COS no longer knows the upload id
+    /// (`NoSuchUpload`), a new multipart upload is started.
+    pub fn with_resume(mut self, state: ResumeState) -> Self {
+        self.resume = Some(state);
+        self
+    }
+
+    /// Called after each part is confirmed and its CRC verified.
+    pub fn with_on_part_complete(mut self, f: PartCompleteCallback) -> Self {
+        self.on_part_complete = Some(f);
+        self
+    }
+
+    /// `Content-Type` of the object.
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// The transfer settings.
+    pub fn config(&self) -> &TransferConfig {
+        &self.config
+    }
+}
+
+/// What an upload produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOutput {
+    /// Object key.
+    pub key: String,
+    /// Bytes uploaded.
+    pub size: u64,
+    /// CRC-64/XZ of the object (verified against COS when it reported one).
+    pub crc64: u64,
+    /// The object's ETag (empty if the server sent none for a PUT).
+    pub etag: String,
+    /// The multipart upload id (`None` for a single PUT).
+    pub upload_id: Option<String>,
+    /// Parts (1 for a single PUT).
+    pub parts: u32,
+    /// Request id of the final request (PUT or Complete).
+    pub request_id: Option<String>,
+}
+
+/// Where multipart data comes from.
+enum Feed {
+    /// A file or a buffer: part `n` is a range, read when sent.
+    Ranges {
+        data: RangeData,
+        plan: PartPlan,
+        next: u32,
+    },
+    /// A sequential reader: parts are read in order into memory.
+    Reader {
+        reader: Box<dyn AsyncRead + Send + Unpin + 'static>,
+        head: Bytes,
+        part_size: u64,
+        next: u32,
+        expected: Option<u64>,
+        read: u64,
+        done: bool,
+    },
+}
+
+enum RangeData {
+    File(Arc<FileHandle>),
+    Bytes(Bytes),
+}
+
+fn reader_error(e: std::io::Error) -> Error {
+    Error::io("<reader>", "read", e)
+}
+
+async fn read_up_to(reader: &mut (dyn AsyncRead + Send + Unpin), limit: u64) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(limit.min(64 << 20) as usize);
+    reader
+        .take(limit)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(reader_error)?;
+    Ok(buf)
+}
+
+async fn expect_eof(reader: &mut (dyn AsyncRead + Send + Unpin), declared: u64) -> Result<()> {
+    let mut one = [0u8; 1];
+    let n = reader.read(&mut one).await.map_err(reader_error)?;
+    if n > 0 {
+        return Err(Error::invalid(
+            "source (reader)",
+            format!("yielded more than its declared size of {declared} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl Feed {
+    /// The part layout (what sizes parts have), detached from the data.
+    fn layout(&self) -> Layout {
+        match self {
+            Feed::Ranges { plan, .. } => Layout::Plan(*plan),
+            Feed::Reader {
+                part_size,
+                expected,
+                ..
+            } => Layout::Stream {
+                part_size: *part_size,
+                expected: *expected,
+            },
+        }
+    }
+
+    /// The next part to send, skipping those `skip` says are done. Reader parts are read into memory here.
+    async fn next(&mut self, skip: impl Fn(u32) -> bool) -> Result<Option<(u32, PartData)>> {
+        match self {
+            Feed::Ranges { data, plan, next } => loop {
+                let number = *next;
+                let Some((offset, len)) = plan.part_range(number) else {
+                    return Ok(None);
+                };
+                *next += 1;
+                if skip(number) {
+                    continue;
+                }
+                let part = match data {
+                    RangeData::File(f) => PartData::File {
+                        file: f.clone(),
+                        offset,
+                        len,
+                    },
+                    RangeData::Bytes(b) => {
+                        PartData::Bytes(b.slice(offset as usize..(offset + len) as usize))
+                    }
+                };
+                return Ok(Some((number, part)));
+            },
+            Feed::Reader {
+                reader,
+                head,
+                part_size,
+                next,
+                expected,
+                read,
+                done,
+            } => loop {
+                if *done {
+                    return Ok(None);
+                }
+                let want = match expected {
+                    Some(total) => (*part_size).min(*total - *read),
+                    None => *part_size,
+                };
+                if want == 0 {
+                    *done = true;
+                    if let Some(total) = expected {
+                        expect_eof(reader.as_mut(), *total).await?;
+                    }
+                    return Ok(None);
+                }
+                let bytes = if head.len() as u64 >= want {
+                    head.split_to(want as usize)
+                } else {
+                    let mut buf = Vec::with_capacity(want as usize);
+                    buf.extend_from_slice(head);
+                    *head = Bytes::new();
+                    let rest = read_up_to(reader.as_mut(), want - buf.len() as u64).await?;
+                    buf.extend_from_slice(&rest);
+                    Bytes::from(buf)
+                };
+                let got = bytes.len() as u64;
+                *read += got;
+                if got < want {
+                    *done = true;
+                    if let Some(total) = expected {
+                        return Err(Error::invalid(
+                            "source (reader)",
+                            format!(
+                                "ended after {read} bytes, but its size was declared as {total}"
+                            ),
+                        ));
+                    }
+                    if got == 0 {
+                        return Ok(None);
+                    }
+                }
+                let number = *next;
+                if u64::from(number) > MAX_PARTS {
+                    return Err(Error::invalid(
+                        "part_size",
+                        format!(
+                            "the stream needs more than 10,000 parts of {part_size} bytes; use a larger part size"
+                        ),
+                    ));
+                }
+                *next += 1;
+                if skip(number) {
+                    continue;
+                }
+                return Ok(Some((number, PartData::Bytes(bytes))));
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    Plan(PartPlan),
+    Stream {
+        part_size: u64,
+        expected: Option<u64>,
+    },
+}
+
+impl Layout {
+    /// The expected size of part `number`, when known.
+    fn part_len(self, number: u32) -> Option<u64> {
+        match self {
+            Layout::Plan(plan) => plan.part_range(number).map(|(_, l)| l),
+            Layout::Stream {
+                part_size,
+                expected: Some(total),
+            } => {
+                let off = u64::from(number.max(1) - 1) * part_size;
+                (off < total).then(|| part_size.min(total - off))
+            }
+            Layout::Stream { .. } => None,
+        }
+    }
+}
+
+fn trim_etag(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+/// Waits for `fut` unless `cancel` fires first.
+async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Error::Cancelled),
+        r = fut => r,
+    }
+}
+
+impl CosClient {
+    /// Uploads `source` to `key`: a single PUT below the multipart threshold, otherwise a concurrent multipart
+    /// upload; CRC-64 verified, retried, aborted on failure. See the [module docs](super) for the details and
+    /// the memory bound.
+    pub async fn upload(
+        &self,
+        key: &str,
+        source: UploadSource,
+        options: UploadOptions,
+    ) -> Result<UploadOutput> {
+        let span = tracing::info_span!(
+            "cos_upload",
+            bucket = %self.inner.bucket,
+            key,
+            size = tracing::field::Empty,
+            upload_id = tracing::field::Empty
+        );
+        self.upload_inner(key, source, options)
+            .instrument(span)
+            .await
+    }
+
+    async fn upload_inner(
+        &self,
+        key: &str,
+        source: UploadSource,
+        opts: UploadOptions,
+    ) -> Result<UploadOutput> {
+        validate_key(key)?;
+        let cfg = opts.config.clone();
+        cfg.validate()?;
+        let cancel = opts.cancellation.clone().unwrap_or_default();
+        // Decide single PUT or multipart, and where parts come from.
+        enum Plan {
+            Single(PartData),
+            Multi(Feed, Option<u64>),
+        }
+        let plan = match source {
+            UploadSource::Path(path) => {
+                let (file, size) = FileHandle::open(&path).await?;
+                match PartPlan::new(size, &cfg)? {
+                    PartPlan::Single { size } => Plan::Single(PartData::File {
+                        file,
+                        offset: 0,
+                        len: size,
+                    }),
+                    p => Plan::Multi(
+                        Feed::Ranges {
+                            data: RangeData::File(file),
+                            plan: p,
+                            next: 1,
+                        },
+                        Some(size),
+                    ),
+                }
+            }
+            UploadSource::Bytes(b) => match PartPlan::new(b.len() as u64, &cfg)? {
+                PartPlan::Single { .. } => Plan::Single(PartData::Bytes(b)),
+                p => Plan::Multi(
+                    Feed::Ranges {
+                        data: RangeData::Bytes(b),
+                        plan: p,
+                        next: 1,
+                    },
+                    Some(p.size()),
+                ),
+            },
+            UploadSource::Reader {
+                mut reader,
+                size: Some(size),
+            } => match PartPlan::new(size, &cfg)? {
+                PartPlan::Single { .. } => {
+                    self.check_not_expired(key)?;
+                    let buf = or_cancel(&cancel, read_up_to(reader.as_mut(), size)).await?;
+                    if (buf.len() as u64) < size {
+                        return Err(Error::invalid(
+                            "source (reader)",
+                            format!(
+                                "ended after {} bytes, but its size was declared as {size}",
+                                buf.len()
+                            ),
+                        ));
+                    }
+                    expect_eof(reader.as_mut(), size).await?;
+                    Plan::Single(PartData::Bytes(Bytes::from(buf)))
+                }
+                PartPlan::Multipart { part_size, .. } => Plan::Multi(
+                    Feed::Reader {
+                        reader,
+                        head: Bytes::new(),
+                        part_size,
+                        next: 1,
+                        expected: Some(size),
+                        read: 0,
+                        done: false,
+                    },
+                    Some(size),
+                ),
+            },
+            UploadSource::Reader {
+                mut reader,
+                size: None,
+            } => {
+                self.check_not_expired(key)?;
+                let limit = cfg.multipart_threshold().max(1);
+                let head = or_cancel(&cancel, read_up_to(reader.as_mut(), limit)).await?;
+                if (head.len() as u64) < limit {
+                    Plan::Single(PartData::Bytes(Bytes::from(head)))
+                } else {
+                    Plan::Multi(
+                        Feed::Reader {
+                            reader,
+                            head: Bytes::from(head),
+                            part_size: cfg.part_size(),
+                            next: 1,
+                            expected: None,
+                            read: 0,
+                            done: false,
+                        },
+                        None,
+                    )
+                }
+            }
+        };
+        self.check_not_expired(key)?;
+        match plan {
+            Plan::Single(data) => self.single_put(key, data, &opts, &cancel).await,
+            Plan::Multi(feed, total) => self.multipart(key, feed, total, &opts, &cancel).await,
+        }
+    }
+
+    fn check_not_expired(&self, key: &str) -> Result<()> {
+        if let Some(exp) = self.inner.expiry
+            && now_unix() >= exp
+        {
+            return Err(Error::CredentialsExpired {
+                expired_at: exp,
+                operation: format!("upload of {key}"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn single_put(
+        &self,
+        key: &str,
+        data: PartData,
+        opts: &UploadOptions,
+        cancel: &CancellationToken,
+    ) -> Result<UploadOutput> {
+        let size = data.len();
+        tracing::Span::current().record("size", size);
+        let tracker = Arc::new(ProgressTracker::new(key, Some(size), opts.progress.clone()));
+        let ctx = Ctx {
+            op: CosOperation::PutObject,
+            key,
+            upload_id: None,
+            part: None,
+        };
+        let cfg = &opts.config;
+        let _budget = match &opts.budget {
+            Some(b) => Some(or_cancel(cancel, b.acquire()).await?),
+            None => None,
+        };
+        let w = or_cancel(
+            cancel,
+            self.write_data(
+                ctx,
+                &[],
+                &data,
+                cfg,
+                opts.content_type.as_deref(),
+                Some(&tracker),
+            ),
+        )
+        .await?;
+        verify_crc(cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
+        tracker.part_done(1);
+        tracker.finish(size);
+        tracing::info!(size, "uploaded with a single PUT");
+        Ok(UploadOutput {
+            key: key.to_string(),
+            size,
+            crc64: w.local_crc,
+            etag: w.etag.unwrap_or_default(),
+            upload_id: None,
+            parts: 1,
+            request_id: w.request_id,
+        })
+    }
+
+    /// Establishes the upload id: a verified resume, or a new multipart upload.
+    async fn start_or_resume(
+        &self,
+        key: &str,
+        layout: Layout,
+        opts: &UploadOptions,
+    ) -> Result<(String, BTreeMap<u32, CompletedPart>)> {
+        if let Some(state) = &opts.resume {
+            match self.list_parts(key, &state.upload_id).await {
+                Ok(listed) => {
+                    let on_server: BTreeMap<u32, _> =
+                        listed.into_iter().map(|p| (p.part_number, p)).collect();
+                    let mut kept = BTreeMap::new();
+                    for cp in &state.completed_parts {
+                        let confirmed =
+                            on_server.get(&cp.number).is_some_and(|sp| {
+                                trim_etag(&sp.etag) == trim_etag(&cp.etag) && sp.size == cp.size
+                            }) && layout.part_len(cp.number).is_none_or(|l| l == cp.size);
+                        if confirmed {
+                            kept.insert(cp.number, cp.clone());
+                        } else {
+                            tracing::debug!(
+                                part = cp.number,
+                                "recorded part not confirmed by List Parts: re-sending"
+                            );
+                        }
+                    }
+                    tracing::info!(
+                        upload_id = %state.upload_id,
+                        confirmed = kept.len(),
+                        recorded = state.completed_parts.len(),
+                        "resuming multipart upload"
+                    );
+                    return Ok((state.upload_id.clone(), kept));
+                }
+                Err(e) if e.code() == Some("NoSuchUpload") => {
+                    tracing::warn!(upload_id = %state.upload_id, "upload to resume is gone (NoSuchUpload): starting a new one");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let init = self
+            .initiate_multipart_upload(key, opts.content_type.as_deref())
+            .await?;
+        Ok((init.upload_id, BTreeMap::new()))
+    }
+
+    async fn multipart(
+        &self,
+        key: &str,
+        mut feed: Feed,
+        total: Option<u64>,
+        opts: &UploadOptions,
+        cancel: &CancellationToken,
+    ) -> Result<UploadOutput> {
+        if let Some(t) = total {
+            tracing::Span::current().record("size", t);
+        }
+        let tracker = Arc::new(ProgressTracker::new(key, total, opts.progress.clone()));
+        let (upload_id, mut done) =
+            or_cancel(cancel, self.start_or_resume(key, feed.layout(), opts)).await?;
+        tracing::Span::current().record("upload_id", upload_id.as_str());
+        tracker.add(done.values().map(|p| p.size).sum());
+
+        let driven = self
+            .drive_parts(
+                key, &upload_id, &mut feed, &mut done, &tracker, opts, cancel,
+            )
+            .await;
+        let result = match driven {
+            Ok(()) => self.complete(key, &upload_id, &done, opts).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(out) => {
+                tracker.finish(out.size);
+                Ok(out)
+            }
+            Err(e) => {
+                if matches!(e, Error::Cancelled) && opts.keep_upload_on_cancel {
+                    tracing::info!(upload_id = %upload_id, "cancelled; multipart upload kept for resume");
+                } else {
+                    tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; aborting the multipart upload");
+                    if let Err(abort_err) = self.abort_multipart_upload(key, &upload_id).await {
+                        tracing::warn!(upload_id = %upload_id, error = %abort_err, "abort failed (best effort)");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        done: &BTreeMap<u32, CompletedPart>,
+        opts: &UploadOptions,
+    ) -> Result<UploadOutput> {
+        let parts: Vec<CompletePartXml> = done
+            .values()
+            .map(|p| CompletePartXml {
+                part_number: p.number,
+                etag: p.etag.clone(),
+            })
+            .collect();
+        let out = self
+            .complete_multipart_upload(key, upload_id, &parts)
+            .await?;
+        let size: u64 = done.values().map(|p| p.size).sum();
+        let crc = crc64_combine_all(done.values().map(|p| (p.crc64, p.size)));
+        let ctx = Ctx {
+            op: CosOperation::CompleteMultipartUpload,
+            key,
+            upload_id: Some(upload_id),
+            part: None,
+        };
+        verify_crc(
+            &opts.config,
+            ctx,
+            crc,
+            out.server_crc64,
+            out.request_id.clone(),
+        )?;
+        tracing::info!(size, parts = parts.len(), "multipart upload complete");
+        Ok(UploadOutput {
+            key: key.to_string(),
+            size,
+            crc64: crc,
+            etag: out.etag,
+            upload_id: Some(upload_id.to_string()),
+            parts: parts.len() as u32,
+            request_id: out.request_id,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        feed: &mut Feed,
+        done: &mut BTreeMap<u32, CompletedPart>,
+        tracker: &Arc<ProgressTracker>,
+        opts: &UploadOptions,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let cfg = &opts.config;
+        let local = Arc::new(Semaphore::new(cfg.concurrency()));
+        let mut set: JoinSet<Result<CompletedPart>> = JoinSet::new();
+        let mut feeding = true;
+        let key_owned: Arc<str> = Arc::from(key);
+        let id_owned: Arc<str> = Arc::from(upload_id);
+        let outcome: Result<()> = loop {
+            if !feeding && set.is_empty() {
+                break Ok(());
+            }
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break Err(Error::Cancelled),
+                Some(joined) = set.join_next(), if !set.is_empty() => match joined {
+                    Ok(Ok(part)) => {
+                        tracing::debug!(part = part.number, size = part.size, "part done");
+                        if let Some(cb) = &opts.on_part_complete {
+                            cb(upload_id, &part);
+                        }
+                        tracker.part_done(part.number);
+                        done.insert(part.number, part);
+                    }
+                    Ok(Err(e)) => break Err(e),
+                    Err(join) => break Err(Error::invalid("upload", format!("part task failed: {join}"))),
+                },
+                permit = local.clone().acquire_owned(), if feeding => {
+                    let Ok(permit) = permit else { break Err(Error::Cancelled) };
+                    let next = {
+                        let done_ref = &*done;
+                        or_cancel(cancel, feed.next(|n| done_ref.contains_key(&n))).await
+                    };
+                    let (number, data) = match next {
+                        Ok(Some(p)) => p,
+                        Ok(None) => { feeding = false; continue; }
+                        Err(e) => break Err(e),
+                    };
+                    let budget = match &opts.budget {
+                        Some(b) => match or_cancel(cancel, b.acquire()).await {
+                            Ok(p) => Some(p),
+                            Err(e) => break Err(e),
+                        },
+                        None => None,
+                    };
+                    let client = self.clone();
+                    let cfg = cfg.clone();
+                    let tracker = tracker.clone();
+                    let (k, id) = (key_owned.clone(), id_owned.clone());
+                    let span = tracing::debug_span!("cos_part", part = number, upload_id = %id);
+                    set.spawn(async move {
+                        let _permits = (permit, budget);
+                        client.send_part(&k, &id, number, data, &cfg, &tracker).await
+                    }.instrument(span));
+                }
+            }
+        };
+        if outcome.is_err() {
+            set.abort_all();
+            while set.join_next().await.is_some() {}
+        }
+        outcome
+    }
+
+    async fn send_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        data: PartData,
+        cfg: &TransferConfig,
+        tracker: &Arc<ProgressTracker>,
+    ) -> Result<CompletedPart> {
+        let ctx = Ctx {
+            op: CosOperation::UploadPart,
+            key,
+            upload_id: Some(upload_id),
+            part: Some(number),
+        };
+        let n = number.to_string();
+        let query = [("uploadId", upload_id), ("partNumber", n.as_str())];
+        let w = self
+            .write_data(ctx, &query, &data, cfg, None, Some(tracker))
+            .await?;
+        verify_crc(cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
+        let etag = w
+            .etag
+            .ok_or_else(|| missing_etag(ctx, w.request_id.clone()))?;
+        Ok(CompletedPart {
+            number,
+            etag,
+            crc64: w.local_crc,
+            size: data.len(),
+        })
+    }
+}

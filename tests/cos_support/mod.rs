@@ -1,0 +1,87 @@
+//! Shared helpers for the COS engine tests (run against `tencent_vod::mock::MockServer`).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tencent_vod::RetryConfig;
+use tencent_vod::cos::{CosClient, ProgressEvent, TransferConfig};
+use tencent_vod::mock::MockServer;
+
+/// Smallest part size used by the tests (the mock is told to accept it).
+pub const PART: u64 = 16 * 1024;
+
+pub async fn server() -> MockServer {
+    MockServer::builder()
+        .with_min_part_size(1)
+        .with_seed(7)
+        .start()
+        .await
+        .expect("mock server starts")
+}
+
+pub fn fast_retry() -> RetryConfig {
+    RetryConfig::default()
+        .with_max_retries(3)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20))
+}
+
+/// A client for a fresh bucket session of `server`.
+pub fn client(server: &MockServer) -> (CosClient, String) {
+    let s = server.create_cos_session(None);
+    let c = CosClient::builder(&s.bucket, &s.region)
+        .with_credential(s.credential.credential())
+        .with_credential_expiry(s.credential.expired_time)
+        .with_endpoint(server.cos_endpoint())
+        .with_retry(fast_retry())
+        .build()
+        .expect("client builds");
+    (c, s.bucket)
+}
+
+/// Tiny parts: threshold and part size [`PART`], chunks of 4 KiB.
+pub fn tiny() -> TransferConfig {
+    TransferConfig::default()
+        .with_min_part_size_unchecked(1)
+        .with_part_size(PART)
+        .with_multipart_threshold(PART)
+        .with_chunk_size(4096)
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+/// Records every progress event.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<ProgressEvent>>>);
+
+impl Recorder {
+    pub fn progress(&self) -> tencent_vod::cos::Progress {
+        let r = self.0.clone();
+        tencent_vod::cos::Progress::new(move |e| r.lock().unwrap().push(e))
+    }
+
+    pub fn events(&self) -> Vec<ProgressEvent> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Asserts monotonic, never above `total`, ending exactly at `total`.
+    pub fn assert_exact(&self, total: u64) {
+        let ev = self.events();
+        assert!(!ev.is_empty(), "no progress events");
+        let mut last = 0;
+        for e in &ev {
+            assert!(e.bytes_sent >= last, "not monotonic: {ev:?}");
+            assert!(e.bytes_sent <= total, "above total {total}: {e:?}");
+            if let Some(t) = e.total {
+                assert_eq!(t, total);
+            }
+            last = e.bytes_sent;
+        }
+        assert_eq!(last, total, "does not end at total");
+        assert_eq!(ev.last().unwrap().total, Some(total));
+    }
+}
