@@ -1,9 +1,11 @@
 //! [`VodClient`]: the public entry point, and its builder.
 
+use crate::cos::TransferConfig;
 use crate::credential::{DefaultCredentialChain, ProvideCredential};
 use crate::error::{Error, Result};
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
+use crate::upload::{UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,8 @@ pub(crate) struct ClientInner {
     pub(crate) http: reqwest::Client,
     pub(crate) cos_endpoint: Option<String>,
     pub(crate) sub_app_id: Option<u64>,
+    pub(crate) transfer: TransferConfig,
+    pub(crate) retry: RetryConfig,
 }
 
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
@@ -85,6 +89,40 @@ impl VodClient {
     pub fn cos_endpoint(&self) -> Option<&str> {
         self.inner.cos_endpoint.as_deref()
     }
+
+    /// The default transfer settings (part size, threshold, parts in flight).
+    pub fn transfer_config(&self) -> &TransferConfig {
+        &self.inner.transfer
+    }
+
+    /// Uploads one media file (plus its cover and HLS/DASH segments): ApplyUpload → COS → CommitUpload.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> tencent_vod::Result<()> {
+    /// use tencent_vod::{UploadRequest, VodClient};
+    /// let client = VodClient::from_env()?;
+    /// let out = client
+    ///     .upload(UploadRequest::from_path("movie.mp4").with_cover_path("cover.jpg"))
+    ///     .await?;
+    /// println!("{} {:?}", out.file_id, out.media_url);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// See [`crate::upload`] for the guarantees (nothing is committed unless every object was verified).
+    pub async fn upload(&self, request: UploadRequest) -> Result<UploadOutcome> {
+        crate::upload::run(
+            crate::upload::UploadContext {
+                api: &self.inner.api,
+                http: &self.inner.http,
+                cos_endpoint: self.inner.cos_endpoint.as_deref(),
+                transfer: &self.inner.transfer,
+                retry: &self.inner.retry,
+                sub_app_id: self.inner.sub_app_id,
+            },
+            request,
+        )
+        .await
+    }
 }
 
 /// Builds a [`VodClient`].
@@ -102,6 +140,7 @@ pub struct VodClientBuilder {
     retry: RetryConfig,
     http: Option<reqwest::Client>,
     sub_app_id: Option<u64>,
+    transfer: TransferConfig,
 }
 
 impl std::fmt::Debug for VodClientBuilder {
@@ -131,6 +170,7 @@ impl Default for VodClientBuilder {
             retry: RetryConfig::default(),
             http: None,
             sub_app_id: None,
+            transfer: TransferConfig::default(),
         }
     }
 }
@@ -249,6 +289,30 @@ impl VodClientBuilder {
         self
     }
 
+    /// Default transfer settings for uploads (part size, multipart threshold, parts in flight…).
+    pub fn with_transfer_config(mut self, t: TransferConfig) -> Self {
+        self.transfer = t;
+        self
+    }
+
+    /// Parts in flight per upload (default 4); media, cover and segments share this budget.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.transfer = self.transfer.with_concurrency(n);
+        self
+    }
+
+    /// Multipart part size (default 8 MiB).
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
+        self.transfer = self.transfer.with_part_size(bytes);
+        self
+    }
+
+    /// Objects at least this large are uploaded by multipart (default 8 MiB).
+    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
+        self.transfer = self.transfer.with_multipart_threshold(bytes);
+        self
+    }
+
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<VodClient> {
         let credentials = match self.credentials {
@@ -294,6 +358,7 @@ impl VodClientBuilder {
                 .build()
                 .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))?,
         };
+        self.transfer.validate()?;
         let api = VodApi::new(
             http.clone(),
             ApiConfig {
@@ -302,7 +367,7 @@ impl VodClientBuilder {
                 sign_method: self.sign_method,
                 language: self.language,
                 request_timeout: self.request_timeout,
-                retry: self.retry,
+                retry: self.retry.clone(),
             },
             credentials,
         );
@@ -312,6 +377,8 @@ impl VodClientBuilder {
                 http,
                 cos_endpoint: self.cos_endpoint,
                 sub_app_id: self.sub_app_id,
+                transfer: self.transfer,
+                retry: self.retry,
             }),
         })
     }

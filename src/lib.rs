@@ -27,11 +27,13 @@ pub mod cos;
 pub mod credential;
 pub mod error;
 pub mod events;
+pub mod manifest;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod progress;
 pub mod retry;
 pub mod sign;
+pub mod upload;
 pub mod vod;
 
 pub use client::{VodClient, VodClientBuilder};
@@ -44,3 +46,4 @@ pub use error::{Error, Result};
 pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
+pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};

@@ -51,7 +51,7 @@
 mod cos;
 mod crc;
 mod fault;
-pub mod manifest;
+pub use crate::manifest;
 mod state;
 mod vod;
 

@@ -1,6 +1,7 @@
 //! Pure HLS (`.m3u8`) and DASH (`.mpd`) manifest parsing: which files does a manifest reference?
 //!
-//! Used by the mock's `ParseStreamingManifest` and by its `CommitUpload` (to know which segments must have been
+//! Used by the upload orchestration (to check every segment exists locally before any request), by the mock's
+//! `ParseStreamingManifest` and by its `CommitUpload` (to know which segments must have been
 //! uploaded next to the manifest). Both functions are total: any input (even binary garbage) gives a list, never a
 //! panic. The result keeps the order of first appearance and has no duplicates.
 //!

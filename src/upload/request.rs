@@ -1,0 +1,334 @@
+//! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
+
+use crate::cos::{ConcurrencyBudget, UploadSource};
+use crate::events::WaitOptions;
+use crate::vod::ApplyUploadRequest;
+use bytes::Bytes;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+use tokio_util::sync::CancellationToken;
+
+/// Media types VOD accepts (上传能力综述), lower-case.
+pub const MEDIA_TYPES: &[&str] = &[
+    // video
+    "wmv", "rm", "mov", "mpeg", "mp4", "3gp", "flv", "avi", "rmvb", "ts", "asf", "mpg", "webm",
+    "mkv", "m3u8", "wm", "asx", "ram", "mpe", "vob", "dat", "mp4v", "m4v", "f4v", "mxf", "qt",
+    "ogg", "mpd", // audio
+    "mp3", "m4a", "flac", "wav", "ra", "aac", "amr",
+];
+
+/// Cover image types VOD accepts, lower-case.
+pub const COVER_TYPES: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "bmp", "tiff", "ai", "cdr", "eps",
+];
+
+/// Maximum length of `SourceContext`.
+pub const MAX_SOURCE_CONTEXT: usize = 250;
+/// Maximum length of `SessionContext`.
+pub const MAX_SESSION_CONTEXT: usize = 1000;
+
+/// An upload progress snapshot, aggregated over every object of one upload (media, cover, segments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadProgress {
+    /// The object this event is about (COS key).
+    pub key: String,
+    /// Bytes of this object acknowledged so far.
+    pub object_bytes_sent: u64,
+    /// Size of this object, when known.
+    pub object_total: Option<u64>,
+    /// Bytes of all objects acknowledged so far.
+    pub bytes_sent: u64,
+    /// Total bytes of all objects (unknown sizes, e.g. readers of unknown length, count as 0 until done).
+    pub total_bytes: u64,
+    /// The part that just completed, if this event marks one.
+    pub part_done: Option<u32>,
+}
+
+/// A progress callback for [`UploadRequest::with_progress`].
+pub type ProgressCallback = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
+
+pub(crate) enum SourceSpec {
+    Path(PathBuf),
+    Bytes(Bytes),
+    Reader(Box<dyn AsyncRead + Send + Unpin + 'static>, Option<u64>),
+}
+
+impl SourceSpec {
+    pub(crate) fn path(&self) -> Option<&Path> {
+        match self {
+            SourceSpec::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_source(self) -> UploadSource {
+        match self {
+            SourceSpec::Path(p) => UploadSource::path(p),
+            SourceSpec::Bytes(b) => UploadSource::bytes(b),
+            SourceSpec::Reader(r, size) => UploadSource::reader(r, size),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            SourceSpec::Path(p) => p.display().to_string(),
+            SourceSpec::Bytes(b) => format!("<{} bytes in memory>", b.len()),
+            SourceSpec::Reader(_, Some(n)) => format!("<reader of {n} bytes>"),
+            SourceSpec::Reader(_, None) => "<reader of unknown length>".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// One media upload: the media (a path, `Bytes` or an `AsyncRead`), an optional cover, every `ApplyUpload` field,
+/// and per-upload transfer settings.
+///
+/// Defaults follow the official SDKs: the media type is the lower-cased file extension, the media name the file
+/// name without its last extension (`a.b.mp4` → `a.b`), the cover type the cover's extension.
+///
+/// ```
+/// use tencent_vod::UploadRequest;
+/// let req = UploadRequest::from_path("/data/movie.mp4")
+///     .with_cover_path("/data/movie.jpg")
+///     .with_procedure("LongVideoPreset")
+///     .with_sub_app_id(1500000001)
+///     .with_concurrency(8);
+/// ```
+pub struct UploadRequest {
+    pub(crate) media: SourceSpec,
+    pub(crate) cover: Option<SourceSpec>,
+    pub(crate) apply: ApplyUploadRequest,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) part_size: Option<u64>,
+    pub(crate) progress: Option<ProgressCallback>,
+    pub(crate) resolve_task: Option<WaitOptions>,
+    pub(crate) cancel: Option<CancellationToken>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) budget: Option<ConcurrencyBudget>,
+}
+
+impl std::fmt::Debug for UploadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadRequest")
+            .field("media", &self.media)
+            .field("cover", &self.cover)
+            .field("apply", &self.apply)
+            .field("concurrency", &self.concurrency)
+            .field("part_size", &self.part_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadRequest {
+    fn new(media: SourceSpec) -> Self {
+        UploadRequest {
+            media,
+            cover: None,
+            apply: ApplyUploadRequest::default(),
+            concurrency: None,
+            part_size: None,
+            progress: None,
+            resolve_task: None,
+            cancel: None,
+            deadline: None,
+            budget: None,
+        }
+    }
+
+    /// Uploads the file at `path` (read part by part from disk; never whole in memory). An `.m3u8` / `.mpd` is
+    /// uploaded with every segment it references.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self::new(SourceSpec::Path(path.into()))
+    }
+
+    /// Uploads bytes held in memory; the media type must be given (there is no file extension to infer it from).
+    pub fn from_bytes(bytes: impl Into<Bytes>, media_type: impl Into<String>) -> Self {
+        Self::new(SourceSpec::Bytes(bytes.into())).with_media_type(media_type)
+    }
+
+    /// Uploads from a reader, of known (`Some(len)`) or unknown length; the media type must be given.
+    /// At most (concurrency + 1) parts are held in memory.
+    pub fn from_reader(
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        size: Option<u64>,
+        media_type: impl Into<String>,
+    ) -> Self {
+        Self::new(SourceSpec::Reader(Box::new(reader), size)).with_media_type(media_type)
+    }
+
+    /// A cover image from a file; its type is inferred from the extension unless given.
+    pub fn with_cover_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cover = Some(SourceSpec::Path(path.into()));
+        self
+    }
+
+    /// A cover image from memory, with its type (`jpg`, `png`…).
+    pub fn with_cover_bytes(
+        mut self,
+        bytes: impl Into<Bytes>,
+        cover_type: impl Into<String>,
+    ) -> Self {
+        self.cover = Some(SourceSpec::Bytes(bytes.into()));
+        self.with_cover_type(cover_type)
+    }
+
+    /// A cover image from a reader, with its type.
+    pub fn with_cover_reader(
+        mut self,
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        size: Option<u64>,
+        cover_type: impl Into<String>,
+    ) -> Self {
+        self.cover = Some(SourceSpec::Reader(Box::new(reader), size));
+        self.with_cover_type(cover_type)
+    }
+
+    /// `MediaType` (default: the file extension, lower-cased).
+    pub fn with_media_type(mut self, v: impl Into<String>) -> Self {
+        self.apply.media_type = v.into();
+        self
+    }
+    /// `MediaName` (default: the file name without its last extension).
+    pub fn with_media_name(mut self, v: impl Into<String>) -> Self {
+        self.apply.media_name = Some(v.into());
+        self
+    }
+    /// `CoverType` (default: the cover file's extension).
+    pub fn with_cover_type(mut self, v: impl Into<String>) -> Self {
+        self.apply.cover_type = Some(v.into());
+        self
+    }
+    /// `Procedure`: the task flow to run after the upload.
+    pub fn with_procedure(mut self, v: impl Into<String>) -> Self {
+        self.apply.procedure = Some(v.into());
+        self
+    }
+    /// `ExpireTime` (ISO 8601, e.g. `2030-01-01T00:00:00Z`).
+    pub fn with_expire_time(mut self, v: impl Into<String>) -> Self {
+        self.apply.expire_time = Some(v.into());
+        self
+    }
+    /// `StorageRegion`.
+    pub fn with_storage_region(mut self, v: impl Into<String>) -> Self {
+        self.apply.storage_region = Some(v.into());
+        self
+    }
+    /// `ClassId`.
+    pub fn with_class_id(mut self, v: i64) -> Self {
+        self.apply.class_id = Some(v);
+        self
+    }
+    /// `SourceContext` (≤ 250 characters).
+    pub fn with_source_context(mut self, v: impl Into<String>) -> Self {
+        self.apply.source_context = Some(v.into());
+        self
+    }
+    /// `SessionContext` (≤ 1000 characters).
+    pub fn with_session_context(mut self, v: impl Into<String>) -> Self {
+        self.apply.session_context = Some(v.into());
+        self
+    }
+    /// `ExtInfo`.
+    pub fn with_ext_info(mut self, v: impl Into<String>) -> Self {
+        self.apply.ext_info = Some(v.into());
+        self
+    }
+    /// `SubAppId`, sent on both ApplyUpload and CommitUpload (default: the client's).
+    pub fn with_sub_app_id(mut self, v: u64) -> Self {
+        self.apply.sub_app_id = Some(v);
+        self
+    }
+    /// `MediaStoragePath` (must start with `/`; "FileID + Path" sub-apps only).
+    pub fn with_media_storage_path(mut self, v: impl Into<String>) -> Self {
+        self.apply.media_storage_path = Some(v.into());
+        self
+    }
+    /// Parts in flight for this upload, shared by media, cover and segments (default: the client's).
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+    /// Multipart part size for this upload (default: the client's; raised automatically past 10,000 parts).
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
+        self.part_size = Some(bytes);
+        self
+    }
+    /// A progress callback, called with the aggregate over every object of the upload.
+    pub fn with_progress(mut self, f: impl Fn(&UploadProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+    /// After CommitUpload, find the procedure task id (DescribeTasks by FileId, polled with backoff until
+    /// `opts.deadline`). Only when a `Procedure` was named; otherwise `procedure_task_id` stays `None`. Not finding
+    /// it in time is not an error (the upload is committed): the outcome's `procedure_task_id` is `None` and a
+    /// warning is logged; the `NewFileUpload` event carries it too.
+    pub fn with_resolve_procedure_task(mut self, opts: WaitOptions) -> Self {
+        self.resolve_task = Some(opts);
+        self
+    }
+    /// Cancels the upload when `token` is cancelled: in-flight multipart uploads are aborted, nothing is
+    /// committed, and `upload` returns [`Error::Cancelled`](crate::Error::Cancelled).
+    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+    /// An overall deadline for the whole upload; past it the upload is cancelled and
+    /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded) returned.
+    pub fn with_deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
+    /// Shares an in-flight budget with other uploads (e.g. one budget for a whole batch of files). Without it,
+    /// each upload gets its own budget of `concurrency` parts.
+    pub fn with_budget(mut self, budget: ConcurrencyBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The ApplyUpload fields as they stand (before defaults are inferred).
+    pub fn apply_fields(&self) -> &ApplyUploadRequest {
+        &self.apply
+    }
+}
+
+/// What an upload produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOutcome {
+    /// The media's FileId.
+    pub file_id: String,
+    /// Playback URL.
+    pub media_url: Option<String>,
+    /// Cover URL, when a cover was uploaded.
+    pub cover_url: Option<String>,
+    /// Request id of ApplyUpload.
+    pub apply_request_id: String,
+    /// Request id of CommitUpload.
+    pub commit_request_id: String,
+    /// COS bucket the objects went to.
+    pub bucket: String,
+    /// COS region of the bucket.
+    pub region: String,
+    /// COS key of the media (the manifest, for HLS/DASH).
+    pub media_key: String,
+    /// COS key of the cover.
+    pub cover_key: Option<String>,
+    /// COS keys of HLS/DASH segments.
+    pub segment_keys: Vec<String>,
+    /// Bytes uploaded, all objects together.
+    pub bytes_sent: u64,
+    /// Wall time of the whole upload (ApplyUpload to CommitUpload).
+    pub elapsed: Duration,
+    /// The procedure task id, when asked for with
+    /// [`UploadRequest::with_resolve_procedure_task`] and a `Procedure` was named; otherwise `None`.
+    pub procedure_task_id: Option<String>,
+}
