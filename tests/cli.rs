@@ -1,0 +1,155 @@
+//! The operator CLI (`examples/upload.rs`) end to end against the standalone mock (`examples/mock_server.rs`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The path of an example binary built by `cargo test` (it builds examples), building it if missing.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--all-features", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name}");
+    }
+    path
+}
+
+struct Mock {
+    child: Child,
+    info: serde_json::Value,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_mock(data_dir: &Path) -> Mock {
+    let mut child = Command::new(example("mock_server"))
+        .args(["--secret-id", "AKIDcli", "--secret-key", "cli-secret-key"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("mock_server printed {line:?}: {e}"));
+    Mock { child, info }
+}
+
+fn endpoint(info: &serde_json::Value, name: &str) -> String {
+    info[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
+
+fn upload_cmd(mock: &Mock) -> Command {
+    let mut cmd = Command::new(example("upload"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("TENCENTCLOUD_SECRET_ID", "AKIDcli")
+        .env("TENCENTCLOUD_SECRET_KEY", "cli-secret-key")
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        .arg("--vod-endpoint")
+        .arg(endpoint(&mock.info, "vod_endpoint"))
+        .arg("--cos-endpoint")
+        .arg(endpoint(&mock.info, "cos_endpoint"));
+    cmd
+}
+
+#[test]
+fn cli_uploads_a_directory_with_json_output() {
+    let data = tempfile::tempdir().unwrap();
+    let mock = start_mock(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.mp4"), vec![1u8; 300_000]).unwrap();
+    std::fs::write(dir.path().join("b.MOV"), vec![2u8; 1_000]).unwrap();
+    std::fs::write(dir.path().join("c.mp3"), vec![3u8; 2_000]).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not media").unwrap();
+    let out = upload_cmd(&mock)
+        .arg("--json")
+        .arg("--procedure")
+        .arg("Preset")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let mut bytes: Vec<u64> = lines.iter().map(|l| l["Bytes"].as_u64().unwrap()).collect();
+    bytes.sort();
+    assert_eq!(bytes, vec![1_000, 2_000, 300_000]);
+    for l in &lines {
+        assert!(l["FileId"].as_str().is_some_and(|s| !s.is_empty()), "{l}");
+        assert!(l["MediaUrl"].as_str().is_some(), "{l}");
+        assert!(l["ApplyRequestId"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(l["CommitRequestId"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(l["Seconds"].as_f64().is_some());
+    }
+}
+
+#[test]
+fn cli_failures_are_one_line_each_and_exit_non_zero() {
+    let data = tempfile::tempdir().unwrap();
+    let mock = start_mock(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("ok.mp4");
+    std::fs::write(&good, vec![1u8; 100]).unwrap();
+    let out = upload_cmd(&mock)
+        .arg("--json")
+        .arg(&good)
+        .arg(dir.path().join("missing.mp4"))
+        .arg(dir.path().join("bad.exe"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert!(errors.iter().any(|l| l.contains("missing.mp4")), "{stderr}");
+    assert!(errors.iter().any(|l| l.contains("bad.exe")), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The good file still went through.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+#[test]
+fn cli_wrong_secret_is_a_clean_error() {
+    let data = tempfile::tempdir().unwrap();
+    let mock = start_mock(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.mp4");
+    std::fs::write(&f, vec![1u8; 10]).unwrap();
+    let out = upload_cmd(&mock)
+        .env("TENCENTCLOUD_SECRET_KEY", "wrong-key")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AuthFailure.SignatureFailure"), "{stderr}");
+    assert!(!stderr.contains("wrong-key"), "{stderr}");
+}
