@@ -6,7 +6,7 @@
 //! backoff (or the server's `Retry-After`), and records attempts and elapsed time on the final error.
 //! `AuthFailure.SignatureExpire` is retried once, immediately, with a fresh timestamp.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,7 +159,7 @@ impl RetryConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::VodApiError;
+    use crate::error::{Error, VodApiError};
     use std::sync::atomic::AtomicU32;
 
     fn vod(code: &str) -> Error {
