@@ -27,9 +27,11 @@ pub const ENV_PROFILE: &str = "TENCENTCLOUD_PROFILE";
 ///
 /// ```
 /// use tencent_vod::Credential;
-/// let c = Credential::new("AKIDexample", "secret").with_token("session-token");
+/// let c = Credential::new("AKIDexample", "key-value-42").with_token("session-token-42");
 /// assert_eq!(c.secret_id(), "AKIDexample");
-/// assert!(!format!("{c:?}").contains("secret"));
+/// let shown = format!("{c:?}");
+/// assert!(shown.contains("AKIDexample"));
+/// assert!(!shown.contains("key-value-42") && !shown.contains("session-token-42"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
