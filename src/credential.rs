@@ -134,6 +134,9 @@ impl EnvCredentialProvider {
         let key = get(ENV_SECRET_KEY).filter(|v| !v.is_empty());
         let token = get(ENV_SESSION_TOKEN).filter(|v| !v.is_empty());
         match (id, key) {
+            (None, None) if token.is_some() => Err(Error::Credentials(format!(
+                "{ENV_SESSION_TOKEN} is set but {ENV_SECRET_ID} and {ENV_SECRET_KEY} are not"
+            ))),
             (None, None) => Ok(None),
             (Some(_), None) => Err(Error::Credentials(format!(
                 "{ENV_SECRET_ID} is set but {ENV_SECRET_KEY} is not"
@@ -307,7 +310,6 @@ impl ProvideCredential for ProfileCredentialProvider {
 /// error (it is never silently skipped).
 #[derive(Debug, Clone, Default)]
 pub struct DefaultCredentialChain {
-    env: EnvCredentialProvider,
     profile: ProfileCredentialProvider,
 }
 
@@ -317,12 +319,28 @@ impl DefaultCredentialChain {
         Self::default()
     }
 
+    /// Uses this profile-file provider (its path and profile) as the chain's second source.
+    pub fn with_profile_provider(mut self, profile: ProfileCredentialProvider) -> Self {
+        self.profile = profile;
+        self
+    }
+
     /// Resolves a credential now.
     pub fn load(&self) -> Result<Credential> {
-        if let Some(c) = self.env.load()? {
+        self.load_from(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`load`](Self::load) with a custom variable lookup (for tests and embedding), used for the environment
+    /// source and for `TENCENTCLOUD_PROFILE` (unless the profile provider names a profile itself).
+    pub fn load_from(&self, get: impl Fn(&str) -> Option<String>) -> Result<Credential> {
+        if let Some(c) = EnvCredentialProvider::load_from(&get)? {
             return c.validate("environment");
         }
-        if let Some(c) = self.profile.load()? {
+        let profile = match get(ENV_PROFILE).filter(|p| !p.is_empty()) {
+            Some(p) if self.profile.profile.is_none() => self.profile.clone().with_profile(p),
+            _ => self.profile.clone(),
+        };
+        if let Some(c) = profile.load()? {
             return c.validate("credentials file");
         }
         Err(Error::Credentials(format!(

@@ -9,8 +9,9 @@
 //! Parameter and header names are URL-encoded then lower-cased; values URL-encoded (only `A-Za-z0-9-_.~` kept);
 //! both sorted by encoded name. The object path is the **decoded** key (`/exampleobject(腾讯云)`).
 
-use super::{hmac_sha1, sha1_hex};
+use super::{hmac_sha1, join, sha1_hex};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use std::borrow::Cow;
 use std::fmt;
 
 const COS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -21,7 +22,7 @@ const COS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes everything but `A-Z a-z 0-9 - _ . ~` (upper-case hex), as the COS signature requires.
 pub fn url_encode(s: &str) -> String {
-    utf8_percent_encode(s, COS_ENCODE).to_string()
+    Cow::from(utf8_percent_encode(s, COS_ENCODE)).into_owned()
 }
 
 /// Object-path encoding on the wire: like [`url_encode`] but `/` is kept (COS SDKs: `quote(key, '/-_.~')`).
@@ -122,42 +123,60 @@ impl fmt::Debug for CosSignature {
 }
 
 fn encode_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> (String, String) {
-    let mut encoded: Vec<(String, String)> = pairs
-        .map(|(k, v)| (url_encode(k).to_ascii_lowercase(), url_encode(v)))
+    let mut encoded: Vec<(String, Cow<'a, str>)> = pairs
+        .map(|(k, v)| {
+            let mut k = url_encode(k);
+            k.make_ascii_lowercase();
+            (k, utf8_percent_encode(v, COS_ENCODE).into())
+        })
         .collect();
-    encoded.sort();
-    let list = encoded
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let joined = encoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    encoded.sort_unstable();
+    let mut list = String::with_capacity(encoded.iter().map(|(k, _)| k.len() + 1).sum());
+    let mut joined =
+        String::with_capacity(encoded.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (k, v)) in encoded.iter().enumerate() {
+        if i > 0 {
+            list.push(';');
+            joined.push('&');
+        }
+        list.push_str(k);
+        joined.push_str(k);
+        joined.push('=');
+        joined.push_str(v);
+    }
     (list, joined)
 }
 
 /// Signs a COS request.
 pub fn sign(secret_id: &str, secret_key: &str, req: &CosRequest<'_>) -> CosSignature {
     let key_time = format!("{};{}", req.key_time.0, req.key_time.1);
-    let sign_key = hex::encode(hmac_sha1(secret_key.as_bytes(), key_time.as_bytes()));
+    let sign_key = super::hex_lower(&hmac_sha1(secret_key.as_bytes(), key_time.as_bytes()));
     let (url_param_list, http_parameters) = encode_pairs(req.query.iter().copied());
     let (header_list, http_headers) = encode_pairs(req.headers.iter().copied());
-    let http_string = format!(
-        "{}\n{}\n{}\n{}\n",
-        req.method.to_ascii_lowercase(),
-        req.path,
-        http_parameters,
-        http_headers
+    let method = req.method.to_ascii_lowercase();
+    let http_string = join(
+        &[&method, req.path, &http_parameters, &http_headers, ""],
+        "\n",
     );
     let sha1_http_string = sha1_hex(http_string.as_bytes());
-    let string_to_sign = format!("sha1\n{key_time}\n{sha1_http_string}\n");
-    let signature = hex::encode(hmac_sha1(sign_key.as_bytes(), string_to_sign.as_bytes()));
-    let authorization = format!(
-        "q-sign-algorithm=sha1&q-ak={secret_id}&q-sign-time={key_time}&q-key-time={key_time}\
-         &q-header-list={header_list}&q-url-param-list={url_param_list}&q-signature={signature}"
+    let string_to_sign = join(&["sha1", &key_time, &sha1_http_string, ""], "\n");
+    let signature = super::hex_lower(&hmac_sha1(sign_key.as_bytes(), string_to_sign.as_bytes()));
+    let authorization = join(
+        &[
+            "q-sign-algorithm=sha1&q-ak=",
+            secret_id,
+            "&q-sign-time=",
+            &key_time,
+            "&q-key-time=",
+            &key_time,
+            "&q-header-list=",
+            &header_list,
+            "&q-url-param-list=",
+            &url_param_list,
+            "&q-signature=",
+            &signature,
+        ],
+        "",
     );
     CosSignature {
         key_time,

@@ -8,7 +8,8 @@
 //! ```
 //! `Date` is the **UTC** date of the timestamp. `X-TC-Token` is sent but not signed.
 
-use super::{hmac_sha256, sha256_hex};
+use super::{hmac_sha256, join, sha256_hex};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The algorithm name.
@@ -88,7 +89,10 @@ pub fn utc_date(timestamp: i64) -> String {
 
 /// The derived keys `SecretDate`, `SecretService`, `SecretSigning`.
 pub fn derive_keys(secret_key: &str, date: &str, service: &str) -> [[u8; 32]; 3] {
-    let secret_date = hmac_sha256(format!("TC3{secret_key}").as_bytes(), date.as_bytes());
+    let mut key = Vec::with_capacity(3 + secret_key.len());
+    key.extend_from_slice(b"TC3");
+    key.extend_from_slice(secret_key.as_bytes());
+    let secret_date = hmac_sha256(&key, date.as_bytes());
     let secret_service = hmac_sha256(&secret_date, service.as_bytes());
     let secret_signing = hmac_sha256(&secret_service, b"tc3_request");
     [secret_date, secret_service, secret_signing]
@@ -96,18 +100,43 @@ pub fn derive_keys(secret_key: &str, date: &str, service: &str) -> [[u8; 32]; 3]
 
 /// Canonical headers and the signed-header list from (name, value) pairs.
 pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
-    let mut hs: Vec<(String, String)> = headers
+    let mut hs: Vec<(Cow<'_, str>, Cow<'_, str>)> = headers
         .iter()
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_lowercase()))
+        .map(|(k, v)| (ascii_lower(k.trim()), lower(v.trim())))
         .collect();
-    hs.sort();
-    let canonical: String = hs.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed = hs
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
+    hs.sort_unstable();
+    let len: usize = hs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut canonical = String::with_capacity(len);
+    let mut signed = String::with_capacity(len);
+    for (i, (k, v)) in hs.iter().enumerate() {
+        canonical.push_str(k);
+        canonical.push(':');
+        canonical.push_str(v);
+        canonical.push('\n');
+        if i > 0 {
+            signed.push(';');
+        }
+        signed.push_str(k);
+    }
     (canonical, signed)
+}
+
+/// `str::to_ascii_lowercase`, borrowing when there is nothing to change.
+fn ascii_lower(v: &str) -> Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(v.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(v)
+    }
+}
+
+/// `str::to_lowercase` (same output), borrowing when an ASCII value has nothing to change.
+fn lower(v: &str) -> Cow<'_, str> {
+    if v.is_ascii() {
+        ascii_lower(v)
+    } else {
+        Cow::Owned(v.to_lowercase())
+    }
 }
 
 /// Signs a request with TC3-HMAC-SHA256.
@@ -118,25 +147,44 @@ pub fn sign(secret_id: &str, secret_key: &str, req: &Tc3Request<'_>) -> Tc3Signa
         Payload::Unsigned => sha256_hex(b"UNSIGNED-PAYLOAD"),
     };
     let (canonical_headers, signed_headers) = canonical_headers(req.headers);
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method.to_ascii_uppercase(),
-        req.path,
-        req.query,
-        canonical_headers,
-        signed_headers,
-        hashed_request_payload
+    let method = req.method.to_ascii_uppercase();
+    let canonical_request = join(
+        &[
+            &method,
+            req.path,
+            req.query,
+            &canonical_headers,
+            &signed_headers,
+            &hashed_request_payload,
+        ],
+        "\n",
     );
     let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
-    let credential_scope = format!("{date}/{}/tc3_request", req.service);
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{credential_scope}\n{hashed_canonical_request}",
-        req.timestamp
+    let credential_scope = join(&[&date, req.service, "tc3_request"], "/");
+    let string_to_sign = join(
+        &[
+            ALGORITHM,
+            &req.timestamp.to_string(),
+            &credential_scope,
+            &hashed_canonical_request,
+        ],
+        "\n",
     );
     let [_, _, secret_signing] = derive_keys(secret_key, &date, req.service);
-    let signature = hex::encode(hmac_sha256(&secret_signing, string_to_sign.as_bytes()));
-    let authorization = format!(
-        "{ALGORITHM} Credential={secret_id}/{credential_scope}, SignedHeaders={signed_headers}, Signature={signature}"
+    let signature = super::hex_lower(&hmac_sha256(&secret_signing, string_to_sign.as_bytes()));
+    let authorization = join(
+        &[
+            ALGORITHM,
+            " Credential=",
+            secret_id,
+            "/",
+            &credential_scope,
+            ", SignedHeaders=",
+            &signed_headers,
+            ", Signature=",
+            &signature,
+        ],
+        "",
     );
     Tc3Signature {
         date,

@@ -52,12 +52,28 @@ pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(
         .filter(|(k, _)| *k != "Signature")
         .collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let joined = sorted
+    let len = sorted
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    format!("{}{host}{path}?{joined}", method.to_ascii_uppercase())
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum::<usize>()
+        + method.len()
+        + host.len()
+        + path.len()
+        + 1;
+    let mut out = String::with_capacity(len);
+    out.push_str(&method.to_ascii_uppercase());
+    out.push_str(host);
+    out.push_str(path);
+    out.push('?');
+    for (i, (k, v)) in sorted.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
 }
 
 /// `Base64(HMAC(secret_key, string_to_sign))`.

@@ -1,0 +1,670 @@
+//! VOD API 3.0 calls end to end against a loopback server that verifies every TC3 / v1 signature.
+
+mod loopback_vod;
+
+use loopback_vod::{Canned, Signed, VodServer, apply_upload_response};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tencent_vod::error::TransportKind;
+use tencent_vod::sign::v1;
+use tencent_vod::vod::{
+    ApplyUploadRequest, CommitUploadRequest, Language, ParseStreamingManifestRequest,
+};
+use tencent_vod::{Credential, Error, RetryConfig, SignMethod, VodClient, VodClientBuilder};
+
+const SID: &str = "AKIDloopbackSecretId0001";
+const SKEY: &str = "loopbackSecretKey0001";
+
+fn fast_retry() -> RetryConfig {
+    RetryConfig::default().with_initial_backoff(Duration::from_millis(1))
+}
+
+fn builder(server: &VodServer, cred: Credential) -> VodClientBuilder {
+    VodClient::builder()
+        .with_credential(cred)
+        .with_vod_endpoint(server.endpoint())
+        .with_region("ap-guangzhou")
+        .with_retry(fast_retry())
+}
+
+fn client(server: &VodServer) -> VodClient {
+    builder(server, Credential::new(SID, SKEY))
+        .build()
+        .expect("client")
+}
+
+fn fixture(id: &str) -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/doc-vectors.json");
+    let all: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("json");
+    all["response_fixtures"]
+        .as_array()
+        .expect("response_fixtures")
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no fixture {id}"))
+        .clone()
+}
+
+fn fixture_canned(id: &str) -> Canned {
+    let f = fixture(id);
+    Canned::raw(
+        f["http_status"].as_u64().expect("status") as u16,
+        "application/json",
+        f["body"].to_string(),
+    )
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn apply_upload_sends_all_12_fields_and_parses_every_response_field() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![Canned::ok(apply_upload_response("tmpKey", "tmpToken"))],
+    )
+    .await;
+    let req = ApplyUploadRequest::new("mp4")
+        .with_sub_app_id(1500000001)
+        .with_media_name("测试视频 a+b/c")
+        .with_cover_type("jpg")
+        .with_procedure("LongVideoPreset")
+        .with_expire_time("2030-01-01T00:00:00Z")
+        .with_storage_region("ap-chongqing")
+        .with_class_id(7)
+        .with_source_context("src-ctx \"quoted\"")
+        .with_session_context("session=1&x=2")
+        .with_ext_info("ext")
+        .with_media_storage_path("/custom/path/f0.mp4");
+    let resp = client(&server)
+        .api()
+        .apply_upload(&req)
+        .await
+        .expect("apply upload");
+
+    server.assert_all_verified();
+    let rx = server.received();
+    assert_eq!(rx.len(), 1);
+    let r = &rx[0];
+    assert_eq!(r.signed, Signed::Tc3);
+    assert_eq!(
+        r.json(),
+        json!({
+            "MediaType": "mp4",
+            "SubAppId": 1500000001u64,
+            "MediaName": "测试视频 a+b/c",
+            "CoverType": "jpg",
+            "Procedure": "LongVideoPreset",
+            "ExpireTime": "2030-01-01T00:00:00Z",
+            "StorageRegion": "ap-chongqing",
+            "ClassId": 7,
+            "SourceContext": "src-ctx \"quoted\"",
+            "SessionContext": "session=1&x=2",
+            "ExtInfo": "ext",
+            "MediaStoragePath": "/custom/path/f0.mp4",
+        })
+    );
+    assert_eq!(r.json().as_object().map(|o| o.len()), Some(12));
+    // Non-ASCII travels as raw UTF-8 (the signature covers these exact bytes).
+    assert!(
+        std::str::from_utf8(&r.body)
+            .expect("utf-8")
+            .contains("测试视频")
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-tc-action"), Some("ApplyUpload"));
+    assert_eq!(r.header("x-tc-version"), Some("2018-07-17"));
+    let ts: i64 = r
+        .header("x-tc-timestamp")
+        .expect("timestamp")
+        .parse()
+        .expect("int");
+    assert!((ts - now()).abs() < 600, "timestamp {ts}");
+    assert!(
+        r.header("authorization")
+            .expect("auth")
+            .starts_with(&format!("TC3-HMAC-SHA256 Credential={SID}/"))
+    );
+
+    assert_eq!(resp.storage_bucket, "vodtest-1250000000");
+    assert_eq!(resp.storage_region, "ap-chongqing");
+    assert_eq!(resp.vod_session_key, "session-key-0001");
+    assert_eq!(resp.media_storage_path, "/dir/media/f0.mp4");
+    assert_eq!(
+        resp.cover_storage_path.as_deref(),
+        Some("/dir/cover/c0.jpg")
+    );
+    assert_eq!(resp.request_id, "req-apply-0001");
+    let cert = resp.temp_certificate.expect("TempCertificate");
+    assert_eq!(cert.secret_id, "AKIDtmpSecretId0001");
+    assert_eq!(cert.secret_key, "tmpKey");
+    assert_eq!(cert.token, "tmpToken");
+    assert_eq!(cert.expired_time, 1900000000);
+    let c = cert.credential();
+    assert_eq!(
+        (c.secret_id(), c.secret_key(), c.token()),
+        ("AKIDtmpSecretId0001", "tmpKey", Some("tmpToken"))
+    );
+}
+
+#[tokio::test]
+async fn apply_upload_doc_fixtures_parse_including_null_cover_path() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![
+            fixture_canned("vod-applyupload-ok"),
+            fixture_canned("vod-applyupload-ok-intl-legacy"),
+        ],
+    )
+    .await;
+    let c = client(&server);
+    let a = c
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("first");
+    assert_eq!(a.storage_bucket, "xadacq111211-100922");
+    assert_eq!(a.cover_storage_path.as_deref(), Some("/dir/cover.xx"));
+    assert_eq!(
+        a.temp_certificate.as_ref().map(|t| t.expired_time),
+        Some(182823331)
+    );
+    let b = c
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("second");
+    assert_eq!(b.storage_region, "ap-guangzhou-2");
+    assert_eq!(b.cover_storage_path, None);
+    assert_eq!(
+        server.received()[0].json(),
+        json!({"MediaType": "mp4"}),
+        "absent options are not sent"
+    );
+    server.assert_all_verified();
+}
+
+#[tokio::test]
+async fn commit_upload_with_sub_app_id() {
+    let server = VodServer::start(SID, SKEY, vec![fixture_canned("vod-commitupload-ok")]).await;
+    let resp = client(&server)
+        .api()
+        .commit_upload(&CommitUploadRequest::new("session-key-0001").with_sub_app_id(1500000001))
+        .await
+        .expect("commit");
+    assert_eq!(resp.file_id, "24820810452266399");
+    assert_eq!(
+        resp.media_url.as_deref(),
+        Some("http://example.com/6c0f1c00vodgzp251000333/dee2125c24820810452266399/f0.mp4")
+    );
+    assert!(
+        resp.cover_url
+            .as_deref()
+            .is_some_and(|u| u.ends_with(".jpg"))
+    );
+    assert_eq!(resp.request_id, "requestId");
+    server.assert_all_verified();
+    let r = &server.received()[0];
+    assert_eq!(r.header("x-tc-action"), Some("CommitUpload"));
+    assert_eq!(
+        r.json(),
+        json!({"VodSessionKey": "session-key-0001", "SubAppId": 1500000001u64})
+    );
+}
+
+#[tokio::test]
+async fn parse_streaming_manifest() {
+    let f = fixture("vod-parsestreamingmanifest-ok");
+    let content = f["request_body"]["MediaManifestContent"]
+        .as_str()
+        .expect("content")
+        .to_string();
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![fixture_canned("vod-parsestreamingmanifest-ok")],
+    )
+    .await;
+    let resp = client(&server)
+        .api()
+        .parse_streaming_manifest(
+            &ParseStreamingManifestRequest::new(content.clone()).with_manifest_type("m3u8"),
+        )
+        .await
+        .expect("parse manifest");
+    assert_eq!(resp.media_segment_set, vec!["first.ts", "second.ts"]);
+    assert_eq!(resp.request_id, "requestId");
+    server.assert_all_verified();
+    let r = &server.received()[0];
+    assert_eq!(r.header("x-tc-action"), Some("ParseStreamingManifest"));
+    assert_eq!(
+        r.json(),
+        json!({"MediaManifestContent": content, "ManifestType": "m3u8"})
+    );
+}
+
+#[tokio::test]
+async fn response_error_becomes_vod_error_with_action_code_message_and_request_id() {
+    let server = VodServer::start(SID, SKEY, vec![fixture_canned("api3-error-envelope")]).await;
+    let e = client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("error envelope");
+    let Error::Vod(v) = &e else {
+        panic!("expected Error::Vod, got {e:?}")
+    };
+    assert_eq!(v.action, "ApplyUpload");
+    assert_eq!(v.code, "AuthFailure.SignatureFailure");
+    assert!(v.message.starts_with("The provided credentials"));
+    assert_eq!(
+        v.request_id.as_deref(),
+        Some("ed93f3cb-f35e-473f-b9f3-0d451b8b79c6")
+    );
+    assert_eq!(v.http_status, 200);
+    assert_eq!(e.code(), Some("AuthFailure.SignatureFailure"));
+    assert_eq!(e.request_id(), Some("ed93f3cb-f35e-473f-b9f3-0d451b8b79c6"));
+    assert_eq!(e.attempts(), 1);
+    assert!(!e.is_retryable());
+    let shown = e.to_string();
+    for part in [
+        "ApplyUpload",
+        "AuthFailure.SignatureFailure",
+        "ed93f3cb-f35e-473f-b9f3-0d451b8b79c6",
+    ] {
+        assert!(shown.contains(part), "{shown}");
+    }
+    assert_eq!(server.count(), 1, "auth failures are not retried");
+    server.assert_all_verified();
+}
+
+#[tokio::test]
+async fn missing_required_field_is_invalid_response_naming_it() {
+    let mut resp = apply_upload_response("k", "t");
+    resp.as_object_mut()
+        .expect("object")
+        .remove("StorageBucket");
+    let server = VodServer::start(SID, SKEY, vec![Canned::ok(resp)]).await;
+    let e = client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("missing StorageBucket");
+    let Error::InvalidResponse(r) = &e else {
+        panic!("expected InvalidResponse, got {e:?}")
+    };
+    assert!(r.reason.contains("StorageBucket"), "{}", r.reason);
+    assert_eq!(r.operation, "ApplyUpload");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.request_id.as_deref(), Some("req-apply-0001"));
+    assert!(e.to_string().contains("StorageBucket"), "{e}");
+    assert!(!e.is_retryable());
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn html_502_is_invalid_response_with_status_and_redacted_excerpt() {
+    let html = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>\
+                <p>Token=leakyGatewayToken123</p></body></html>";
+    let server = VodServer::start(SID, SKEY, vec![Canned::raw(502, "text/html", html)]).await;
+    let c = builder(&server, Credential::new(SID, SKEY))
+        .with_retry(fast_retry().with_max_retries(1))
+        .build()
+        .expect("client");
+    let e = c
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("502");
+    let Error::InvalidResponse(r) = &e else {
+        panic!("expected InvalidResponse, got {e:?}")
+    };
+    assert_eq!(r.status, 502);
+    assert_eq!(e.http_status(), Some(502));
+    assert!(r.reason.contains("not JSON"), "{}", r.reason);
+    assert!(r.excerpt.contains("Bad Gateway"), "{}", r.excerpt);
+    assert!(!r.excerpt.contains("leakyGatewayToken123"), "{}", r.excerpt);
+    assert!(!format!("{e} {e:?}").contains("leakyGatewayToken123"));
+    assert!(e.to_string().contains("HTTP 502"), "{e}");
+    // A 5xx is transient: retried, then given up with the attempts recorded.
+    assert!(e.is_retryable());
+    assert_eq!(e.attempts(), 2);
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn truncated_json_is_invalid_response_and_secrets_are_redacted() {
+    let body = r#"{"Response":{"StorageBucket":"vodtest-1250000000","TempCertificate":{"SecretId":"AKIDtmp","SecretKey":"truncatedTmpSecretKey"#;
+    let server =
+        VodServer::start(SID, SKEY, vec![Canned::raw(200, "application/json", body)]).await;
+    let e = client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("truncated");
+    let Error::InvalidResponse(r) = &e else {
+        panic!("expected InvalidResponse, got {e:?}")
+    };
+    assert_eq!(r.status, 200);
+    assert!(r.reason.contains("truncated"), "{}", r.reason);
+    assert!(r.excerpt.contains("StorageBucket"), "{}", r.excerpt);
+    assert!(
+        !format!("{e} {e:?}").contains("truncatedTmpSecretKey"),
+        "{e:?}"
+    );
+    assert_eq!(server.count(), 1, "a 200 with a bad body is not retried");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_then_succeeds() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![
+            Canned::error("RequestLimitExceeded", "slow down", "r1"),
+            Canned::error("RequestLimitExceeded.UinLimitExceeded", "slow down", "r2"),
+            Canned::ok(apply_upload_response("k", "t")),
+        ],
+    )
+    .await;
+    let retry = fast_retry();
+    let counter = retry.counter().clone();
+    let c = builder(&server, Credential::new(SID, SKEY))
+        .with_retry(retry)
+        .build()
+        .expect("client");
+    let resp = c
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("succeeds after throttling");
+    assert_eq!(resp.storage_bucket, "vodtest-1250000000");
+    assert_eq!(server.count(), 3);
+    assert_eq!(counter.get(), 2);
+    // Every attempt was signed afresh and verified.
+    server.assert_all_verified();
+}
+
+#[tokio::test]
+async fn internal_error_exhausts_retries_and_records_attempts() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![Canned::error("InternalError", "oops", "r-int")],
+    )
+    .await;
+    let c = builder(&server, Credential::new(SID, SKEY))
+        .with_retry(fast_retry().with_max_retries(2))
+        .build()
+        .expect("client");
+    let e = c
+        .api()
+        .commit_upload(&CommitUploadRequest::new("k"))
+        .await
+        .expect_err("exhausted");
+    assert_eq!(e.code(), Some("InternalError"));
+    assert_eq!(e.attempts(), 3);
+    assert_eq!(server.count(), 3);
+    assert!(e.to_string().contains("after 3 attempt(s)"), "{e}");
+    assert!(e.elapsed().is_some());
+}
+
+#[tokio::test]
+async fn signature_expire_is_retried_exactly_once() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![Canned::error(
+            "AuthFailure.SignatureExpire",
+            "expired",
+            "r-exp",
+        )],
+    )
+    .await;
+    let e = client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("expired twice");
+    assert_eq!(e.code(), Some("AuthFailure.SignatureExpire"));
+    assert_eq!(server.count(), 2);
+    assert_eq!(e.attempts(), 2);
+    server.assert_all_verified();
+}
+
+#[tokio::test]
+async fn signature_expire_then_success() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![
+            Canned::error("AuthFailure.SignatureExpire", "expired", "r-exp"),
+            Canned::ok(apply_upload_response("k", "t")),
+        ],
+    )
+    .await;
+    client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("re-signed attempt succeeds");
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn non_retryable_code_is_not_retried() {
+    let server = VodServer::start(
+        SID,
+        SKEY,
+        vec![Canned::error(
+            "InvalidParameterValue.MediaType",
+            "bad media type",
+            "r-bad",
+        )],
+    )
+    .await;
+    let e = client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("exe"))
+        .await
+        .expect_err("bad type");
+    assert_eq!(e.code(), Some("InvalidParameterValue.MediaType"));
+    assert!(!e.is_retryable());
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_retryable_transport_error() {
+    // A port that was just free: bind, note it, close.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let c = VodClient::builder()
+        .with_credential(Credential::new(SID, SKEY))
+        .with_vod_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_retry(fast_retry().with_max_retries(1))
+        .build()
+        .expect("client");
+    let e = c
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect_err("refused");
+    let Error::Transport(t) = &e else {
+        panic!("expected Transport, got {e:?}")
+    };
+    assert_eq!(t.kind, TransportKind::Connect);
+    assert_eq!(t.operation, "ApplyUpload");
+    assert!(e.is_retryable());
+    assert_eq!(e.attempts(), 2);
+}
+
+#[tokio::test]
+async fn token_is_sent_as_x_tc_token_but_not_signed() {
+    let server =
+        VodServer::start(SID, SKEY, vec![Canned::ok(apply_upload_response("k", "t"))]).await;
+    let with_token = builder(
+        &server,
+        Credential::new(SID, SKEY).with_token("sts-session-token"),
+    )
+    .build()
+    .expect("client");
+    with_token
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("with token");
+    client(&server)
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("without token");
+    // The server recomputed both signatures from the signed headers alone: the token is not part of them.
+    server.assert_all_verified();
+    let rx = server.received();
+    assert_eq!(rx[0].header("x-tc-token"), Some("sts-session-token"));
+    assert!(!rx[0].signed_headers.iter().any(|h| h == "x-tc-token"));
+    assert_eq!(rx[1].header("x-tc-token"), None);
+    assert_eq!(rx[0].signed_headers, rx[1].signed_headers);
+}
+
+#[tokio::test]
+async fn region_and_language_headers() {
+    let server =
+        VodServer::start(SID, SKEY, vec![Canned::ok(apply_upload_response("k", "t"))]).await;
+    builder(&server, Credential::new(SID, SKEY))
+        .with_region("ap-chongqing")
+        .with_language(Language::EnUs)
+        .build()
+        .expect("client")
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("call");
+    VodClient::builder()
+        .with_credential(Credential::new(SID, SKEY))
+        .with_vod_endpoint(server.endpoint())
+        .with_language(Language::ZhCn)
+        .build()
+        .expect("client")
+        .api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("call");
+    server.assert_all_verified();
+    let rx = server.received();
+    assert_eq!(rx[0].header("x-tc-region"), Some("ap-chongqing"));
+    assert_eq!(rx[0].header("x-tc-language"), Some("en-US"));
+    assert_eq!(rx[1].header("x-tc-region"), None, "no region configured");
+    assert_eq!(rx[1].header("x-tc-language"), Some("zh-CN"));
+}
+
+#[tokio::test]
+async fn v1_hmac_sha1_and_sha256_end_to_end() {
+    for (method, alg) in [
+        (SignMethod::HmacSha1, v1::Algorithm::HmacSha1),
+        (SignMethod::HmacSha256, v1::Algorithm::HmacSha256),
+    ] {
+        let server =
+            VodServer::start(SID, SKEY, vec![Canned::ok(apply_upload_response("k", "t"))]).await;
+        let c = builder(&server, Credential::new(SID, SKEY).with_token("v1-token"))
+            .with_sign_method(method)
+            .with_language(Language::EnUs)
+            .build()
+            .expect("client");
+        let resp = c
+            .api()
+            .apply_upload(
+                &ApplyUploadRequest::new("mp4")
+                    .with_media_name("测试 a+b=c&d")
+                    .with_sub_app_id(1500000001)
+                    .with_class_id(0),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
+        assert_eq!(resp.vod_session_key, "session-key-0001");
+        server.assert_all_verified();
+        let r = &server.received()[0];
+        assert_eq!(r.signed, Signed::V1(alg), "{method}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(r.header("authorization"), None);
+        assert_eq!(r.param("Action"), Some("ApplyUpload"));
+        assert_eq!(r.param("Version"), Some("2018-07-17"));
+        assert_eq!(r.param("SignatureMethod"), Some(alg.as_str()));
+        assert_eq!(r.param("SecretId"), Some(SID));
+        assert_eq!(r.param("Region"), Some("ap-guangzhou"));
+        assert_eq!(r.param("Language"), Some("en-US"));
+        assert_eq!(r.param("Token"), Some("v1-token"));
+        assert_eq!(r.param("MediaType"), Some("mp4"));
+        assert_eq!(r.param("MediaName"), Some("测试 a+b=c&d"));
+        assert_eq!(r.param("SubAppId"), Some("1500000001"));
+        assert_eq!(r.param("ClassId"), Some("0"));
+        let ts: i64 = r.param("Timestamp").expect("ts").parse().expect("int");
+        assert!((ts - now()).abs() < 600);
+        assert!(
+            r.param("Nonce")
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        );
+        // Values are RFC 3986 encoded on the wire (space as %20, never '+').
+        let body = std::str::from_utf8(&r.body).expect("ascii body");
+        assert!(
+            body.contains("MediaName=%E6%B5%8B%E8%AF%95%20a%2Bb%3Dc%26d"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn v1_wrong_key_is_rejected_by_the_server() {
+    // The verifier is real: a client with another key fails verification and gets AuthFailure.SignatureFailure.
+    let server =
+        VodServer::start(SID, SKEY, vec![Canned::ok(apply_upload_response("k", "t"))]).await;
+    for method in [SignMethod::HmacSha256, SignMethod::Tc3HmacSha256] {
+        let e = builder(&server, Credential::new(SID, "not-the-key"))
+            .with_sign_method(method)
+            .build()
+            .expect("client")
+            .api()
+            .apply_upload(&ApplyUploadRequest::new("mp4"))
+            .await
+            .expect_err("wrong key");
+        assert_eq!(e.code(), Some("AuthFailure.SignatureFailure"), "{method}");
+    }
+    assert!(server.received().iter().all(|r| r.verified.is_err()));
+}
+
+#[tokio::test]
+async fn endpoint_override_with_port_signs_host_with_port() {
+    let server =
+        VodServer::start(SID, SKEY, vec![Canned::ok(apply_upload_response("k", "t"))]).await;
+    let c = client(&server);
+    assert_eq!(
+        c.api().endpoint().port(),
+        Some(server.addr.port()),
+        "endpoint kept the port"
+    );
+    c.api()
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .await
+        .expect("call");
+    server.assert_all_verified();
+    let r = &server.received()[0];
+    assert_eq!(
+        r.header("host"),
+        Some(format!("127.0.0.1:{}", server.addr.port()).as_str())
+    );
+    assert!(r.signed_headers.iter().any(|h| h == "host"));
+}
