@@ -914,3 +914,93 @@ async fn callback_failures_are_retried_and_recorded() -> R {
     assert_eq!(d.event_type, "NewFileUpload");
     Ok(())
 }
+
+#[tokio::test]
+async fn huge_durations_are_clamped_not_a_panic() -> R {
+    let server = MockServer::builder()
+        .with_task_durations(Duration::MAX, Duration::MAX)
+        .with_event_confirm_timeout(Duration::MAX)
+        .start()
+        .await?;
+    let client = server.client_builder().build()?;
+    let api = client.api();
+    let up = upload(
+        &server,
+        &client,
+        ApplyUploadRequest::new("mp4").with_procedure("P"),
+        10,
+    )
+    .await?;
+    let events = pull(api, None).await?;
+    assert_eq!(events.len(), 1);
+    let d = api
+        .describe_task_detail(up.task_id.as_deref().unwrap(), None)
+        .await?;
+    assert_eq!(d.task_status(), TaskStatus::Waiting);
+    api.confirm_events(&[handle_of(&events[0])], None).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn v1_signed_requests_work_for_events_and_tasks() -> R {
+    let server = MockServer::builder()
+        .with_task_durations(LONG, LONG)
+        .start()
+        .await?;
+    let client = server
+        .client_builder()
+        .with_sign_method(tencent_vod::SignMethod::HmacSha256)
+        .build()?;
+    let api = client.api();
+    let mut ups = Vec::new();
+    for _ in 0..2 {
+        ups.push(
+            upload(
+                &server,
+                &client,
+                ApplyUploadRequest::new("mp4")
+                    .with_procedure("P")
+                    .with_sub_app_id(1500000002),
+                10,
+            )
+            .await?,
+        );
+    }
+    let events = pull(api, Some(1500000002)).await?;
+    assert_eq!(events.len(), 2);
+    let handles: Vec<String> = events.iter().map(handle_of).collect();
+    api.confirm_events(&handles, Some(1500000002)).await?;
+    assert!(server.events_pending().is_empty());
+    let page = api
+        .describe_tasks(
+            &DescribeTasksRequest::new()
+                .with_sub_app_id(1500000002)
+                .with_limit(1)
+                .with_sort(SortBy::asc("CreateTime")),
+        )
+        .await?;
+    assert_eq!(page.task_set.len(), 1);
+    assert_eq!(
+        page.task_set[0].file_id.as_deref(),
+        Some(ups[0].file_id.as_str())
+    );
+    let next = api
+        .describe_tasks(
+            &DescribeTasksRequest::new()
+                .with_sub_app_id(1500000002)
+                .with_limit(1)
+                .with_sort(SortBy::asc("CreateTime"))
+                .with_scroll_token(page.next_token().expect("token")),
+        )
+        .await?;
+    assert_eq!(
+        next.task_set[0].file_id.as_deref(),
+        Some(ups[1].file_id.as_str())
+    );
+    let d = api
+        .describe_task_detail(ups[1].task_id.as_deref().unwrap(), Some(1500000002))
+        .await?;
+    assert_eq!(d.task_status(), TaskStatus::Waiting);
+    assert_eq!(server.stats().rejected_signatures, 0);
+    Ok(())
+}

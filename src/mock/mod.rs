@@ -247,6 +247,10 @@ pub struct MockServerBuilder {
     callback_url: Option<String>,
 }
 
+/// The longest event/task duration the builder keeps (longer values are clamped, so time arithmetic cannot
+/// overflow): about ten years.
+pub const MAX_MOCK_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// The permanent credential accepted when none is configured.
 pub const DEFAULT_SECRET_ID: &str = "AKIDmockmockmockmockmockmockmock0000";
 /// The key of [`DEFAULT_SECRET_ID`].
@@ -341,20 +345,21 @@ impl MockServerBuilder {
 
     /// How long a pulled event is leased before it is delivered again with a new handle (default 30 s, like VOD).
     pub fn with_event_confirm_timeout(mut self, d: Duration) -> Self {
-        self.event_confirm_timeout = d;
+        self.event_confirm_timeout = d.min(MAX_MOCK_DURATION);
         self
     }
     /// How long `PullEvents` waits for an event when none is pullable (default 0: answer at once; VOD waits up to
     /// 5 s).
     pub fn with_pull_wait(mut self, d: Duration) -> Self {
-        self.pull_wait = d;
+        self.pull_wait = d.min(MAX_MOCK_DURATION);
         self
     }
     /// How long a Procedure task stays `WAITING` after `CommitUpload`, then `PROCESSING`, before it is `FINISH`
-    /// (defaults 200 ms and 500 ms).
+    /// (defaults 200 ms and 500 ms). Durations above [`MAX_MOCK_DURATION`] are clamped, here and in the other
+    /// event settings.
     pub fn with_task_durations(mut self, waiting: Duration, processing: Duration) -> Self {
-        self.task_waiting = waiting;
-        self.task_processing = processing;
+        self.task_waiting = waiting.min(MAX_MOCK_DURATION);
+        self.task_processing = processing.min(MAX_MOCK_DURATION);
         self
     }
     /// Also POST every event to this URL (normal callback; the body is the v3 `EventContent` without
