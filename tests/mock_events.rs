@@ -18,6 +18,8 @@ use tencent_vod::{Error, VodClient};
 type R = Result<(), Box<dyn std::error::Error>>;
 
 const LONG: Duration = Duration::from_secs(3600);
+/// A confirm timeout short enough for tests, long enough that a loaded machine confirms within it.
+const LEASE: Duration = Duration::from_secs(1);
 
 /// A finished upload.
 struct Uploaded {
@@ -193,7 +195,7 @@ async fn sub_app_events_stay_in_their_application() -> R {
 #[tokio::test]
 async fn confirmed_events_are_not_redelivered() -> R {
     let server = MockServer::builder()
-        .with_event_confirm_timeout(Duration::from_millis(300))
+        .with_event_confirm_timeout(LEASE)
         .with_task_durations(LONG, LONG)
         .start()
         .await?;
@@ -212,7 +214,7 @@ async fn confirmed_events_are_not_redelivered() -> R {
     let h = handle_of(&events[0]);
     api.confirm_events(&[&h], None).await?;
     // Well past the confirm timeout: still nothing.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(LEASE * 3 / 2).await;
     assert!(pull(api, None).await?.is_empty());
     assert!(server.events_pending().is_empty());
     // Confirming again: the handle is gone.
@@ -228,7 +230,7 @@ async fn confirmed_events_are_not_redelivered() -> R {
 #[tokio::test]
 async fn unconfirmed_events_are_redelivered_with_a_new_handle() -> R {
     let server = MockServer::builder()
-        .with_event_confirm_timeout(Duration::from_millis(300))
+        .with_event_confirm_timeout(LEASE)
         .with_task_durations(LONG, LONG)
         .start()
         .await?;
@@ -238,27 +240,33 @@ async fn unconfirmed_events_are_redelivered_with_a_new_handle() -> R {
     let first = pull(api, None).await?;
     assert_eq!(first.len(), 1);
     let h1 = handle_of(&first[0]);
-    // Leased: not pullable before the timeout... (a loaded machine may take longer; then it is redelivered here)
-    let again = pull(api, None).await?;
-    if let Some(ev) = again.first() {
-        assert_ne!(handle_of(ev), h1);
-    }
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let second = if again.is_empty() {
-        pull(api, None).await?
-    } else {
-        again
-    };
+    // Past the confirm timeout the event is pullable again, with a new handle.
+    tokio::time::sleep(LEASE * 3 / 2).await;
+    let second = pull(api, None).await?;
     assert_eq!(second.len(), 1, "redelivered after the confirm timeout");
     assert_eq!(second[0].file_id(), Some(up.file_id.as_str()));
-    let h2 = handle_of(&second[0]);
+    let mut h2 = handle_of(&second[0]);
     assert_ne!(h1, h2, "a redelivery has a new handle");
     // The old handle is no longer valid; the whole request is rejected (all or nothing).
     let e = api.confirm_events(&[&h2, &h1], None).await.unwrap_err();
     assert_eq!(e.code(), Some("InvalidParameterValue"), "{e}");
     assert_eq!(server.events_pending().len(), 1);
     assert!(server.events_pending()[0].deliveries >= 2);
-    api.confirm_events(&[&h2], None).await?;
+    // Confirm the current handle (should a stalled machine let the lease lapse, take the next delivery).
+    let mut confirmed = false;
+    for _ in 0..5 {
+        if api.confirm_events(&[&h2], None).await.is_ok() {
+            confirmed = true;
+            break;
+        }
+        tokio::time::sleep(LEASE).await;
+        let again = pull(api, None).await?;
+        assert_eq!(again.len(), 1);
+        let h = handle_of(&again[0]);
+        assert_ne!(h, h2);
+        h2 = h;
+    }
+    assert!(confirmed);
     assert!(server.events_pending().is_empty());
     assert!(pull(api, None).await?.is_empty());
     Ok(())
@@ -472,7 +480,7 @@ async fn describe_tasks_filters_and_pages_with_scroll_token() -> R {
 async fn task_detail_advances_waiting_processing_finish() -> R {
     // Wide windows so each state is seen even on a loaded machine.
     let server = MockServer::builder()
-        .with_task_durations(Duration::from_secs(2), Duration::from_secs(2))
+        .with_task_durations(Duration::from_secs(3), Duration::from_secs(2))
         .start()
         .await?;
     let client = server.client_builder().build()?;
@@ -629,7 +637,7 @@ async fn wait_for_task_and_find_procedure_task_id_against_the_mock() -> R {
 #[tokio::test]
 async fn event_poller_pulls_and_confirms() -> R {
     let server = MockServer::builder()
-        .with_event_confirm_timeout(Duration::from_millis(300))
+        .with_event_confirm_timeout(LEASE)
         .with_task_durations(Duration::from_millis(100), Duration::from_millis(100))
         .with_pull_wait(Duration::from_millis(300))
         .start()
@@ -650,12 +658,19 @@ async fn event_poller_pulls_and_confirms() -> R {
         .event_poller()
         .with_idle_pause(Duration::from_millis(50));
 
-    // A declining handler leaves the events queued (they come back after the confirm timeout).
+    // A declining handler leaves the events queued (they come back after the confirm timeout). Both uploads'
+    // events are there; a task may already have finished on a slow machine.
     let stats = poller.poll_once(|_| async { false }).await?;
-    assert_eq!(stats.received, 2);
-    assert_eq!(stats.declined, 2);
+    assert!((2..=4).contains(&stats.received), "{stats:?}");
+    assert_eq!(stats.declined, stats.received);
     assert_eq!(stats.confirmed, 0);
-    assert_eq!(server.events_pending().len(), 2);
+    // (A task finishing meanwhile adds an undelivered event.)
+    let pending = server.events_pending();
+    assert_eq!(
+        pending.iter().filter(|e| e.deliveries == 1).count(),
+        stats.received
+    );
+    assert!(pending.iter().all(|e| e.deliveries <= 1));
 
     // The run loop: both uploads (redelivered) and both finished tasks, each confirmed after the handler.
     let seen: Arc<Mutex<Vec<EventContent>>> = Arc::default();
@@ -667,7 +682,16 @@ async fn event_poller_pulls_and_confirms() -> R {
             move |ev: EventContent| {
                 let mut s = seen.lock().unwrap();
                 s.push(ev);
-                if s.len() >= 4 {
+                let distinct: std::collections::HashSet<(String, String)> = s
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.event_type().to_string(),
+                            e.procedure_task_id().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                if distinct.len() >= 4 {
                     done.notify_one();
                 }
                 async { true }
@@ -680,7 +704,7 @@ async fn event_poller_pulls_and_confirms() -> R {
     );
     tokio::time::timeout(Duration::from_secs(60), run).await??;
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.len() >= 4, "{seen:?}");
     let mut uploads: Vec<(String, String)> = seen
         .iter()
         .filter(|e| e.event_type() == "NewFileUpload")
@@ -692,6 +716,7 @@ async fn event_poller_pulls_and_confirms() -> R {
         })
         .collect();
     uploads.sort();
+    uploads.dedup();
     expected.sort();
     assert_eq!(uploads, expected);
     let mut finished: Vec<String> = seen
@@ -700,6 +725,7 @@ async fn event_poller_pulls_and_confirms() -> R {
         .filter_map(|e| e.procedure_task_id().map(str::to_string))
         .collect();
     finished.sort();
+    finished.dedup();
     let mut tasks: Vec<String> = expected.iter().map(|(_, t)| t.clone()).collect();
     tasks.sort();
     assert_eq!(finished, tasks);
@@ -713,7 +739,7 @@ async fn event_poller_pulls_and_confirms() -> R {
 #[tokio::test]
 async fn event_poller_gets_declined_events_again_after_the_timeout() -> R {
     let server = MockServer::builder()
-        .with_event_confirm_timeout(Duration::from_millis(300))
+        .with_event_confirm_timeout(LEASE)
         .with_task_durations(LONG, LONG)
         .start()
         .await?;
@@ -721,7 +747,7 @@ async fn event_poller_gets_declined_events_again_after_the_timeout() -> R {
     let up = upload(&server, &client, ApplyUploadRequest::new("mp4"), 10).await?;
     let poller = client.event_poller();
     assert_eq!(poller.poll_once(|_| async { false }).await?.declined, 1);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(LEASE * 3 / 2).await;
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let g = got.clone();
     let stats = poller
