@@ -2,16 +2,38 @@
 //! (and task-flow state changes), and confirms them.
 //!
 //! ```text
+//! # against the embedded mock server (the default when no credentials are configured):
+//! cargo run --example events [-- --once]
+//!
+//! # against VOD:
 //! TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=... TENCENTCLOUD_REGION=ap-guangzhou \
 //!     cargo run --example events -- [--once] [--sub-app-id 1500000001] [--vod-endpoint http://127.0.0.1:8080]
 //! ```
 //!
-//! Credentials, region, endpoints and the default SubAppId come from the environment (`VodClient::from_env`).
-//! Events are confirmed only after they were printed; stop with Ctrl-C.
+//! With credentials (environment or `~/.tencentcloud/credentials`), region, endpoints and the default SubAppId
+//! come from the environment (`VodClient::from_env`) and it polls until Ctrl-C.
+//!
+//! Without credentials (or with `--mock`) it starts `tencent_vod::mock::MockServer`, uploads two small files
+//! through the raw API (ApplyUpload with a `Procedure` → signed COS PUT with the temporary credentials →
+//! CommitUpload), then pulls and confirms events until it has seen both uploads' `NewFileUpload` (FileId and
+//! ProcedureTaskId) and both tasks' `ProcedureStateChanged` FINISH — or after one pull with `--once`.
+//!
+//! Events are confirmed only after they were printed.
 
 use clap::Parser;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tencent_vod::credential::{EnvCredentialProvider, ProfileCredentialProvider};
 use tencent_vod::events::{Event, EventContent, EventPoller};
-use tencent_vod::{VodClient, VodClientBuilder};
+use tencent_vod::mock::MockServer;
+use tencent_vod::sign::cos as cossign;
+use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest};
+use tencent_vod::{Credential, VodClient, VodClientBuilder};
+
+/// The Procedure the mock uploads name (any name works on the mock).
+const PROCEDURE: &str = "LongVideoPreset";
+/// Give up on the mock run after this long.
+const MOCK_DEADLINE: Duration = Duration::from_secs(20);
 
 #[derive(Parser, Debug)]
 #[command(about = "Pull, print and confirm Tencent Cloud VOD event notifications")]
@@ -25,13 +47,18 @@ struct Args {
     /// Pull (and confirm) once, then exit.
     #[arg(long)]
     once: bool,
+    /// Use the embedded mock server even when credentials are configured.
+    #[arg(long)]
+    mock: bool,
+}
+
+/// Whether credentials are configured (environment or credentials file). A half-set source is an error.
+fn have_credentials() -> tencent_vod::Result<bool> {
+    Ok(EnvCredentialProvider::new().load()?.is_some()
+        || ProfileCredentialProvider::new().load()?.is_some())
 }
 
 fn client(args: &Args) -> tencent_vod::Result<VodClient> {
-    // TODO(mock): when no credentials are set in the environment, start the embedded mock server
-    // (`tencent_vod::mock`, feature "mock") and point the client at it, once the mock implements
-    // PullEvents / ConfirmEvents. Until then this example needs real credentials (or --vod-endpoint pointing
-    // at a server that answers those actions).
     let mut builder = VodClientBuilder::from_env()?;
     if let Some(e) = &args.vod_endpoint {
         builder = builder.with_vod_endpoint(e);
@@ -44,9 +71,10 @@ fn client(args: &Args) -> tencent_vod::Result<VodClient> {
 
 fn print_event(ev: &EventContent) {
     let handle = ev.event_handle.as_deref().unwrap_or("-");
+    let handle = &handle[..handle.len().min(12)];
     match ev.event() {
         Event::NewFileUpload(u) => println!(
-            "[{handle}] NewFileUpload FileId={} ProcedureTaskId={}",
+            "[{handle}…] NewFileUpload FileId={} ProcedureTaskId={}",
             u.file_id.as_deref().unwrap_or("?"),
             u.procedure_task_id
                 .as_deref()
@@ -54,17 +82,186 @@ fn print_event(ev: &EventContent) {
                 .unwrap_or("(none)"),
         ),
         Event::ProcedureStateChanged(p) => println!(
-            "[{handle}] ProcedureStateChanged TaskId={} Status={} FileId={}",
+            "[{handle}…] ProcedureStateChanged TaskId={} Status={} FileId={}",
             p.task_id.as_deref().unwrap_or("?"),
             p.status.as_deref().unwrap_or("?"),
             p.file_id.as_deref().unwrap_or("?"),
         ),
         Event::Other { event_type, .. } => println!(
-            "[{handle}] {event_type} FileId={}",
+            "[{handle}…] {event_type} FileId={}",
             ev.file_id().unwrap_or("-")
         ),
-        _ => println!("[{handle}] {}", ev.event_type()),
+        _ => println!("[{handle}…] {}", ev.event_type()),
     }
+}
+
+/// PUTs `body` to `key` on the mock's COS endpoint (path style), signed with the temporary credentials.
+async fn cos_put(
+    http: &reqwest::Client,
+    endpoint: &str,
+    bucket: &str,
+    key: &str,
+    cred: &Credential,
+    body: Vec<u8>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let url = url::Url::parse(endpoint)?;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => return Err("COS endpoint has no host".into()),
+    };
+    let len = body.len().to_string();
+    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("content-length", &len)];
+    if let Some(t) = cred.token() {
+        headers.push(("x-cos-security-token", t));
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+    let path = format!("/{key}");
+    let sig = cossign::sign(
+        cred.secret_id(),
+        cred.secret_key(),
+        &cossign::CosRequest {
+            method: "PUT",
+            path: &path,
+            query: &[],
+            headers: &headers,
+            key_time: (now - 60, now + 3600),
+        },
+    );
+    let mut req = http
+        .put(format!(
+            "{}/{bucket}{}",
+            endpoint.trim_end_matches('/'),
+            cossign::object_path_on_wire(key)
+        ))
+        .header("authorization", sig.authorization)
+        .body(body);
+    if let Some(t) = cred.token() {
+        req = req.header("x-cos-security-token", t);
+    }
+    let resp = req.send().await?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        return Err(format!("COS PUT {key}: HTTP {status}: {}", resp.text().await?).into());
+    }
+    Ok(())
+}
+
+/// ApplyUpload (with a Procedure) → PUT → CommitUpload; returns the FileId.
+async fn upload(
+    server: &MockServer,
+    client: &VodClient,
+    http: &reqwest::Client,
+    name: &str,
+    size: usize,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut apply = ApplyUploadRequest::new("mp4")
+        .with_media_name(name)
+        .with_procedure(PROCEDURE);
+    apply.sub_app_id = client.sub_app_id();
+    let applied = client.api().apply_upload(&apply).await?;
+    let cert = applied
+        .temp_certificate
+        .as_ref()
+        .ok_or("ApplyUpload returned no temporary credentials")?;
+    let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    cos_put(
+        http,
+        &server.cos_endpoint(),
+        &applied.storage_bucket,
+        &applied.media_storage_path[1..],
+        &cert.credential(),
+        body,
+    )
+    .await?;
+    let mut commit = CommitUploadRequest::new(&applied.vod_session_key);
+    commit.sub_app_id = client.sub_app_id();
+    let committed = client.api().commit_upload(&commit).await?;
+    println!(
+        "uploaded {name:?} ({size} bytes): FileId={}",
+        committed.file_id
+    );
+    Ok(committed.file_id)
+}
+
+async fn run_mock(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let server = MockServer::builder()
+        .with_pull_wait(Duration::from_millis(500))
+        .start()
+        .await?;
+    eprintln!(
+        "no credentials configured (or --mock): using the embedded mock VOD server at {}",
+        server.vod_endpoint()
+    );
+    let mut builder = server.client_builder();
+    if let Some(id) = args.sub_app_id {
+        builder = builder.with_sub_app_id(id);
+    }
+    let client = builder.build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut uploads: BTreeSet<String> = BTreeSet::new();
+    for (name, size) in [("first clip", 64 * 1024), ("second clip", 128 * 1024)] {
+        uploads.insert(upload(&server, &client, &http, name, size).await?);
+    }
+
+    let poller: EventPoller = client.event_poller();
+    if args.once {
+        let stats = poller
+            .poll_once(|ev| {
+                print_event(&ev);
+                async { true }
+            })
+            .await?;
+        println!("received {}, confirmed {}", stats.received, stats.confirmed);
+        server.shutdown().await;
+        return Ok(());
+    }
+
+    // FileId → ProcedureTaskId from NewFileUpload; task ids seen FINISH.
+    let mut task_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut finished: BTreeSet<String> = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + MOCK_DEADLINE;
+    loop {
+        let all_seen = uploads.iter().all(|f| {
+            task_of
+                .get(f)
+                .is_some_and(|t| t.is_empty() || finished.contains(t))
+        });
+        if all_seen {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("not every event arrived within {MOCK_DEADLINE:?}").into());
+        }
+        let mut batch = Vec::new();
+        poller
+            .poll_once(|ev| {
+                print_event(&ev);
+                batch.push(ev);
+                async { true }
+            })
+            .await?;
+        for ev in batch {
+            match ev.event() {
+                Event::NewFileUpload(u) => {
+                    if let Some(f) = u.file_id {
+                        task_of.insert(f, u.procedure_task_id.unwrap_or_default());
+                    }
+                }
+                Event::ProcedureStateChanged(p) if p.status.as_deref() == Some("FINISH") => {
+                    finished.extend(p.task_id);
+                }
+                _ => {}
+            }
+        }
+    }
+    for (file_id, task) in &task_of {
+        println!("FileId={file_id} ProcedureTaskId={task} (finished)");
+    }
+    server.shutdown().await;
+    Ok(())
 }
 
 #[tokio::main]
@@ -75,6 +272,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if args.mock || (args.vod_endpoint.is_none() && !have_credentials()?) {
+        return run_mock(&args).await;
+    }
     let client = client(&args)?;
     let poller: EventPoller = client.event_poller();
     let handler = |ev: EventContent| {

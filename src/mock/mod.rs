@@ -23,6 +23,11 @@
 //!   300 s off), `AuthFailure.SecretIdNotFound`, `AuthFailure.TokenFailure` (credential with a token and a missing or
 //!   different `X-TC-Token`/`Token`), `AuthFailure.InvalidAuthorization`. Errors use the real envelope (HTTP 200,
 //!   `Response.Error.{Code,Message}`, `RequestId`).
+//! - **Events and tasks** on the VOD endpoint: every successful `CommitUpload` queues a v3 `NewFileUpload` event
+//!   (`FileUploadEvent.ProcedureTaskId` is the task id of the `Procedure` given to `ApplyUpload`, else `""`) and,
+//!   with a `Procedure`, creates a task of type `Procedure` that is `WAITING`, then `PROCESSING`, then `FINISH`
+//!   ([`MockServerBuilder::with_task_durations`]); when it finishes a `ProcedureStateChanged` event is queued.
+//!   See [Events and tasks](#events-and-tasks).
 //! - **COS** ([`MockServer::cos_endpoint`]): PUT Object, HEAD Object, Initiate / Upload Part / Complete / List Parts
 //!   / Abort multipart upload. The `q-sign-algorithm=sha1` signature is verified against the temporary credentials
 //!   issued by `ApplyUpload` (or [`MockServer::create_cos_session`]) and the permanent mock credentials;
@@ -43,6 +48,30 @@
 //! ([`MockServerBuilder::with_bench_mode`]) bodies are only CRC-64'd and discarded, and the ETag is derived from
 //! the CRC (`"{crc:016x}{size:016x}"`) rather than an MD5.
 //!
+//! # Events and tasks
+//!
+//! - `PullEvents` (`SubAppId`-scoped) answers up to 16 queued events that are not leased, each with a fresh
+//!   `EventHandle`, and leases them for the confirm timeout (30 s, [`MockServerBuilder::with_event_confirm_timeout`]).
+//!   An event not confirmed in time becomes pullable again, with a new handle (the old one is then invalid). With
+//!   nothing to pull it waits up to [`MockServerBuilder::with_pull_wait`] (default 0; VOD waits up to 5 s) for an
+//!   event, then answers `"EventSet": []`.
+//! - `ConfirmEvents`: `EventHandles` required, at most 16 (else `InvalidParameterValue`). **All or nothing**: a
+//!   handle that is unknown, already confirmed, expired or of another `SubAppId` rejects the request with
+//!   `InvalidParameterValue` and confirms none of the handles (VOD only honours a handle within its 30 s).
+//! - `DescribeTasks`: the Procedure tasks of the `SubAppId`, filtered by `FileId`, `Status`, `CreateTime`,
+//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (the same order here) `Asc`/`Desc` (default newest first);
+//!   `Limit` 1–100 (default 10); an opaque `ScrollToken` is returned while more tasks match (`""` on the last page).
+//! - `DescribeTaskDetail`: `TaskType: "Procedure"`, `Status`, `CreateTime`, `BeginProcessTime`, `FinishTime`
+//!   (ISO 8601 UTC, `""` until reached) and `ProcedureTask`; an unknown task (or one of another `SubAppId`) →
+//!   `InvalidParameterValue.TaskId`.
+//! - Normal callbacks ([`MockServerBuilder::with_callback_url`]): each event is also POSTed (JSON, without
+//!   `EventHandle`, up to 3 attempts until a 2xx) — see [`MockServer::callback_deliveries`]. Events stay pullable
+//!   as well.
+//!
+//! Task states are computed from the commit time whenever something looks (no clock to drive); a timer also
+//! queues the `ProcedureStateChanged` event at the finish time. Inspect with [`MockServer::events_pending`],
+//! [`MockServer::events_confirmed`] and [`MockServer::tasks`].
+//!
 //! # Faults
 //!
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
@@ -50,6 +79,7 @@
 
 mod cos;
 mod crc;
+mod events;
 mod fault;
 pub use crate::manifest;
 mod state;
@@ -145,6 +175,56 @@ pub struct MockStats {
     pub faults_injected: u64,
 }
 
+/// A queued (not yet confirmed) event, as [`MockServer::events_pending`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MockEvent {
+    /// `SubAppId` the event belongs to.
+    pub sub_app_id: Option<u64>,
+    /// The event (without `EventHandle`).
+    pub content: crate::events::EventContent,
+    /// The handle of the current lease, when it is pulled and the lease has not expired.
+    pub handle: Option<String>,
+    /// How many times it has been pulled.
+    pub deliveries: u32,
+}
+
+/// A Procedure task, as [`MockServer::tasks`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockTask {
+    /// Task id (`{appid}-procedurev2-{32 hex}t0`).
+    pub task_id: String,
+    /// The FileId of the upload that started it.
+    pub file_id: String,
+    /// `SubAppId` of the upload.
+    pub sub_app_id: Option<u64>,
+    /// The `Procedure` template name.
+    pub procedure: String,
+    /// The status now.
+    pub status: crate::events::TaskStatus,
+    /// `SessionContext` of the upload.
+    pub session_context: String,
+    /// When it was created (at `CommitUpload`).
+    pub created: std::time::SystemTime,
+}
+
+/// One normal-callback POST, as [`MockServer::callback_deliveries`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackDelivery {
+    /// `EventType` of the event.
+    pub event_type: String,
+    /// The JSON body POSTed.
+    pub body: String,
+    /// HTTP status of the last attempt (`None` when no response came back).
+    pub status: Option<u16>,
+    /// The error of the last attempt, when no response came back.
+    pub error: Option<String>,
+    /// Attempts made (≤ 3).
+    pub attempts: u32,
+}
+
 /// Builds a [`MockServer`].
 #[derive(Debug, Clone)]
 pub struct MockServerBuilder {
@@ -160,7 +240,16 @@ pub struct MockServerBuilder {
     vod_port: u16,
     cos_port: u16,
     faults: Vec<FaultRule>,
+    event_confirm_timeout: Duration,
+    pull_wait: Duration,
+    task_waiting: Duration,
+    task_processing: Duration,
+    callback_url: Option<String>,
 }
+
+/// The longest event/task duration the builder keeps (longer values are clamped, so time arithmetic cannot
+/// overflow): about ten years.
+pub const MAX_MOCK_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// The permanent credential accepted when none is configured.
 pub const DEFAULT_SECRET_ID: &str = "AKIDmockmockmockmockmockmockmock0000";
@@ -182,6 +271,11 @@ impl Default for MockServerBuilder {
             vod_port: 0,
             cos_port: 0,
             faults: Vec::new(),
+            event_confirm_timeout: Duration::from_secs(30),
+            pull_wait: Duration::ZERO,
+            task_waiting: Duration::from_millis(200),
+            task_processing: Duration::from_millis(500),
+            callback_url: None,
         }
     }
 }
@@ -249,6 +343,32 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a pulled event is leased before it is delivered again with a new handle (default 30 s, like VOD).
+    pub fn with_event_confirm_timeout(mut self, d: Duration) -> Self {
+        self.event_confirm_timeout = d.min(MAX_MOCK_DURATION);
+        self
+    }
+    /// How long `PullEvents` waits for an event when none is pullable (default 0: answer at once; VOD waits up to
+    /// 5 s).
+    pub fn with_pull_wait(mut self, d: Duration) -> Self {
+        self.pull_wait = d.min(MAX_MOCK_DURATION);
+        self
+    }
+    /// How long a Procedure task stays `WAITING` after `CommitUpload`, then `PROCESSING`, before it is `FINISH`
+    /// (defaults 200 ms and 500 ms). Durations above [`MAX_MOCK_DURATION`] are clamped, here and in the other
+    /// event settings.
+    pub fn with_task_durations(mut self, waiting: Duration, processing: Duration) -> Self {
+        self.task_waiting = waiting.min(MAX_MOCK_DURATION);
+        self.task_processing = processing.min(MAX_MOCK_DURATION);
+        self
+    }
+    /// Also POST every event to this URL (normal callback; the body is the v3 `EventContent` without
+    /// `EventHandle`).
+    pub fn with_callback_url(mut self, url: impl Into<String>) -> Self {
+        self.callback_url = Some(url.into());
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> Result<MockServer> {
         crate::vod::validate_region("region", &self.region)?;
@@ -275,6 +395,17 @@ impl MockServerBuilder {
             let p = data_dir.join(sub);
             std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, "create a directory", e))?;
         }
+        let callback = match self.callback_url {
+            Some(u) => {
+                url::Url::parse(&u).map_err(|e| Error::invalid("callback_url", e.to_string()))?;
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| Error::transport("build the mock callback client", e))?;
+                Some((u, http))
+            }
+            None => None,
+        };
         let bind = |port: u16| {
             let addr = SocketAddr::new(self.ip, port);
             async move {
@@ -302,6 +433,11 @@ impl MockServerBuilder {
             data_dir: data_dir.clone(),
             _tempdir: tempdir,
             faults: self.faults,
+            event_confirm_timeout: self.event_confirm_timeout,
+            pull_wait: self.pull_wait,
+            task_waiting: self.task_waiting,
+            task_processing: self.task_processing,
+            callback,
         }));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
@@ -477,6 +613,30 @@ impl MockServer {
             .collect();
         v.sort();
         v
+    }
+
+    /// Events queued and not confirmed yet (pulled or not), oldest first. Finished tasks' events are queued first.
+    pub fn events_pending(&self) -> Vec<MockEvent> {
+        self.shared.pending_events()
+    }
+
+    /// Events confirmed so far, in confirmation order (without `EventHandle`).
+    pub fn events_confirmed(&self) -> Vec<crate::events::EventContent> {
+        self.shared.confirmed_events()
+    }
+
+    /// Every Procedure task, oldest first, with its status now.
+    pub fn tasks(&self) -> Vec<MockTask> {
+        self.shared.task_list()
+    }
+
+    /// The normal-callback POSTs finished so far ([`MockServerBuilder::with_callback_url`]).
+    pub fn callback_deliveries(&self) -> Vec<CallbackDelivery> {
+        self.shared
+            .callback_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Counters.

@@ -23,6 +23,15 @@ pub(crate) struct Config {
     /// Kept so the temp dir lives (and is removed) with the server state.
     pub _tempdir: Option<tempfile::TempDir>,
     pub faults: Vec<super::FaultRule>,
+    /// How long a pulled event stays leased before it is redelivered.
+    pub event_confirm_timeout: Duration,
+    /// How long an empty `PullEvents` waits for an event before answering.
+    pub pull_wait: Duration,
+    /// How long a Procedure task stays `WAITING`, then `PROCESSING`.
+    pub task_waiting: Duration,
+    pub task_processing: Duration,
+    /// Where events are POSTed (normal callback), with the client doing it.
+    pub callback: Option<(String, reqwest::Client)>,
 }
 
 /// Where temporary credentials may write.
@@ -58,6 +67,12 @@ pub(crate) struct Session {
     pub committed: bool,
     pub temp_secret_id: String,
     pub file_id: String,
+    /// `MediaName` of ApplyUpload.
+    pub media_name: Option<String>,
+    pub class_id: i64,
+    pub source_context: String,
+    pub session_context: String,
+    pub expire_time: Option<String>,
 }
 
 #[derive(Clone)]
@@ -102,6 +117,10 @@ pub(crate) struct Inner {
     pub apply_requests: Vec<serde_json::Value>,
     pub commits: Vec<CommitRecord>,
     pub file_seq: u64,
+    /// Events queued for `PullEvents` (and confirmed ones, for inspection).
+    pub events: super::events::EventQueue,
+    /// Procedure tasks started by `CommitUpload`.
+    pub tasks: Vec<super::events::TaskRecord>,
 }
 
 pub(crate) struct Shared {
@@ -110,6 +129,10 @@ pub(crate) struct Shared {
     seq: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
+    /// Woken when an event is queued (long-polling `PullEvents`).
+    pub events_notify: tokio::sync::Notify,
+    /// Outcomes of callback POSTs (shared with the tasks doing them).
+    pub callback_log: std::sync::Arc<Mutex<Vec<super::CallbackDelivery>>>,
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -169,10 +192,14 @@ impl Shared {
                 apply_requests: Vec::new(),
                 commits: Vec::new(),
                 file_seq: 0,
+                events: Default::default(),
+                tasks: Vec::new(),
             }),
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            events_notify: tokio::sync::Notify::new(),
+            callback_log: Default::default(),
         }
     }
 

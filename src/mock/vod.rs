@@ -48,14 +48,14 @@ pub(crate) struct VodErr {
     message: String,
 }
 
-fn err(code: &str, message: impl Into<String>) -> VodErr {
+pub(super) fn err(code: &str, message: impl Into<String>) -> VodErr {
     VodErr {
         code: code.to_string(),
         message: message.into(),
     }
 }
 
-fn missing(name: &str) -> VodErr {
+pub(super) fn missing(name: &str) -> VodErr {
     err(
         "MissingParameter",
         format!("The request is missing a required parameter `{name}`."),
@@ -281,6 +281,10 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             apply_upload(&sh, &req)
         }
         "CommitUpload" => commit_upload(&sh, &req),
+        "PullEvents" => super::events::pull_events(&sh, &req).await,
+        "ConfirmEvents" => super::events::confirm_events(&sh, &req),
+        "DescribeTasks" => super::events::describe_tasks(&sh, &req),
+        "DescribeTaskDetail" => super::events::describe_task_detail(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
         other => Err(err(
             "InvalidAction",
@@ -510,7 +514,7 @@ pub(crate) fn unflatten(params: &[(String, String)]) -> Value {
     arrayify(Value::Object(root))
 }
 
-fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr> {
+pub(super) fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr> {
     match m.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -523,7 +527,11 @@ fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr>
     }
 }
 
-fn get_u64(m: &Map<String, Value>, name: &str, code: &str) -> Result<Option<u64>, VodErr> {
+pub(super) fn get_u64(
+    m: &Map<String, Value>,
+    name: &str,
+    code: &str,
+) -> Result<Option<u64>, VodErr> {
     let bad = || {
         err(
             code,
@@ -601,22 +609,27 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
             "MediaStoragePath must start with `/`, not end with `/`, and have no empty, `.` or `..` segments.",
         ));
     }
-    if let Some(t) = get_str(req, "ExpireTime")?
-        && time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).is_err()
+    let expire_time = get_str(req, "ExpireTime")?.filter(|s| !s.is_empty());
+    if let Some(t) = &expire_time
+        && time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_err()
     {
         return Err(err(
             "InvalidParameterValue.ExpireTime",
             format!("ExpireTime `{t}` is not ISO 8601 (e.g. 2030-01-01T00:00:00Z)."),
         ));
     }
-    if let Some(c) = get_str(req, "ClassId")?
-        && c.trim().parse::<i64>().is_err()
-    {
-        return Err(err(
-            "InvalidParameterValue.ClassId",
-            "ClassId must be an integer.",
-        ));
-    }
+    let class_id = match get_str(req, "ClassId")? {
+        Some(c) => c.trim().parse::<i64>().map_err(|_| {
+            err(
+                "InvalidParameterValue.ClassId",
+                "ClassId must be an integer.",
+            )
+        })?,
+        None => 0,
+    };
+    let source_context = get_str(req, "SourceContext")?.unwrap_or_default();
+    let session_context = get_str(req, "SessionContext")?.unwrap_or_default();
+    let media_name = get_str(req, "MediaName")?.filter(|s| !s.is_empty());
     if get_str(req, "SourceContext")?.is_some_and(|s| s.chars().count() > 250) {
         return Err(err(
             "InvalidParameterValue.SourceContext",
@@ -698,6 +711,11 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
             committed: false,
             temp_secret_id: cert.secret_id.clone(),
             file_id,
+            media_name,
+            class_id,
+            source_context,
+            session_context,
+            expire_time,
         },
     );
     Ok(json!({
@@ -739,7 +757,7 @@ pub(crate) fn resolve_segment(manifest_key: &str, segment: &str) -> Option<Strin
     Some(parts.join("/"))
 }
 
-fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
+fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, VodErr> {
     let key = get_str(req, "VodSessionKey")?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("VodSessionKey"))?;
@@ -779,9 +797,13 @@ fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr>
             ),
         )
     };
-    if sh.object(&bucket, &media_key).is_none() {
+    let Some(media_obj) = sh.object(&bucket, &media_key) else {
         return Err(not_found("media", &media_key));
-    }
+    };
+    // MetaData.Size: the media plus, for HLS/DASH, every (nested) playlist and segment it references.
+    let mut size = media_obj.size;
+    let mut counted = std::collections::HashSet::new();
+    counted.insert(media_key.clone());
     if let Some(ck) = &cover_key
         && sh.object(&bucket, ck).is_none()
     {
@@ -807,11 +829,14 @@ fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr>
                 let Some(k) = resolve_segment(&mk, &seg) else {
                     continue;
                 };
-                if sh.object(&bucket, &k).is_none() {
+                let Some(obj) = sh.object(&bucket, &k) else {
                     return Err(not_found(
                         &format!("segment `{seg}` of manifest `/{mk}`, object"),
                         &k,
                     ));
+                };
+                if counted.insert(k.clone()) {
+                    size += obj.size;
                 }
                 let lower = k.to_ascii_lowercase();
                 if lower.ends_with(".m3u8") || lower.ends_with(".mpd") {
@@ -852,9 +877,35 @@ fn commit_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr>
         procedure: s.procedure.clone(),
         procedure_task_id,
     };
-    let _ = &s.region;
+    let media_type = s.media_type.clone();
+    let stem = s
+        .media_key
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .rsplit_once('.')
+        .map(|(stem, _)| stem.to_string())
+        .unwrap_or_else(|| s.media_key.clone());
+    let committed = super::events::Committed {
+        sub_app_id: s.sub_app_id,
+        file_id: s.file_id.clone(),
+        media_name: s.media_name.clone().unwrap_or(stem),
+        media_type,
+        media_url: media_url.clone(),
+        cover_url: cover_url.clone().unwrap_or_default(),
+        region: s.region.clone(),
+        class_id: s.class_id,
+        source_context: s.source_context.clone(),
+        session_context: s.session_context.clone(),
+        expire_time: s.expire_time.clone(),
+        size,
+        procedure: s.procedure.clone(),
+        procedure_task_id: record.procedure_task_id.clone(),
+    };
     let file_id = s.file_id.clone();
     inner.commits.push(record);
+    drop(guard);
+    sh.on_commit(committed);
     let mut resp = json!({"FileId": file_id, "MediaUrl": media_url});
     if let (Some(o), Some(c)) = (resp.as_object_mut(), cover_url) {
         o.insert("CoverUrl".into(), Value::String(c));
