@@ -404,3 +404,48 @@ async fn bad_input_is_rejected_before_any_request() {
     }
     assert_eq!(server.count("ApplyUpload"), 0);
 }
+
+#[tokio::test]
+async fn outcome_carries_procedure_task_id_when_asked() {
+    use std::time::Duration;
+    use tencent_vod::WaitOptions;
+    let (server, client, dir) = setup().await;
+    let path = write(dir.path(), "t.mp4", &data(10_000, 13));
+    let wait = WaitOptions::new(Duration::from_secs(30))
+        .with_intervals(Duration::from_millis(20), Duration::from_millis(200));
+    let out = client
+        .upload(
+            UploadRequest::from_path(&path)
+                .with_procedure("Preset")
+                .with_resolve_procedure_task(wait),
+        )
+        .await
+        .unwrap();
+    let recorded = server.commits()[0].procedure_task_id.clone();
+    assert!(recorded.is_some());
+    assert_eq!(out.procedure_task_id, recorded);
+    assert!(server.count("DescribeTasks") >= 1);
+
+    // Not asked for: None, and no task query.
+    let before = server.count("DescribeTasks");
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_procedure("Preset"))
+        .await
+        .unwrap();
+    assert_eq!(out.procedure_task_id, None);
+    // Asked for, but no procedure: None, and no task query either.
+    let out2 = client
+        .upload(UploadRequest::from_path(&path).with_resolve_procedure_task(wait))
+        .await
+        .unwrap();
+    assert_eq!(out2.procedure_task_id, None);
+    assert_eq!(server.count("DescribeTasks"), before);
+
+    // The task id resolves to a task that finishes.
+    let detail = client
+        .api()
+        .wait_for_task(recorded.as_deref().unwrap(), None, wait)
+        .await
+        .unwrap();
+    assert_eq!(detail.status.as_deref(), Some("FINISH"));
+}

@@ -1,9 +1,9 @@
 //! The mock COS XML object API.
 
-use super::crc::crc64_combine;
 use super::fault::Fault;
 use super::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, now_unix, random_hex};
 use super::vod::dropped_connection;
+use crate::cos::crc64_combine;
 use crate::error::CosOperation;
 use crate::sign::{self, cos as cossign};
 use axum::body::Body;

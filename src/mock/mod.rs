@@ -78,14 +78,14 @@
 //! selectors and the text form used by `examples/mock_server.rs --fault`.
 
 mod cos;
-mod crc;
+
 mod events;
 mod fault;
 pub use crate::manifest;
 mod state;
 mod vod;
 
-pub use crc::{crc64, crc64_combine};
+pub use crate::cos::{crc64, crc64_combine};
 pub use fault::{Fault, FaultRule, Target};
 
 use crate::client::VodClientBuilder;
