@@ -22,13 +22,11 @@
 
 use clap::Parser;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tencent_vod::credential::{EnvCredentialProvider, ProfileCredentialProvider};
 use tencent_vod::events::{Event, EventContent, EventPoller};
 use tencent_vod::mock::MockServer;
-use tencent_vod::sign::cos as cossign;
-use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest};
-use tencent_vod::{Credential, VodClient, VodClientBuilder};
+use tencent_vod::{UploadRequest, VodClient, VodClientBuilder};
 
 /// The Procedure the mock uploads name (any name works on the mock).
 const PROCEDURE: &str = "LongVideoPreset";
@@ -95,93 +93,22 @@ fn print_event(ev: &EventContent) {
     }
 }
 
-/// PUTs `body` to `key` on the mock's COS endpoint (path style), signed with the temporary credentials.
-async fn cos_put(
-    http: &reqwest::Client,
-    endpoint: &str,
-    bucket: &str,
-    key: &str,
-    cred: &Credential,
-    body: Vec<u8>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let url = url::Url::parse(endpoint)?;
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        _ => return Err("COS endpoint has no host".into()),
-    };
-    let len = body.len().to_string();
-    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("content-length", &len)];
-    if let Some(t) = cred.token() {
-        headers.push(("x-cos-security-token", t));
-    }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
-    let path = format!("/{key}");
-    let sig = cossign::sign(
-        cred.secret_id(),
-        cred.secret_key(),
-        &cossign::CosRequest {
-            method: "PUT",
-            path: &path,
-            query: &[],
-            headers: &headers,
-            key_time: (now - 60, now + 3600),
-        },
-    );
-    let mut req = http
-        .put(format!(
-            "{}/{bucket}{}",
-            endpoint.trim_end_matches('/'),
-            cossign::object_path_on_wire(key)
-        ))
-        .header("authorization", sig.authorization)
-        .body(body);
-    if let Some(t) = cred.token() {
-        req = req.header("x-cos-security-token", t);
-    }
-    let resp = req.send().await?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        return Err(format!("COS PUT {key}: HTTP {status}: {}", resp.text().await?).into());
-    }
-    Ok(())
-}
-
-/// ApplyUpload (with a Procedure) → PUT → CommitUpload; returns the FileId.
+/// Uploads a generated clip with a Procedure through `VodClient::upload`; returns the FileId.
 async fn upload(
-    server: &MockServer,
     client: &VodClient,
-    http: &reqwest::Client,
     name: &str,
     size: usize,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let mut apply = ApplyUploadRequest::new("mp4")
-        .with_media_name(name)
-        .with_procedure(PROCEDURE);
-    apply.sub_app_id = client.sub_app_id();
-    let applied = client.api().apply_upload(&apply).await?;
-    let cert = applied
-        .temp_certificate
-        .as_ref()
-        .ok_or("ApplyUpload returned no temporary credentials")?;
     let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    cos_put(
-        http,
-        &server.cos_endpoint(),
-        &applied.storage_bucket,
-        &applied.media_storage_path[1..],
-        &cert.credential(),
-        body,
-    )
-    .await?;
-    let mut commit = CommitUploadRequest::new(&applied.vod_session_key);
-    commit.sub_app_id = client.sub_app_id();
-    let committed = client.api().commit_upload(&commit).await?;
-    println!(
-        "uploaded {name:?} ({size} bytes): FileId={}",
-        committed.file_id
-    );
-    Ok(committed.file_id)
+    let out = client
+        .upload(
+            UploadRequest::from_bytes(body, "mp4")
+                .with_media_name(name)
+                .with_procedure(PROCEDURE),
+        )
+        .await?;
+    println!("uploaded {name:?} ({size} bytes): FileId={}", out.file_id);
+    Ok(out.file_id)
 }
 
 async fn run_mock(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -198,12 +125,9 @@ async fn run_mock(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.with_sub_app_id(id);
     }
     let client = builder.build()?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
     let mut uploads: BTreeSet<String> = BTreeSet::new();
     for (name, size) in [("first clip", 64 * 1024), ("second clip", 128 * 1024)] {
-        uploads.insert(upload(&server, &client, &http, name, size).await?);
+        uploads.insert(upload(&client, name, size).await?);
     }
 
     let poller: EventPoller = client.event_poller();
