@@ -47,3 +47,4 @@ pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
+pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
