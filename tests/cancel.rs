@@ -213,3 +213,56 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
     assert!(!parent.is_cancelled());
     assert_eq!(server.commits().len(), 1);
 }
+
+#[tokio::test]
+async fn upload_handle_cancel_and_join() {
+    let (server, client, dir) = setup(2).await;
+    server.add_fault(
+        FaultRule::new(Target::Cos(CosOperation::UploadPart))
+            .every(1)
+            .fault(Fault::Delay(Duration::from_millis(300))),
+    );
+    let path = write(dir.path(), "h.mp4", &data((10 * MIB) as usize, 8));
+    let handle = client.start_upload(UploadRequest::from_path(&path));
+    let mut watch = handle.progress_watch();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        watch.wait_for(|p| p.as_ref().is_some_and(|p| p.part_done.is_some())),
+    )
+    .await
+    .expect("a part completes")
+    .unwrap();
+    assert!(handle.progress().is_some_and(|p| p.bytes_sent > 0));
+    handle.cancel();
+    let err = handle.join().await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_eq!(server.count("AbortMultipartUpload"), 1);
+    assert_eq!(server.count("CommitUpload"), 0);
+    assert_quiet(&server).await;
+}
+
+#[tokio::test]
+async fn upload_handle_success_reports_final_progress() {
+    let (server, client, dir) = setup(2).await;
+    let bytes = data((3 * MIB) as usize, 9);
+    let path = write(dir.path(), "ok.mp4", &bytes);
+    let handle = client.start_upload(UploadRequest::from_path(&path));
+    let out = handle_join(handle).await;
+    assert_eq!(out.0.bytes_sent, bytes.len() as u64);
+    let last = out.1.expect("progress reported");
+    assert_eq!(last.bytes_sent, bytes.len() as u64);
+    assert_eq!(last.total_bytes, bytes.len() as u64);
+    assert_eq!(server.commits().len(), 1);
+}
+
+async fn handle_join(
+    handle: tencent_vod::upload::UploadHandle,
+) -> (
+    tencent_vod::UploadOutcome,
+    Option<tencent_vod::UploadProgress>,
+) {
+    let watch = handle.progress_watch();
+    let out = handle.join().await.unwrap();
+    let last = watch.borrow().clone();
+    (out, last)
+}

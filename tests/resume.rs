@@ -539,3 +539,51 @@ async fn checkpointed_upload_with_cover_resumes() {
     );
     assert!(store.is_empty());
 }
+
+#[tokio::test]
+async fn dropped_upload_resumes_like_a_killed_process() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 21);
+    let path = write(dir.path(), "killed.mp4", &bytes);
+    let store_dir = dir.path().join("cps");
+    let store = JsonFileCheckpointStore::new(&store_dir);
+    let parts = Arc::new(AtomicU32::new(0));
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let (n, r) = (parts.clone(), reached.clone());
+    let upload = client.upload(
+        UploadRequest::from_path(&path)
+            .with_checkpoint(store.clone(), None)
+            .with_progress(move |p| {
+                if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3 {
+                    r.notify_one();
+                }
+            }),
+    );
+    tokio::select! {
+        res = upload => panic!("should still be running: {res:?}"),
+        _ = reached.notified() => {}
+    }
+    // "Killed": the future is gone; let a save already handed to the blocking pool land.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let files = json_files(&store_dir);
+    assert_eq!(files.len(), 1);
+    let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let recorded = cp.objects[0].parts.len() as u64;
+    assert!(recorded >= 1, "{cp:?}");
+    assert_eq!(server.count("CommitUpload"), 0);
+    let first = server.count("UploadPart");
+
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("ListParts"), 1);
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.count("UploadPart") - first, PARTS - recorded);
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(json_files(&store_dir).is_empty());
+}

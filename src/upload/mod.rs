@@ -21,6 +21,9 @@
 //!   the blocking pool finishes on its own). In-flight multipart uploads are then neither completed nor
 //!   aborted: they are left for the bucket's lifecycle rules, or resumed by a later run with the same
 //!   checkpoint.
+//! - [`VodClient::start_upload`](crate::VodClient::start_upload) runs an upload on its own task and returns an
+//!   [`UploadHandle`] (`cancel()`, `progress()`, `join().await`). Dropping the handle detaches the upload (it
+//!   keeps running); cancel it first to stop it.
 //!
 //! # Resume
 //! With [`UploadRequest::with_checkpoint`], an upload saves a [`Checkpoint`] (after ApplyUpload, after each
@@ -53,6 +56,7 @@
 //! margin is only logged.
 
 pub mod checkpoint;
+mod handle;
 mod prepare;
 mod request;
 
@@ -60,6 +64,7 @@ pub use checkpoint::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CompletedObject, FINGERPRINT_HEAD_BYTES,
     JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint, SourceFingerprint,
 };
+pub use handle::UploadHandle;
 pub use request::{
     COVER_TYPES, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES,
     ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
@@ -234,7 +239,8 @@ async fn or_cancel<T>(
 enum Replay {
     Path(PathBuf),
     Bytes(Bytes),
-    Reader(Option<UploadSource>),
+    // A Mutex only to make `ObjectSpec` Sync (a boxed reader is Send but not Sync); never contended.
+    Reader(Mutex<Option<UploadSource>>),
 }
 
 enum Role {
@@ -255,7 +261,7 @@ impl ObjectSpec {
         let replay = match spec {
             SourceSpec::Path(p) => Replay::Path(p),
             SourceSpec::Bytes(b) => Replay::Bytes(b),
-            r @ SourceSpec::Reader(..) => Replay::Reader(Some(r.into_source())),
+            r @ SourceSpec::Reader(..) => Replay::Reader(Mutex::new(Some(r.into_source()))),
         };
         ObjectSpec { role, replay, size }
     }
@@ -264,7 +270,7 @@ impl ObjectSpec {
         match &mut self.replay {
             Replay::Path(p) => Some(UploadSource::path(p.clone())),
             Replay::Bytes(b) => Some(UploadSource::bytes(b.clone())),
-            Replay::Reader(r) => r.take(),
+            Replay::Reader(r) => r.get_mut().unwrap_or_else(|p| p.into_inner()).take(),
         }
     }
 
@@ -308,11 +314,15 @@ async fn prepare_resumable(
                 .unwrap_or_else(|_| p.to_path_buf()),
         );
     }
-    let fingerprints: Vec<Result<SourceFingerprint>> =
-        futures::stream::iter(canonical.iter().map(|p| SourceFingerprint::of_file(p)))
-            .buffered(8)
-            .collect()
-            .await;
+    let fingerprints: Vec<Result<SourceFingerprint>> = futures::stream::iter(
+        canonical
+            .clone()
+            .into_iter()
+            .map(|p: PathBuf| async move { SourceFingerprint::of_file(&p).await }),
+    )
+    .buffered(8)
+    .collect()
+    .await;
     let mut sources = Vec::with_capacity(specs.len());
     for (p, f) in canonical.iter().zip(fingerprints) {
         sources.push((p.clone(), f?));
@@ -532,10 +542,11 @@ async fn transfer_all(
             }
             let aggregator = plan.aggregator.cloned();
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
+            let head_cancel = attempt.clone();
             async move {
                 if let (Some(w), Some(entry)) = (writer, &entry) {
                     if let Some(done) = entry.completed {
-                        match cos_ref.head_object(&key).await? {
+                        match or_cancel(&head_cancel, cos_ref.head_object(&key)).await? {
                             Some(h) if h.size == done.size && h.crc64.is_none_or(|c| c == done.crc64) => {
                                 tracing::info!(key = %key, size = done.size, "object already complete (checkpoint, HEAD Object): skipped");
                                 if let Some(a) = &aggregator {
