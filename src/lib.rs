@@ -47,6 +47,7 @@ pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
+pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
 
 /// The README's examples are compiled as doc tests.
 #[cfg(doctest)]

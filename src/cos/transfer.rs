@@ -83,6 +83,7 @@ pub struct UploadOptions {
     progress: Option<Progress>,
     cancellation: Option<CancellationToken>,
     keep_upload_on_cancel: bool,
+    keep_upload_on_error: bool,
     resume: Option<ResumeState>,
     on_part_complete: Option<PartCompleteCallback>,
     content_type: Option<String>,
@@ -96,6 +97,7 @@ impl fmt::Debug for UploadOptions {
             .field("progress", &self.progress.is_some())
             .field("cancellation", &self.cancellation.is_some())
             .field("keep_upload_on_cancel", &self.keep_upload_on_cancel)
+            .field("keep_upload_on_error", &self.keep_upload_on_error)
             .field("resume", &self.resume)
             .field("on_part_complete", &self.on_part_complete.is_some())
             .field("content_type", &self.content_type)
@@ -133,6 +135,13 @@ impl UploadOptions {
     /// On cancellation, leave the multipart upload in place (to resume it later) instead of aborting it.
     pub fn with_keep_upload_on_cancel(mut self, keep: bool) -> Self {
         self.keep_upload_on_cancel = keep;
+        self
+    }
+
+    /// On failure (other than cancellation), leave the multipart upload in place (to resume it later with
+    /// [`with_resume`](Self::with_resume)) instead of aborting it. Used by checkpointed uploads.
+    pub fn with_keep_upload_on_error(mut self, keep: bool) -> Self {
+        self.keep_upload_on_error = keep;
         self
     }
 
@@ -653,8 +662,11 @@ impl CosClient {
                 Ok(out)
             }
             Err(e) => {
-                if matches!(e, Error::Cancelled) && opts.keep_upload_on_cancel {
+                let cancelled = matches!(e, Error::Cancelled);
+                if cancelled && opts.keep_upload_on_cancel {
                     tracing::info!(upload_id = %upload_id, "cancelled; multipart upload kept for resume");
+                } else if !cancelled && opts.keep_upload_on_error {
+                    tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; multipart upload kept for resume");
                 } else {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; aborting the multipart upload");
                     if let Err(abort_err) = self.abort_multipart_upload(key, &upload_id).await {

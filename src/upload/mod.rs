@@ -5,32 +5,87 @@
 //! - every local check (file exists and is a regular file, types known, field lengths, every HLS/DASH segment
 //!   present) happens **before** ApplyUpload;
 //! - CommitUpload is called only after every object was uploaded and its CRC-64 verified; on any failure nothing
-//!   is committed, in-flight multipart uploads are aborted, and the error names the object (key or path);
-//! - cancellation ([`UploadRequest::with_cancellation`]) and a deadline ([`UploadRequest::with_deadline`]) stop
-//!   the transfer cleanly (multipart uploads aborted) and return [`Error::Cancelled`] /
-//!   [`Error::DeadlineExceeded`]. Dropping the `upload` future is also safe — no task outlives it — but in-flight
-//!   multipart uploads are then left for COS's lifecycle rules instead of being aborted.
+//!   is committed, in-flight multipart uploads are aborted (kept instead when the upload is checkpointed, see
+//!   [Resume](#resume)), and the error names the object (key or path);
+//! - temporary credentials are never used past their `ExpiredTime` (see [Credential expiry](#credential-expiry)).
+//!
+//! # Cancellation, deadline, dropping the future
+//! - [`UploadRequest::with_cancellation`]: when the token is cancelled, parts in flight are dropped, the multipart
+//!   uploads are aborted (or kept for a resume when a checkpoint is set), CommitUpload is **not** called, and
+//!   `upload` returns [`Error::Cancelled`]. A cancel that arrives while CommitUpload is already on the wire
+//!   does not interrupt it.
+//! - [`UploadRequest::with_deadline`]: the same, returning [`Error::DeadlineExceeded`] (unless the upload had
+//!   already been committed when the deadline passed: then its outcome is returned).
+//! - **Dropping** the `upload` future is safe: the part uploads run on a `JoinSet` owned by the future, so they
+//!   are aborted with it and no task keeps running or sends requests afterwards (a file read already handed to
+//!   the blocking pool finishes on its own). In-flight multipart uploads are then neither completed nor
+//!   aborted: they are left for the bucket's lifecycle rules, or resumed by a later run with the same
+//!   checkpoint.
+//! - [`VodClient::start_upload`](crate::VodClient::start_upload) runs an upload on its own task and returns an
+//!   [`UploadHandle`] (`cancel()`, `progress()`, `join().await`). Dropping the handle detaches the upload (it
+//!   keeps running); cancel it first to stop it.
+//!
+//! # Resume
+//! With [`UploadRequest::with_checkpoint`], an upload saves a [`Checkpoint`] (after ApplyUpload, after each
+//! verified part — saves are coalesced and serialized by one writer — and when an object completes). Running the
+//! same request again with the same store:
+//! 1. loads the checkpoint and checks it; it is **discarded** (logged, deleted) and the upload starts over with a
+//!    fresh ApplyUpload when it cannot be read or parsed, has another format version, belongs to another request
+//!    (explicit key reused), records a commit, when a source file changed (size, modification time or CRC-64 of
+//!    its first MiB), or when its temporary credentials expire within the
+//!    [margin](UploadRequest::with_credential_margin) (default 5 minutes);
+//! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
+//!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
+//!    sent);
+//! 3. commits, and deletes the checkpoint. If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a
+//!    resumed session (already committed, or unknown), the checkpoint is discarded and the upload starts over
+//!    once.
+//!
+//! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). Store errors
+//! never fail an upload: a `load` error starts over, `save`/`delete` errors are logged. A checkpoint holds the
+//! temporary credentials: see [`checkpoint`#secrets](checkpoint#secrets).
+//!
+//! # Credential expiry
+//! ApplyUpload's temporary credentials are valid until `ExpiredTime`; the COS client never signs past it
+//! ([`Error::CredentialsExpired`]). VOD API 3.0 cannot extend a session's credentials, and a new session has new
+//! storage paths, so when the transfer fails because the credentials expired ([`Error::CredentialsExpired`], COS
+//! `ExpiredToken`, or `AccessDenied` at or past the expiry) the upload applies for a **new session and re-sends
+//! every object, at most once** (logged with `warn!`; not possible for reader sources, which cannot be read
+//! twice). If that fails again, the error is returned and nothing is committed. A checkpoint whose credentials
+//! expire within the margin is not used (step 1 above). A fresh session whose credentials are shorter than the
+//! margin is only logged.
 
+pub mod checkpoint;
+mod handle;
 mod prepare;
 mod request;
 
+pub use checkpoint::{
+    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CompletedObject, FINGERPRINT_HEAD_BYTES,
+    JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint, SourceFingerprint,
+};
+pub use handle::UploadHandle;
 pub use request::{
-    COVER_TYPES, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES, ProgressCallback,
-    UploadOutcome, UploadProgress, UploadRequest,
+    COVER_TYPES, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES,
+    ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, Progress, ProgressEvent, TransferConfig, UploadOptions,
-    UploadSource,
+    ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
+    UploadOptions, UploadSource,
 };
 use crate::error::{Error, Result};
 use crate::events::WaitOptions;
 use crate::retry::RetryConfig;
-use crate::vod::{ApplyUploadResponse, CommitUploadRequest, VodApi};
+use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, CommitUploadRequest, VodApi};
+use bytes::Bytes;
+use checkpoint::CheckpointWriter;
 use futures::StreamExt;
 use prepare::{check_file, collect_segments, complete_apply_fields, is_manifest_type, segment_key};
-use request::SourceSpec;
+use request::{CheckpointConfig, SourceSpec};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -63,19 +118,18 @@ pub(crate) async fn run(ctx: UploadContext<'_>, mut req: UploadRequest) -> Resul
                 _ = tokio::time::sleep(d) => {
                     tracing::warn!(deadline = ?d, "upload deadline exceeded: cancelling");
                     cancel.cancel();
-                    // Let the transfer abort its multipart uploads before returning.
-                    let _ = work.await;
-                    Err(Error::DeadlineExceeded(d))
+                    // Let the transfer abort (or keep, when checkpointed) its multipart uploads before returning.
+                    match work.await {
+                        Ok(out) => {
+                            tracing::warn!(file_id = %out.file_id, "the deadline passed while CommitUpload was in flight; the upload is committed");
+                            Ok(out)
+                        }
+                        Err(_) => Err(Error::DeadlineExceeded(d)),
+                    }
                 }
             }
         }
     }
-}
-
-struct Object {
-    key: String,
-    source: UploadSource,
-    size: Option<u64>,
 }
 
 /// Sums per-object progress into one aggregate and forwards it to the caller's callback.
@@ -87,6 +141,25 @@ struct Aggregator {
 }
 
 impl Aggregator {
+    /// Reports object `index` as already complete (resumed from a checkpoint).
+    fn skip(&self, index: usize, key: &str, size: u64) {
+        let bytes_sent = {
+            let mut g = self.per_object.lock().unwrap_or_else(|p| p.into_inner());
+            let prev = g.0[index];
+            g.0[index] = size;
+            g.1 = g.1 - prev + size;
+            g.1
+        };
+        (self.callback)(&UploadProgress {
+            key: key.to_string(),
+            object_bytes_sent: size,
+            object_total: Some(size),
+            bytes_sent,
+            total_bytes: self.total,
+            part_done: None,
+        });
+    }
+
     fn progress_for(self: &Arc<Self>, index: usize) -> Progress {
         let me = Arc::clone(self);
         Progress::new(move |ev: ProgressEvent| {
@@ -150,6 +223,482 @@ fn check_apply_response(resp: &ApplyUploadResponse, want_cover: bool) -> Result<
     Ok(())
 }
 
+/// Waits for `fut` unless `cancel` fires first.
+async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Error::Cancelled),
+        r = fut => r,
+    }
+}
+
+/// What an object is read from; files and bytes can be read again (after a credential-expiry restart).
+enum Replay {
+    Path(PathBuf),
+    Bytes(Bytes),
+    // A Mutex only to make `ObjectSpec` Sync (a boxed reader is Send but not Sync); never contended.
+    Reader(Mutex<Option<UploadSource>>),
+}
+
+enum Role {
+    Media,
+    Cover,
+    Segment(String),
+}
+
+/// One object of the upload, before it has a COS key.
+struct ObjectSpec {
+    role: Role,
+    replay: Replay,
+    size: Option<u64>,
+}
+
+impl ObjectSpec {
+    fn new(role: Role, spec: SourceSpec, size: Option<u64>) -> Self {
+        let replay = match spec {
+            SourceSpec::Path(p) => Replay::Path(p),
+            SourceSpec::Bytes(b) => Replay::Bytes(b),
+            r @ SourceSpec::Reader(..) => Replay::Reader(Mutex::new(Some(r.into_source()))),
+        };
+        ObjectSpec { role, replay, size }
+    }
+
+    fn take_source(&mut self) -> Option<UploadSource> {
+        match &mut self.replay {
+            Replay::Path(p) => Some(UploadSource::path(p.clone())),
+            Replay::Bytes(b) => Some(UploadSource::bytes(b.clone())),
+            Replay::Reader(r) => r.get_mut().unwrap_or_else(|p| p.into_inner()).take(),
+        }
+    }
+
+    fn replayable(&self) -> bool {
+        !matches!(self.replay, Replay::Reader(_))
+    }
+
+    fn local_path(&self) -> Option<&std::path::Path> {
+        match &self.replay {
+            Replay::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// A checkpointed upload's identity: store, key, request digest and the sources' fingerprints.
+struct Resumable {
+    store: Arc<dyn checkpoint::CheckpointStore>,
+    key: String,
+    digest: String,
+    sources: Vec<(PathBuf, SourceFingerprint)>,
+}
+
+async fn prepare_resumable(
+    cfg: CheckpointConfig,
+    specs: &[ObjectSpec],
+    apply: &ApplyUploadRequest,
+) -> Result<Option<Resumable>> {
+    if specs.iter().any(|s| s.local_path().is_none()) {
+        tracing::debug!(
+            "checkpoint ignored: only uploads whose sources are all files can be resumed"
+        );
+        return Ok(None);
+    }
+    let mut canonical = Vec::with_capacity(specs.len());
+    for s in specs {
+        let p = s.local_path().unwrap_or(std::path::Path::new(""));
+        canonical.push(
+            tokio::fs::canonicalize(p)
+                .await
+                .unwrap_or_else(|_| p.to_path_buf()),
+        );
+    }
+    let fingerprints: Vec<Result<SourceFingerprint>> = futures::stream::iter(
+        canonical
+            .clone()
+            .into_iter()
+            .map(|p: PathBuf| async move { SourceFingerprint::of_file(&p).await }),
+    )
+    .buffered(8)
+    .collect()
+    .await;
+    let mut sources = Vec::with_capacity(specs.len());
+    for (p, f) in canonical.iter().zip(fingerprints) {
+        sources.push((p.clone(), f?));
+    }
+    let identity = serde_json::json!({
+        "apply": apply,
+        "paths": canonical,
+    });
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(identity.to_string().as_bytes()))
+    };
+    let key = cfg
+        .key
+        .unwrap_or_else(|| format!("vod-upload-{}", &digest[..32]));
+    Ok(Some(Resumable {
+        store: cfg.store,
+        key,
+        digest,
+        sources,
+    }))
+}
+
+/// Why a checkpoint cannot be used, if it cannot.
+fn stale_reason(
+    cp: &Checkpoint,
+    res: &Resumable,
+    margin: Duration,
+    want_cover: bool,
+) -> Option<String> {
+    if cp.version != CHECKPOINT_VERSION {
+        return Some(format!(
+            "format version {} (expected {CHECKPOINT_VERSION})",
+            cp.version
+        ));
+    }
+    if cp.committed {
+        return Some("it records a commit".into());
+    }
+    if cp.request_digest != res.digest {
+        return Some("it was made for another request (different fields or files)".into());
+    }
+    if cp.objects.len() != res.sources.len() {
+        return Some("its objects do not match the request's".into());
+    }
+    for (o, (path, fp)) in cp.objects.iter().zip(&res.sources) {
+        if &o.local_path != path {
+            return Some(format!("object {} was read from another file", o.key));
+        }
+        if &o.fingerprint != fp {
+            return Some(format!(
+                "source {} changed since the checkpoint (size, modification time or content)",
+                path.display()
+            ));
+        }
+    }
+    if let Some(exp) = cp.credential_expiry() {
+        let left = exp - crate::cos::now_unix();
+        if left < margin.as_secs() as i64 {
+            return Some(format!(
+                "its temporary credentials expire in {left} s (margin {} s)",
+                margin.as_secs()
+            ));
+        }
+    }
+    if let Err(e) = check_apply_response(&cp.apply, want_cover) {
+        return Some(format!("its ApplyUpload answer is unusable: {e}"));
+    }
+    None
+}
+
+async fn discard_checkpoint(res: &Resumable) {
+    if let Err(e) = res.store.delete(&res.key).await {
+        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint");
+    }
+}
+
+/// Loads the checkpoint of a resumable upload, when there is a usable one.
+async fn load_checkpoint(
+    res: &Resumable,
+    margin: Duration,
+    want_cover: bool,
+) -> Option<Checkpoint> {
+    let cp = match res.store.load(&res.key).await {
+        Ok(Some(cp)) => cp,
+        Ok(None) => {
+            tracing::debug!(key = %res.key, "no checkpoint: starting a new upload");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(key = %res.key, error = %e, "checkpoint unreadable: discarding it and starting over");
+            discard_checkpoint(res).await;
+            return None;
+        }
+    };
+    match stale_reason(&cp, res, margin, want_cover) {
+        Some(reason) => {
+            tracing::info!(key = %res.key, %reason, "discarding stale checkpoint: starting over with a new ApplyUpload");
+            discard_checkpoint(res).await;
+            None
+        }
+        None => {
+            tracing::info!(
+                key = %res.key,
+                verified_parts = cp.verified_parts(),
+                "resuming from checkpoint"
+            );
+            Some(cp)
+        }
+    }
+}
+
+/// One VOD upload session and the COS keys of its objects.
+struct Session {
+    applied: ApplyUploadResponse,
+    keys: Vec<String>,
+    resumed: bool,
+    writer: Option<Arc<CheckpointWriter>>,
+}
+
+impl Session {
+    fn new(applied: ApplyUploadResponse, specs: &[ObjectSpec]) -> Self {
+        let media_key = applied.media_storage_path[1..].to_string();
+        let keys = specs
+            .iter()
+            .map(|s| match &s.role {
+                Role::Media => media_key.clone(),
+                Role::Cover => applied
+                    .cover_storage_path
+                    .as_deref()
+                    .map(|p| p[1..].to_string())
+                    .unwrap_or_default(),
+                Role::Segment(rel) => segment_key(&media_key, rel),
+            })
+            .collect();
+        Session {
+            applied,
+            keys,
+            resumed: false,
+            writer: None,
+        }
+    }
+
+    fn expiry(&self) -> Option<i64> {
+        self.applied
+            .temp_certificate
+            .as_ref()
+            .map(|c| c.expired_time)
+    }
+}
+
+/// Whether a transfer failure means the session's temporary credentials expired.
+fn is_credential_expiry(e: &Error, expiry: Option<i64>) -> bool {
+    match e {
+        Error::CredentialsExpired { .. } => true,
+        _ => match e.code() {
+            Some("ExpiredToken") => true,
+            Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") => {
+                expiry.is_some_and(|exp| crate::cos::now_unix() + 5 >= exp)
+            }
+            _ => false,
+        },
+    }
+}
+
+/// Settings shared by every transfer attempt of one upload.
+struct TransferPlan<'a> {
+    transfer: &'a TransferConfig,
+    budget: &'a ConcurrencyBudget,
+    aggregator: Option<&'a Arc<Aggregator>>,
+}
+
+/// Uploads every object of `session` (resuming from its checkpoint when it has one). Returns the bytes of all
+/// objects.
+async fn transfer_all(
+    ctx: &UploadContext<'_>,
+    session: &Session,
+    specs: &mut [ObjectSpec],
+    plan: &TransferPlan<'_>,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    let applied = &session.applied;
+    let mut cos = CosClient::builder(&applied.storage_bucket, &applied.storage_region)
+        .with_http_client(ctx.http.clone())
+        .with_retry(ctx.retry.clone());
+    cos = match &applied.temp_certificate {
+        Some(tc) => cos
+            .with_credential(tc.credential())
+            .with_credential_expiry(tc.expired_time),
+        None => {
+            tracing::debug!("no TempCertificate: using the caller's own credentials for COS");
+            cos.with_credential(ctx.api.credentials().credential().await?)
+        }
+    };
+    if let Some(e) = ctx.cos_endpoint {
+        cos = cos.with_endpoint(e);
+    }
+    let cos = cos.build()?;
+
+    // Failing objects cancel the others through this token (a child: the caller's token is never touched).
+    let attempt = cancel.child_token();
+    let sources: Vec<Option<UploadSource>> = specs.iter_mut().map(|s| s.take_source()).collect();
+    let transfer = plan.transfer;
+    let objects_in_flight = transfer.concurrency().max(1) * 2;
+    let cos_ref = &cos;
+    let writer = session.writer.as_ref();
+    let recorded = writer.map(|w| w.snapshot());
+    let work = async {
+        let mut results = futures::stream::iter(sources.into_iter().enumerate().map(|(i, source)| {
+            let key = session.keys[i].clone();
+            let mut opts = UploadOptions::default()
+                .with_config(transfer.clone())
+                .with_budget(plan.budget.clone())
+                .with_cancellation(attempt.clone());
+            if let Some(a) = plan.aggregator {
+                opts = opts.with_progress(a.progress_for(i));
+            }
+            let aggregator = plan.aggregator.cloned();
+            let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
+            let head_cancel = attempt.clone();
+            async move {
+                if let (Some(w), Some(entry)) = (writer, &entry) {
+                    if let Some(done) = entry.completed {
+                        match or_cancel(&head_cancel, cos_ref.head_object(&key)).await? {
+                            Some(h) if h.size == done.size && h.crc64.is_none_or(|c| c == done.crc64) => {
+                                tracing::info!(key = %key, size = done.size, "object already complete (checkpoint, HEAD Object): skipped");
+                                if let Some(a) = &aggregator {
+                                    a.skip(i, &key, done.size);
+                                }
+                                return Ok(done.size);
+                            }
+                            _ => {
+                                tracing::info!(key = %key, "object recorded complete is missing or different on COS: uploading it again");
+                                w.update(|cp| {
+                                    if let Some(o) = cp.objects.get_mut(i) {
+                                        o.completed = None;
+                                        o.upload_id = None;
+                                        o.parts.clear();
+                                    }
+                                });
+                            }
+                        }
+                    } else if let Some(upload_id) = &entry.upload_id {
+                        opts = opts.with_resume(ResumeState {
+                            upload_id: upload_id.clone(),
+                            completed_parts: entry.parts.clone(),
+                        });
+                    }
+                }
+                if let Some(w) = writer {
+                    let w = Arc::clone(w);
+                    opts = opts
+                        .with_keep_upload_on_cancel(true)
+                        .with_keep_upload_on_error(true)
+                        .with_on_part_complete(Arc::new(move |id: &str, part: &crate::cos::CompletedPart| {
+                            w.part_done(i, id, part)
+                        }));
+                }
+                let Some(source) = source else {
+                    return Err(Error::invalid(
+                        format!("object {key}"),
+                        "its reader was already consumed by an earlier attempt and cannot be read again",
+                    ));
+                };
+                let out = cos_ref.upload(&key, source, opts).await?;
+                if let Some(w) = writer {
+                    w.update(|cp| {
+                        if let Some(o) = cp.objects.get_mut(i) {
+                            o.completed = Some(CompletedObject {
+                                size: out.size,
+                                crc64: out.crc64,
+                            });
+                        }
+                    });
+                }
+                Ok(out.size)
+            }
+        }))
+        .buffer_unordered(objects_in_flight);
+        let mut first_error: Option<Error> = None;
+        let mut bytes = 0u64;
+        while let Some(r) = results.next().await {
+            match r {
+                Ok(n) => bytes += n,
+                Err(e) => {
+                    if first_error.is_none() {
+                        if !matches!(e, Error::Cancelled) {
+                            tracing::warn!(error = %e, "object upload failed: cancelling the others");
+                        }
+                        attempt.cancel();
+                        first_error = Some(e);
+                    } else if !matches!(e, Error::Cancelled) {
+                        tracing::debug!(error = %e, "further object failure");
+                    }
+                }
+            }
+        }
+        drop(results);
+        if let Some(w) = writer {
+            w.close();
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None if cancel.is_cancelled() => Err(Error::Cancelled),
+            None => Ok(bytes),
+        }
+    };
+    // The checkpoint writer runs alongside (not spawned: dropping the upload drops it too).
+    let (result, ()) = tokio::join!(work, async {
+        if let Some(w) = writer {
+            w.run().await;
+        }
+    });
+    result
+}
+
+/// A new session: ApplyUpload (raced with cancellation), and a fresh checkpoint when resumable.
+async fn fresh_session(
+    ctx: &UploadContext<'_>,
+    apply: &ApplyUploadRequest,
+    specs: &[ObjectSpec],
+    resumable: Option<&Resumable>,
+    margin: Duration,
+    want_cover: bool,
+    cancel: &CancellationToken,
+) -> Result<Session> {
+    let applied = or_cancel(cancel, ctx.api.apply_upload(apply)).await?;
+    check_apply_response(&applied, want_cover)?;
+    tracing::info!(
+        bucket = %applied.storage_bucket,
+        region = %applied.storage_region,
+        request_id = %applied.request_id,
+        "ApplyUpload done"
+    );
+    if let Some(exp) = applied.temp_certificate.as_ref().map(|c| c.expired_time) {
+        let left = exp - crate::cos::now_unix();
+        if left < margin.as_secs() as i64 {
+            tracing::info!(
+                valid_for_s = left,
+                "the session's temporary credentials are short-lived; an expiry during the transfer restarts it once"
+            );
+        }
+    }
+    let mut session = Session::new(applied, specs);
+    if let Some(res) = resumable {
+        let now = crate::cos::now_unix();
+        let cp = Checkpoint {
+            version: CHECKPOINT_VERSION,
+            key: res.key.clone(),
+            request_digest: res.digest.clone(),
+            created_at: now,
+            updated_at: now,
+            apply: session.applied.clone(),
+            sub_app_id: apply.sub_app_id,
+            objects: session
+                .keys
+                .iter()
+                .zip(&res.sources)
+                .map(|(key, (path, fp))| ObjectCheckpoint {
+                    key: key.clone(),
+                    local_path: path.clone(),
+                    fingerprint: *fp,
+                    upload_id: None,
+                    parts: Vec::new(),
+                    completed: None,
+                })
+                .collect(),
+            committed: false,
+        };
+        let writer = CheckpointWriter::new(Arc::clone(&res.store), cp);
+        writer.save_now().await;
+        session.writer = Some(writer);
+    }
+    Ok(session)
+}
+
 async fn pipeline(
     ctx: UploadContext<'_>,
     req: UploadRequest,
@@ -165,6 +714,8 @@ async fn pipeline(
         progress,
         resolve_task,
         budget,
+        checkpoint,
+        credential_margin,
         ..
     } = req;
 
@@ -204,128 +755,133 @@ async fn pipeline(
                 "an HLS/DASH manifest must be uploaded from a file path so its segments can be found",
             ));
         };
-        let segs = collect_segments(ctx.api, root).await?;
+        let segs = or_cancel(&cancel, collect_segments(ctx.api, root)).await?;
         tracing::info!(segments = segs.len(), "manifest segments found locally");
         segs
     } else {
         Vec::new()
     };
+    let want_cover = cover.is_some();
+    let mut specs = vec![ObjectSpec::new(Role::Media, media, media_size)];
+    if let Some(c) = cover {
+        specs.push(ObjectSpec::new(Role::Cover, c, cover_size));
+    }
+    for s in segments {
+        specs.push(ObjectSpec::new(
+            Role::Segment(s.relative),
+            SourceSpec::Path(s.local),
+            Some(s.size),
+        ));
+    }
+    let resumable = match checkpoint {
+        Some(cfg) => prepare_resumable(cfg, &specs, &apply).await?,
+        None => None,
+    };
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
 
-    // 2. ApplyUpload.
-    let applied = ctx.api.apply_upload(&apply).await?;
-    check_apply_response(&applied, cover.is_some())?;
-    tracing::info!(
-        bucket = %applied.storage_bucket,
-        region = %applied.storage_region,
-        request_id = %applied.request_id,
-        "ApplyUpload done"
-    );
-    let media_key = applied.media_storage_path[1..].to_string();
-    let cover_key = applied
-        .cover_storage_path
-        .as_deref()
-        .filter(|_| cover.is_some())
-        .map(|p| p[1..].to_string());
-
-    // 3. COS client for the session's bucket and temporary credentials.
-    let mut cos = CosClient::builder(&applied.storage_bucket, &applied.storage_region)
-        .with_http_client(ctx.http.clone())
-        .with_retry(ctx.retry.clone());
-    cos = match &applied.temp_certificate {
-        Some(tc) => cos
-            .with_credential(tc.credential())
-            .with_credential_expiry(tc.expired_time),
-        None => {
-            tracing::debug!("no TempCertificate: using the caller's own credentials for COS");
-            cos.with_credential(ctx.api.credentials().credential().await?)
-        }
-    };
-    if let Some(e) = ctx.cos_endpoint {
-        cos = cos.with_endpoint(e);
-    }
-    let cos = cos.build()?;
-
-    // 4. Transfer every object under one budget.
-    let mut objects = vec![Object {
-        key: media_key.clone(),
-        source: media.into_source(),
-        size: media_size,
-    }];
-    if let (Some(c), Some(k)) = (cover, &cover_key) {
-        objects.push(Object {
-            key: k.clone(),
-            source: c.into_source(),
-            size: cover_size,
-        });
-    }
-    let mut segment_keys = Vec::with_capacity(segments.len());
-    for s in &segments {
-        let key = segment_key(&media_key, &s.relative);
-        segment_keys.push(key.clone());
-        objects.push(Object {
-            key,
-            source: UploadSource::path(&s.local),
-            size: Some(s.size),
-        });
-    }
     let aggregator = progress.map(|callback| {
         Arc::new(Aggregator {
-            per_object: Mutex::new((vec![0; objects.len()], 0)),
-            sizes: objects.iter().map(|o| o.size).collect(),
-            total: objects.iter().filter_map(|o| o.size).sum(),
+            per_object: Mutex::new((vec![0; specs.len()], 0)),
+            sizes: specs.iter().map(|o| o.size).collect(),
+            total: specs.iter().filter_map(|o| o.size).sum(),
             callback,
         })
     });
     let budget = budget.unwrap_or_else(|| ConcurrencyBudget::new(transfer.concurrency()));
-    // Objects are started a few at a time (each one then takes part permits from the shared budget), so a
-    // manifest with thousands of segments does not open thousands of files at once.
-    let objects_in_flight = transfer.concurrency().max(1) * 2;
-    let cos_ref = &cos;
-    let mut results = futures::stream::iter(objects.into_iter().enumerate().map(|(i, o)| {
-        let mut opts = UploadOptions::default()
-            .with_config(transfer.clone())
-            .with_budget(budget.clone())
-            .with_cancellation(cancel.clone());
-        if let Some(a) = &aggregator {
-            opts = opts.with_progress(a.progress_for(i));
-        }
-        async move { cos_ref.upload(&o.key, o.source, opts).await }
-    }))
-    .buffer_unordered(objects_in_flight);
-    let mut first_error: Option<Error> = None;
-    let mut bytes_sent = 0u64;
-    while let Some(r) = results.next().await {
-        match r {
-            Ok(out) => bytes_sent += out.size,
-            Err(e) => {
-                if first_error.is_none() {
-                    tracing::warn!(error = %e, "object upload failed: cancelling the others");
-                    cancel.cancel();
-                    first_error = Some(e);
-                } else if !matches!(e, Error::Cancelled) {
-                    tracing::debug!(error = %e, "further object failure");
+    let plan = TransferPlan {
+        transfer: &transfer,
+        budget: &budget,
+        aggregator: aggregator.as_ref(),
+    };
+
+    // 2. A session: from the checkpoint, or ApplyUpload.
+    let mut from_checkpoint = match &resumable {
+        Some(res) => load_checkpoint(res, credential_margin, want_cover).await,
+        None => None,
+    };
+    let mut expiry_restarts = 0u32;
+    let (session, bytes_sent, committed) = loop {
+        let session = match from_checkpoint.take() {
+            Some(cp) => {
+                let mut s = Session::new(cp.apply.clone(), &specs);
+                s.resumed = true;
+                if let Some(res) = &resumable {
+                    s.writer = Some(CheckpointWriter::new(Arc::clone(&res.store), cp));
                 }
+                s
             }
+            None => {
+                fresh_session(
+                    &ctx,
+                    &apply,
+                    &specs,
+                    resumable.as_ref(),
+                    credential_margin,
+                    want_cover,
+                    &cancel,
+                )
+                .await?
+            }
+        };
+
+        // 3. Every object, under one budget.
+        let bytes_sent = match transfer_all(&ctx, &session, &mut specs, &plan, &cancel).await {
+            Ok(n) => n,
+            Err(_) if cancel.is_cancelled() => return Err(Error::Cancelled),
+            Err(e)
+                if expiry_restarts == 0
+                    && is_credential_expiry(&e, session.expiry())
+                    && specs.iter().all(ObjectSpec::replayable) =>
+            {
+                expiry_restarts += 1;
+                tracing::warn!(
+                    error = %e,
+                    "the session's temporary credentials expired during the transfer: applying for a new \
+                     session and re-sending every object (once)"
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
         }
-    }
-    drop(results);
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if cancel.is_cancelled() {
-        return Err(Error::Cancelled);
-    }
 
-    // 5. CommitUpload: only now that every object is verified.
-    let mut commit = CommitUploadRequest::new(&applied.vod_session_key);
-    commit.sub_app_id = apply.sub_app_id;
-    let committed = ctx.api.commit_upload(&commit).await?;
+        // 4. CommitUpload: only now that every object is verified.
+        let mut commit = CommitUploadRequest::new(&session.applied.vod_session_key);
+        commit.sub_app_id = apply.sub_app_id;
+        match ctx.api.commit_upload(&commit).await {
+            Ok(c) => break (session, bytes_sent, c),
+            Err(e)
+                if session.resumed
+                    && e.code() == Some("InvalidParameterValue.VodSessionKey")
+                    && specs.iter().all(ObjectSpec::replayable) =>
+            {
+                tracing::warn!(
+                    error = %e,
+                    "the checkpointed session cannot be committed (already committed or unknown): \
+                     discarding the checkpoint and starting over"
+                );
+                if let Some(res) = &resumable {
+                    discard_checkpoint(res).await;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     tracing::info!(file_id = %committed.file_id, request_id = %committed.request_id, "CommitUpload done");
+    if let (Some(res), Some(w)) = (&resumable, &session.writer)
+        && let Err(e) = res.store.delete(&res.key).await
+    {
+        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; marking it committed");
+        w.update(|cp| cp.committed = true);
+        w.save_now().await;
+    }
 
-    // 6. Optionally find the procedure task.
+    // 5. Optionally find the procedure task.
     let procedure_task_id = match (resolve_task, apply.procedure.as_deref()) {
         (Some(opts), Some(p)) if !p.is_empty() => {
             resolve_procedure_task(ctx.api, &committed.file_id, apply.sub_app_id, opts).await
@@ -333,6 +889,11 @@ async fn pipeline(
         _ => None,
     };
 
+    let Session { applied, keys, .. } = session;
+    let mut keys = keys.into_iter();
+    let media_key = keys.next().unwrap_or_default();
+    let cover_key = if want_cover { keys.next() } else { None };
+    let segment_keys: Vec<String> = keys.collect();
     Ok(UploadOutcome {
         file_id: committed.file_id,
         media_url: committed.media_url,

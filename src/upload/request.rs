@@ -1,5 +1,6 @@
 //! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
 
+use super::checkpoint::CheckpointStore;
 use crate::cos::{ConcurrencyBudget, UploadSource};
 use crate::events::WaitOptions;
 use crate::vod::ApplyUploadRequest;
@@ -28,6 +29,17 @@ pub const COVER_TYPES: &[&str] = &[
 pub const MAX_SOURCE_CONTEXT: usize = 250;
 /// Maximum length of `SessionContext`.
 pub const MAX_SESSION_CONTEXT: usize = 1000;
+
+/// Default for [`UploadRequest::with_credential_margin`]: temporary credentials (of a checkpoint) with less
+/// validity left than this are not used.
+pub const DEFAULT_CREDENTIAL_MARGIN: Duration = Duration::from_secs(300);
+
+/// Where a resumable upload keeps its checkpoint.
+#[derive(Clone)]
+pub(crate) struct CheckpointConfig {
+    pub store: Arc<dyn CheckpointStore>,
+    pub key: Option<String>,
+}
 
 /// An upload progress snapshot, aggregated over every object of one upload (media, cover, segments).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +125,8 @@ pub struct UploadRequest {
     pub(crate) cancel: Option<CancellationToken>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Option<ConcurrencyBudget>,
+    pub(crate) checkpoint: Option<CheckpointConfig>,
+    pub(crate) credential_margin: Duration,
 }
 
 impl std::fmt::Debug for UploadRequest {
@@ -123,6 +137,10 @@ impl std::fmt::Debug for UploadRequest {
             .field("apply", &self.apply)
             .field("concurrency", &self.concurrency)
             .field("part_size", &self.part_size)
+            .field(
+                "checkpoint_key",
+                &self.checkpoint.as_ref().map(|c| c.key.as_deref()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +158,8 @@ impl UploadRequest {
             cancel: None,
             deadline: None,
             budget: None,
+            checkpoint: None,
+            credential_margin: DEFAULT_CREDENTIAL_MARGIN,
         }
     }
 
@@ -291,6 +311,38 @@ impl UploadRequest {
     /// each upload gets its own budget of `concurrency` parts.
     pub fn with_budget(mut self, budget: ConcurrencyBudget) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Makes the upload resumable: its state is saved in `store` (after ApplyUpload, after each verified part,
+    /// when an object completes) and deleted after CommitUpload; running the same request again after a crash,
+    /// a kill or a failure picks up where it stopped. `key` names the checkpoint; `None` derives one from the
+    /// request (canonical local paths and every ApplyUpload field). Only file sources (media, cover, segments)
+    /// can be resumed: with bytes or a reader the checkpoint is ignored (logged at debug level).
+    ///
+    /// With a checkpoint, a failed or cancelled upload leaves its multipart uploads in place (instead of
+    /// aborting them) so they can be resumed. See [the module docs](crate::upload#resume) for when a
+    /// checkpoint is discarded, and [`checkpoint`](crate::upload::checkpoint#secrets): it holds secrets.
+    ///
+    /// ```
+    /// use tencent_vod::UploadRequest;
+    /// use tencent_vod::upload::JsonFileCheckpointStore;
+    /// let store = JsonFileCheckpointStore::new("/var/lib/myapp/vod-checkpoints");
+    /// let req = UploadRequest::from_path("/data/movie.mp4").with_checkpoint(store, None);
+    /// # let _ = req;
+    /// ```
+    pub fn with_checkpoint(mut self, store: impl CheckpointStore, key: Option<String>) -> Self {
+        self.checkpoint = Some(CheckpointConfig {
+            store: Arc::new(store),
+            key,
+        });
+        self
+    }
+
+    /// A checkpoint whose temporary credentials have less validity left than `margin` is discarded (a fresh
+    /// ApplyUpload is made instead); default [`DEFAULT_CREDENTIAL_MARGIN`] (5 minutes).
+    pub fn with_credential_margin(mut self, margin: Duration) -> Self {
+        self.credential_margin = margin;
         self
     }
 

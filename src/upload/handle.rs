@@ -1,0 +1,103 @@
+//! [`UploadHandle`]: an upload running on its own task, with cancel, progress and join.
+
+use super::{UploadOutcome, UploadProgress, UploadRequest};
+use crate::client::VodClient;
+use crate::error::{Error, Result};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// An upload started with [`VodClient::start_upload`], running on its own Tokio task.
+///
+/// - [`cancel`](Self::cancel) stops it cleanly (multipart uploads aborted, or kept when checkpointed; nothing
+///   committed); [`join`](Self::join) then returns [`Error::Cancelled`].
+/// - [`progress`](Self::progress) is the latest aggregate progress; [`progress_watch`](Self::progress_watch) a
+///   receiver to await changes.
+/// - **Dropping the handle detaches the upload** (like dropping a `JoinHandle`): it runs to the end in the
+///   background. Stopping async work cannot be done synchronously in `Drop`, so there is no abort-on-drop: call
+///   [`cancel`](Self::cancel) (and preferably [`join`](Self::join)) before dropping it to stop the upload.
+#[derive(Debug)]
+pub struct UploadHandle {
+    cancel: CancellationToken,
+    progress: watch::Receiver<Option<UploadProgress>>,
+    task: JoinHandle<Result<UploadOutcome>>,
+}
+
+impl UploadHandle {
+    /// Asks the upload to stop; it aborts its multipart uploads and ends with [`Error::Cancelled`].
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The token that cancels this upload (a child of the request's own token, if it had one).
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The latest progress snapshot (`None` before the first byte was acknowledged).
+    pub fn progress(&self) -> Option<UploadProgress> {
+        self.progress.borrow().clone()
+    }
+
+    /// A receiver of progress snapshots (`changed().await` to wait for the next one).
+    pub fn progress_watch(&self) -> watch::Receiver<Option<UploadProgress>> {
+        self.progress.clone()
+    }
+
+    /// Whether the upload task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the upload's result. A task stopped by the runtime shutting down answers
+    /// [`Error::Cancelled`]; a panic inside the task is resumed here.
+    pub async fn join(self) -> Result<UploadOutcome> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Cancelled),
+        }
+    }
+}
+
+impl VodClient {
+    /// Starts `request` on a new Tokio task and returns a handle to cancel it, watch its progress and join it.
+    /// The request's own cancellation token, deadline and progress callback still apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tencent_vod::VodClient) -> tencent_vod::Result<()> {
+    /// use tencent_vod::UploadRequest;
+    /// let handle = client.start_upload(UploadRequest::from_path("movie.mp4"));
+    /// // … later, e.g. on shutdown:
+    /// handle.cancel();
+    /// let result = handle.join().await; // Err(Error::Cancelled) unless it had already finished
+    /// # let _ = result; Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    /// Like `tokio::spawn`, when called outside a Tokio runtime.
+    pub fn start_upload(&self, mut request: UploadRequest) -> UploadHandle {
+        let cancel = request
+            .cancel
+            .take()
+            .map(|t| t.child_token())
+            .unwrap_or_default();
+        request.cancel = Some(cancel.clone());
+        let (tx, rx) = watch::channel(None);
+        let user = request.progress.take();
+        request.progress = Some(Arc::new(move |p: &UploadProgress| {
+            if let Some(f) = &user {
+                f(p);
+            }
+            tx.send_replace(Some(p.clone()));
+        }));
+        let client = self.clone();
+        let task = tokio::spawn(async move { client.upload(request).await });
+        UploadHandle {
+            cancel,
+            progress: rx,
+            task,
+        }
+    }
+}

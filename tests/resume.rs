@@ -1,0 +1,589 @@
+//! Resumable uploads: checkpoints, resume after failure or cancellation, stale checkpoints, the JSON store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tencent_vod::error::CosOperation;
+use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
+use tencent_vod::upload::{
+    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore,
+};
+use tencent_vod::vod::CommitUploadRequest;
+use tencent_vod::{Error, UploadRequest, VodClient};
+use tokio_util::sync::CancellationToken;
+
+const MIB: u64 = 1 << 20;
+const PARTS: u64 = 6;
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Mock + client with 1 MiB parts, one part in flight (so "the nth part" is deterministic).
+async fn setup() -> (MockServer, VodClient, tempfile::TempDir) {
+    let server = MockServer::builder()
+        .with_min_part_size(64 * 1024)
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .with_part_size(MIB)
+        .with_multipart_threshold(MIB)
+        .with_concurrency(1)
+        .build()
+        .unwrap();
+    (server, client, tempfile::tempdir().unwrap())
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn part_fault(nth: u64) -> FaultRule {
+    FaultRule::new(Target::Cos(CosOperation::UploadPart))
+        .nth(nth)
+        .fault(Fault::CosError {
+            status: 403,
+            code: "AccessDenied".into(),
+        })
+}
+
+/// Captures log lines of the current thread (tests run on a current-thread runtime).
+fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    #[derive(Clone)]
+    struct W(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let w = W(buf.clone());
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || w.clone())
+        .finish();
+    (buf, tracing::subscriber::set_default(sub))
+}
+
+fn logs(buf: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
+}
+
+#[tokio::test]
+async fn failed_upload_resumes_with_only_the_missing_parts() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 7);
+    let path = write(dir.path(), "movie.mp4", &bytes);
+    let store_dir = dir.path().join("checkpoints");
+    let store = JsonFileCheckpointStore::new(&store_dir);
+
+    server.add_fault(part_fault(4));
+    let err = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err}");
+    assert_eq!(server.count("CommitUpload"), 0);
+    assert_eq!(server.count("AbortMultipartUpload"), 0, "kept for resume");
+    assert_eq!(server.multipart_uploads().len(), 1);
+
+    // The checkpoint: one JSON file, private, with the three verified parts.
+    let files = json_files(&store_dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(cp.version, CHECKPOINT_VERSION);
+    assert!(!cp.committed);
+    assert_eq!(cp.objects.len(), 1);
+    let obj = &cp.objects[0];
+    assert_eq!(
+        obj.parts.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(
+        obj.parts
+            .iter()
+            .all(|p| p.size == MIB && !p.etag.is_empty())
+    );
+    assert_eq!(
+        obj.upload_id.as_deref(),
+        Some(server.multipart_uploads()[0].2.as_str())
+    );
+    assert!(obj.completed.is_none());
+    assert_eq!(obj.fingerprint.size, bytes.len() as u64);
+    let key = cp.key.clone();
+    assert_eq!(store.path_for(&key), files[0]);
+
+    // Run again: List Parts, parts 4..6 only, one commit, checkpoint gone.
+    server.clear_faults();
+    let sent_before = server.count("UploadPart");
+    assert_eq!(sent_before, 4);
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("UploadPart") - sent_before, 3);
+    assert_eq!(server.count("ListParts"), 1);
+    assert_eq!(server.count("ApplyUpload"), 1, "the session was reused");
+    assert_eq!(server.count("InitiateMultipartUpload"), 1);
+    assert_eq!(server.count("CommitUpload"), 1);
+    assert_eq!(server.commits().len(), 1);
+    let stored = server.object(&out.bucket, &out.media_key).unwrap();
+    assert_eq!(stored.sha256, sha256_hex(&bytes));
+    assert!(json_files(&store_dir).is_empty(), "checkpoint deleted");
+    assert!(store.load(&key).await.unwrap().is_none());
+    assert!(server.multipart_uploads().is_empty());
+}
+
+#[tokio::test]
+async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 8);
+    let path = write(dir.path(), "cancel.mp4", &bytes);
+    let store = MemoryCheckpointStore::new();
+    let token = CancellationToken::new();
+    let parts_done = Arc::new(AtomicU32::new(0));
+    let (t, n) = (token.clone(), parts_done.clone());
+    let err = client
+        .upload(
+            UploadRequest::from_path(&path)
+                .with_checkpoint(store.clone(), Some("job-42".into()))
+                .with_cancellation(token.clone())
+                .with_progress(move |p| {
+                    if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                        t.cancel();
+                    }
+                }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    assert_eq!(server.count("CommitUpload"), 0);
+    assert_eq!(server.count("AbortMultipartUpload"), 0);
+    assert_eq!(server.multipart_uploads().len(), 1);
+    assert_eq!(store.keys(), vec!["job-42".to_string()]);
+    let recorded = store.get("job-42").unwrap().objects[0].parts.len() as u64;
+    assert!(recorded >= 2, "{recorded}");
+    let first = server.count("UploadPart");
+
+    let out = client
+        .upload(
+            UploadRequest::from_path(&path).with_checkpoint(store.clone(), Some("job-42".into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.count("UploadPart") - first, PARTS - recorded);
+    assert_eq!(server.count("ListParts"), 1);
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.count("CommitUpload"), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(store.is_empty());
+}
+
+/// Makes one failed checkpointed upload (3 verified parts) and returns the store.
+async fn failed_run(server: &MockServer, client: &VodClient, path: &Path) -> MemoryCheckpointStore {
+    let store = MemoryCheckpointStore::new();
+    server.add_fault(part_fault(4));
+    client
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap_err();
+    server.clear_faults();
+    assert_eq!(store.len(), 1);
+    store
+}
+
+#[tokio::test]
+async fn modified_source_discards_the_checkpoint() {
+    let (server, client, dir) = setup().await;
+    let path = write(dir.path(), "v.mp4", &data((PARTS * MIB) as usize, 9));
+    let store = failed_run(&server, &client, &path).await;
+    let old_key = store.keys()[0].clone();
+    let old_session = store.get(&old_key).unwrap().apply.vod_session_key;
+
+    let changed = data((PARTS * MIB) as usize, 10);
+    std::fs::write(&path, &changed).unwrap();
+    let (buf, _guard) = capture_logs();
+    let sent_before = server.count("UploadPart");
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert!(
+        logs(&buf).contains("discarding stale checkpoint"),
+        "{}",
+        logs(&buf)
+    );
+    assert_eq!(server.count("ApplyUpload"), 2, "fresh session");
+    assert_eq!(server.count("ListParts"), 0);
+    assert_eq!(server.count("UploadPart") - sent_before, PARTS);
+    assert_eq!(server.commits().len(), 1);
+    assert_ne!(server.commits()[0].vod_session_key, old_session);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&changed)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn expiring_credentials_in_checkpoint_discard_it() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 11);
+    let path = write(dir.path(), "e.mp4", &bytes);
+    let store = failed_run(&server, &client, &path).await;
+    let key = store.keys()[0].clone();
+    let mut cp = store.get(&key).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Still valid, but inside the default 5-minute margin.
+    cp.apply.temp_certificate.as_mut().unwrap().expired_time = now + 120;
+    store.put(&key, cp);
+
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("ApplyUpload"), 2);
+    assert_eq!(server.count("ListParts"), 0);
+    assert_eq!(server.count("CommitUpload"), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
+    let (server, client, dir) = setup().await;
+    let path = write(dir.path(), "m.mp4", &data((PARTS * MIB) as usize, 12));
+    let store = failed_run(&server, &client, &path).await;
+    let key = store.keys()[0].clone();
+    let mut cp = store.get(&key).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    cp.apply.temp_certificate.as_mut().unwrap().expired_time = now + 120;
+    store.put(&key, cp);
+    client
+        .upload(
+            UploadRequest::from_path(&path)
+                .with_checkpoint(store.clone(), None)
+                .with_credential_margin(std::time::Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.count("ApplyUpload"), 1, "resumed");
+    assert_eq!(server.count("ListParts"), 1);
+}
+
+/// Upload everything, but CommitUpload fails (non-retryable): the checkpoint records complete objects.
+async fn uploaded_but_not_committed(
+    server: &MockServer,
+    client: &VodClient,
+    path: &Path,
+) -> MemoryCheckpointStore {
+    let store = MemoryCheckpointStore::new();
+    server.add_fault(
+        FaultRule::new(Target::Vod("CommitUpload"))
+            .nth(1)
+            .fault(Fault::VodError("FailedOperation".into())),
+    );
+    let err = client
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("FailedOperation"), "{err}");
+    server.clear_faults();
+    let cp = store.get(&store.keys()[0]).unwrap();
+    assert!(cp.objects.iter().all(|o| o.completed.is_some()), "{cp:?}");
+    store
+}
+
+#[tokio::test]
+async fn completed_objects_are_checked_with_head_and_only_committed() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 13);
+    let path = write(dir.path(), "c.mp4", &bytes);
+    let store = uploaded_but_not_committed(&server, &client, &path).await;
+    let sent = server.count("UploadPart");
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("UploadPart"), sent, "nothing re-sent");
+    assert_eq!(server.count("HeadObject"), 1);
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn already_committed_session_starts_over() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 14);
+    let path = write(dir.path(), "s.mp4", &bytes);
+    let store = uploaded_but_not_committed(&server, &client, &path).await;
+    let cp = store.get(&store.keys()[0]).unwrap();
+    // Someone else committed the session in the meantime.
+    let first = client
+        .api()
+        .commit_upload(&CommitUploadRequest::new(&cp.apply.vod_session_key))
+        .await
+        .unwrap();
+
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_ne!(out.file_id, first.file_id);
+    assert_eq!(
+        server.count("ApplyUpload"),
+        2,
+        "fresh session after the stale commit"
+    );
+    assert_eq!(server.commits().len(), 2);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn checkpoint_recording_a_commit_is_discarded() {
+    let (server, client, dir) = setup().await;
+    let path = write(dir.path(), "r.mp4", &data((PARTS * MIB) as usize, 15));
+    let store = failed_run(&server, &client, &path).await;
+    let key = store.keys()[0].clone();
+    let mut cp = store.get(&key).unwrap();
+    cp.committed = true;
+    store.put(&key, cp);
+    client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("ApplyUpload"), 2);
+    assert_eq!(server.count("ListParts"), 0);
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 16);
+    let path = write(dir.path(), "x.mp4", &bytes);
+    let store_dir = dir.path().join("cps");
+    let store = JsonFileCheckpointStore::new(&store_dir);
+    server.add_fault(part_fault(2));
+    client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap_err();
+    server.clear_faults();
+    let files = json_files(&store_dir);
+    assert_eq!(files.len(), 1);
+    std::fs::write(&files[0], b"{\"version\": 1, \"key\": tru").unwrap();
+
+    let (buf, _guard) = capture_logs();
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    let text = logs(&buf);
+    assert!(text.contains("checkpoint unreadable"), "{text}");
+    assert_eq!(server.count("ApplyUpload"), 2);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(json_files(&store_dir).is_empty());
+}
+
+#[tokio::test]
+async fn json_store_round_trip_permissions_and_redaction() {
+    let (server, client, dir) = setup().await;
+    let path = write(dir.path(), "j.mp4", &data((PARTS * MIB) as usize, 17));
+    let mem = failed_run(&server, &client, &path).await;
+    let cp = mem.get(&mem.keys()[0]).unwrap();
+
+    let store = JsonFileCheckpointStore::new(dir.path().join("deep/store"));
+    let key = "tenant 7/upload: a.mp4";
+    assert!(store.load(key).await.unwrap().is_none());
+    store.save(key, &cp).await.unwrap();
+    let file = store.path_for(key);
+    assert_eq!(
+        file.parent().unwrap(),
+        store.dir(),
+        "odd keys stay inside the directory"
+    );
+    assert_eq!(store.load(key).await.unwrap().as_ref(), Some(&cp));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Saving again replaces atomically (no temporary file left behind).
+    store.save(key, &cp).await.unwrap();
+    let entries: Vec<_> = std::fs::read_dir(store.dir()).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+
+    let cert = cp.apply.temp_certificate.clone().unwrap();
+    let debug = format!("{cp:?}");
+    assert!(!debug.contains(&cert.secret_key), "{debug}");
+    assert!(!debug.contains(&cert.token), "{debug}");
+    assert!(!debug.contains(&cp.apply.vod_session_key), "{debug}");
+
+    store.delete(key).await.unwrap();
+    store.delete(key).await.unwrap();
+    assert!(store.load(key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn checkpoint_is_ignored_for_bytes_sources() {
+    let (server, client, _dir) = setup().await;
+    let bytes = data((2 * MIB) as usize, 18);
+    let store = MemoryCheckpointStore::new();
+    let out = client
+        .upload(
+            UploadRequest::from_bytes(bytes.clone(), "mp4").with_checkpoint(store.clone(), None),
+        )
+        .await
+        .unwrap();
+    assert!(store.is_empty());
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+}
+
+#[tokio::test]
+async fn checkpointed_upload_with_cover_resumes() {
+    let (server, client, dir) = setup().await;
+    let media = data((PARTS * MIB) as usize, 19);
+    let cover = data(50_000, 20);
+    let path = write(dir.path(), "withcover.mp4", &media);
+    let cover_path = write(dir.path(), "withcover.jpg", &cover);
+    let store = MemoryCheckpointStore::new();
+    server.add_fault(part_fault(5));
+    let req = || {
+        UploadRequest::from_path(&path)
+            .with_cover_path(&cover_path)
+            .with_checkpoint(store.clone(), None)
+    };
+    client.upload(req()).await.unwrap_err();
+    server.clear_faults();
+    let cp = store.get(&store.keys()[0]).unwrap();
+    assert_eq!(cp.objects.len(), 2);
+    let out = client.upload(req()).await.unwrap();
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&media)
+    );
+    let ck = out.cover_key.as_deref().unwrap();
+    assert_eq!(
+        server.object(&out.bucket, ck).unwrap().sha256,
+        sha256_hex(&cover)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn dropped_upload_resumes_like_a_killed_process() {
+    let (server, client, dir) = setup().await;
+    let bytes = data((PARTS * MIB) as usize, 21);
+    let path = write(dir.path(), "killed.mp4", &bytes);
+    let store_dir = dir.path().join("cps");
+    let store = JsonFileCheckpointStore::new(&store_dir);
+    let parts = Arc::new(AtomicU32::new(0));
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let (n, r) = (parts.clone(), reached.clone());
+    let upload = client.upload(
+        UploadRequest::from_path(&path)
+            .with_checkpoint(store.clone(), None)
+            .with_progress(move |p| {
+                if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3 {
+                    r.notify_one();
+                }
+            }),
+    );
+    tokio::select! {
+        res = upload => panic!("should still be running: {res:?}"),
+        _ = reached.notified() => {}
+    }
+    // "Killed": the future is gone; let a save already handed to the blocking pool land.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let files = json_files(&store_dir);
+    assert_eq!(files.len(), 1);
+    let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let recorded = cp.objects[0].parts.len() as u64;
+    assert!(recorded >= 1, "{cp:?}");
+    assert_eq!(server.count("CommitUpload"), 0);
+    let first = server.count("UploadPart");
+
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("ListParts"), 1);
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.count("UploadPart") - first, PARTS - recorded);
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(json_files(&store_dir).is_empty());
+}
