@@ -79,6 +79,7 @@ pub use plan::{
     TransferConfig,
 };
 pub use source::UploadSource;
+pub(crate) use transfer::or_cancel;
 pub use transfer::{
     CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState, UploadOptions,
     UploadOutput,

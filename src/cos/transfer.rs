@@ -381,7 +381,7 @@ fn trim_etag(s: &str) -> &str {
 }
 
 /// Waits for `fut` unless `cancel` fires first.
-async fn or_cancel<T>(
+pub(crate) async fn or_cancel<T>(
     cancel: &CancellationToken,
     fut: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {

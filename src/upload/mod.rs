@@ -74,6 +74,7 @@ use crate::cos::{
     ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
     UploadOptions, UploadSource,
 };
+use crate::cos::or_cancel;
 use crate::error::{Error, Result};
 use crate::events::WaitOptions;
 use crate::retry::RetryConfig;
@@ -221,18 +222,6 @@ fn check_apply_response(resp: &ApplyUploadResponse, want_cover: bool) -> Result<
         ));
     }
     Ok(())
-}
-
-/// Waits for `fut` unless `cancel` fires first.
-async fn or_cancel<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(Error::Cancelled),
-        r = fut => r,
-    }
 }
 
 /// What an object is read from; files and bytes can be read again (after a credential-expiry restart).
