@@ -25,16 +25,6 @@ pub(crate) fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
-}
-
-pub(crate) fn sha1_hex(data: &[u8]) -> String {
-    use sha1::Digest;
-    hex::encode(sha1::Sha1::digest(data))
-}
-
 /// Constant-time comparison of two signatures (used by the mock server's verifiers).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
