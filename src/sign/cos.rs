@@ -373,8 +373,8 @@ fn push_http_string(
 fn keys(secret_key: &str, key_time: &str, sha1_http: &[u8; 40]) -> ([u8; 40], [u8; 40]) {
     use hmac::Mac;
     let sign_key = hex20(&hmac_sha1(secret_key.as_bytes(), key_time.as_bytes()));
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&sign_key)
-        .expect("HMAC accepts any key length");
+    let mut mac =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(&sign_key).expect("HMAC accepts any key length");
     mac.update(b"sha1\n");
     mac.update(key_time.as_bytes());
     mac.update(b"\n");
@@ -663,7 +663,11 @@ mod tests {
             let key = random_text(&mut rng, 40);
             let want = reference_sign(&id, &key, &req);
             assert_eq!(sign(&id, &key, &req), want, "case {case}: {req:?}");
-            assert_eq!(authorization(&id, &key, &req), want.authorization, "case {case}");
+            assert_eq!(
+                authorization(&id, &key, &req),
+                want.authorization,
+                "case {case}"
+            );
         }
     }
 
