@@ -489,7 +489,7 @@ impl CosClient {
                         ));
                     }
                     expect_eof(reader.as_mut(), size).await?;
-                    Plan::Single(PartData::Bytes(Bytes::from(buf)))
+                    Plan::Single(PartData::Bytes(buf))
                 }
                 PartPlan::Multipart { part_size, .. } => Plan::Multi(
                     Feed::Reader {
@@ -512,12 +512,12 @@ impl CosClient {
                 let limit = cfg.multipart_threshold().max(1);
                 let head = or_cancel(&cancel, read_up_to(reader.as_mut(), limit)).await?;
                 if (head.len() as u64) < limit {
-                    Plan::Single(PartData::Bytes(Bytes::from(head)))
+                    Plan::Single(PartData::Bytes(head))
                 } else {
                     Plan::Multi(
                         Feed::Reader {
                             reader,
-                            head: Bytes::from(head),
+                            head,
                             part_size: cfg.part_size(),
                             next: 1,
                             expected: None,

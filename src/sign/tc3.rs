@@ -450,7 +450,7 @@ mod tests {
             "\n",
         ];
         let mut rng = fastrand::Rng::with_seed(0x7c3);
-        let mut text = |rng: &mut fastrand::Rng, max: usize| -> String {
+        let text = |rng: &mut fastrand::Rng, max: usize| -> String {
             let n = rng.usize(0..=max);
             (0..n)
                 .map(|_| ALPHABET[rng.usize(..ALPHABET.len())])
