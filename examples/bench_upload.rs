@@ -150,6 +150,16 @@ fn rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU seconds (user + system) used by this process so far, from `/proc/self/stat`.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0). Returns whether it worked.
 fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -166,6 +176,8 @@ struct Run {
     peak: Option<u64>,
     parts: u64,
     retries: u64,
+    /// CPU seconds this process spent (client side only; not the mock's, not curl's).
+    cpu: Option<f64>,
 }
 
 impl Run {
@@ -176,13 +188,16 @@ impl Run {
 
 fn print_run(mode: &str, i: usize, r: &Run) {
     println!(
-        "{mode} run={i} bytes={} seconds={:.3} MB/s={:.1} peak_rss_MiB={} parts={} retries={}",
+        "{mode} run={i} bytes={} seconds={:.3} MB/s={:.1} peak_rss_MiB={} parts={} retries={} client_cpu_s={}",
         r.bytes,
         r.secs,
         r.mbps(),
         mib(r.peak),
         r.parts,
-        r.retries
+        r.retries,
+        r.cpu
+            .map(|c| format!("{c:.2}"))
+            .unwrap_or_else(|| "-".into())
     );
 }
 
@@ -209,8 +224,9 @@ fn print_median(mode: &str, runs: &[Run]) -> f64 {
             .map(|p| p as f64)
             .collect(),
     );
+    let cpu = median(runs.iter().filter_map(|r| r.cpu).collect());
     println!(
-        "{mode} median runs={} bytes={} seconds={secs:.3} MB/s={mbps:.1} peak_rss_MiB(median)={} peak_rss_MiB(max)={}",
+        "{mode} median runs={} bytes={} seconds={secs:.3} MB/s={mbps:.1} peak_rss_MiB(median)={} peak_rss_MiB(max)={} client_cpu_s={}",
         runs.len(),
         runs.first().map(|r| r.bytes).unwrap_or(0),
         if peak_med.is_nan() {
@@ -219,6 +235,11 @@ fn print_median(mode: &str, runs: &[Run]) -> f64 {
             format!("{:.1}", peak_med / (1 << 20) as f64)
         },
         mib(peak),
+        if cpu.is_nan() {
+            "-".into()
+        } else {
+            format!("{cpu:.2}")
+        },
     );
     mbps
 }
@@ -491,6 +512,7 @@ async fn curl_put(
         peak: None,
         parts: 1,
         retries: 0,
+        cpu: None,
     })
 }
 
@@ -501,6 +523,7 @@ async fn raw_put(
     size: u64,
 ) -> Result<Run, Box<dyn std::error::Error>> {
     let auth = authorization(p, size);
+    let cpu0 = cpu_seconds();
     let started = Instant::now();
     let f = tokio::fs::File::open(file).await?;
     let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20);
@@ -523,6 +546,7 @@ async fn raw_put(
         peak: None,
         parts: 1,
         retries: 0,
+        cpu: cpu_seconds().zip(cpu0).map(|(b, a)| b - a),
     })
 }
 
@@ -637,6 +661,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let before = retry.counter().get();
             reset_peak_rss();
+            let cpu0 = cpu_seconds();
             let started = Instant::now();
             let out = client.upload(req).await?;
             let secs = started.elapsed().as_secs_f64();
@@ -646,6 +671,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 peak: peak_rss(),
                 parts,
                 retries: retry.counter().get() - before,
+                cpu: cpu_seconds().zip(cpu0).map(|(b, a)| b - a),
             };
             print_run("upload", i, &r);
             runs.push(r);
