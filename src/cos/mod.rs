@@ -272,7 +272,7 @@ impl CosClient {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         let path = format!("/{key}");
-        let sig = signer::sign(
+        let authorization = signer::authorization(
             cred.secret_id(),
             cred.secret_key(),
             &signer::CosRequest {
@@ -283,7 +283,7 @@ impl CosClient {
                 key_time: (now - CLOCK_SKEW_ALLOWANCE, end),
             },
         );
-        out.push(("authorization".to_string(), sig.authorization));
+        out.push(("authorization".to_string(), authorization));
         Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use super::xml::CompletePartXml;
 use super::{CosClient, Ctx, TransferConfig, now_unix, validate_key};
 use crate::error::{CosOperation, Error, Result};
 use crate::progress::{Progress, ProgressTracker};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -220,14 +220,35 @@ fn reader_error(e: std::io::Error) -> Error {
     Error::io("<reader>", "read", e)
 }
 
-async fn read_up_to(reader: &mut (dyn AsyncRead + Send + Unpin), limit: u64) -> Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(limit.min(64 << 20) as usize);
-    reader
-        .take(limit)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(reader_error)?;
-    Ok(buf)
+async fn read_up_to(reader: &mut (dyn AsyncRead + Send + Unpin), limit: u64) -> Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(limit.min(64 << 20) as usize);
+    fill(reader, &mut buf, limit).await?;
+    Ok(buf.freeze())
+}
+
+/// Appends up to `limit` bytes from `reader` to `buf` (stops early only at end of stream). Reads straight into
+/// `buf`'s spare capacity: no intermediate buffer, no copy, and the buffer is never grown past what is needed
+/// (unlike `read_to_end`, which doubles a full vector to probe for the end).
+async fn fill(
+    reader: &mut (dyn AsyncRead + Send + Unpin),
+    buf: &mut BytesMut,
+    limit: u64,
+) -> Result<()> {
+    let target = buf.len() as u64 + limit;
+    while (buf.len() as u64) < target {
+        let want = (target - buf.len() as u64).min(1 << 30) as usize;
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want.min(64 << 20));
+        }
+        let n = {
+            let mut limited = (&mut *reader).take((target - buf.len() as u64).min(1 << 30));
+            limited.read_buf(buf).await.map_err(reader_error)?
+        };
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 async fn expect_eof(reader: &mut (dyn AsyncRead + Send + Unpin), declared: u64) -> Result<()> {
@@ -308,12 +329,13 @@ impl Feed {
                 let bytes = if head.len() as u64 >= want {
                     head.split_to(want as usize)
                 } else {
-                    let mut buf = Vec::with_capacity(want as usize);
+                    // One buffer of exactly the part's size, filled in place and frozen without a copy.
+                    let mut buf = BytesMut::with_capacity(want as usize);
                     buf.extend_from_slice(head);
                     *head = Bytes::new();
-                    let rest = read_up_to(reader.as_mut(), want - buf.len() as u64).await?;
-                    buf.extend_from_slice(&rest);
-                    Bytes::from(buf)
+                    let rest = want - buf.len() as u64;
+                    fill(reader.as_mut(), &mut buf, rest).await?;
+                    buf.freeze()
                 };
                 let got = bytes.len() as u64;
                 *read += got;
@@ -476,7 +498,7 @@ impl CosClient {
                         ));
                     }
                     expect_eof(reader.as_mut(), size).await?;
-                    Plan::Single(PartData::Bytes(Bytes::from(buf)))
+                    Plan::Single(PartData::Bytes(buf))
                 }
                 PartPlan::Multipart { part_size, .. } => Plan::Multi(
                     Feed::Reader {
@@ -499,12 +521,12 @@ impl CosClient {
                 let limit = cfg.multipart_threshold().max(1);
                 let head = or_cancel(&cancel, read_up_to(reader.as_mut(), limit)).await?;
                 if (head.len() as u64) < limit {
-                    Plan::Single(PartData::Bytes(Bytes::from(head)))
+                    Plan::Single(PartData::Bytes(head))
                 } else {
                     Plan::Multi(
                         Feed::Reader {
                             reader,
-                            head: Bytes::from(head),
+                            head,
                             part_size: cfg.part_size(),
                             next: 1,
                             expected: None,

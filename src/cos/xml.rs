@@ -146,6 +146,37 @@ pub(crate) fn parse_error(body: &[u8]) -> Option<ErrorBody> {
     quick_xml::de::from_str(text).ok()
 }
 
+/// A COS XML response body: the expected document, or an `<Error>` document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlResponse<T> {
+    /// The expected document.
+    Ok(T),
+    /// An `<Error>` document (COS sends these with error statuses, and sometimes with `200` after Complete).
+    Error(ErrorBody),
+}
+
+/// Parses a COS response body as `T` (e.g. [`CompleteMultipartUploadResult`], [`ListPartsResult`]) or as an
+/// `<Error>` document, the way the client does. `Err` carries why the body is neither.
+///
+/// ```
+/// use tencent_vod::cos::xml::{parse_response, CompleteMultipartUploadResult, XmlResponse};
+/// let body = b"<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>";
+/// match parse_response::<CompleteMultipartUploadResult>(body).unwrap() {
+///     XmlResponse::Ok(r) => assert_eq!(r.etag.as_deref(), Some("\"e-2\"")),
+///     XmlResponse::Error(e) => panic!("{}", e.code),
+/// }
+/// ```
+pub fn parse_response<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<XmlResponse<T>, String> {
+    match parse_or_error::<T>(body)? {
+        Parsed::Ok(t) => Ok(XmlResponse::Ok(t)),
+        Parsed::Error => parse_error(body)
+            .map(XmlResponse::Error)
+            .ok_or_else(|| "malformed <Error> body".to_string()),
+    }
+}
+
 /// The name of the root element (skipping the declaration, comments and whitespace).
 fn root_element(text: &str) -> Option<&str> {
     let mut rest = text;

@@ -25,40 +25,6 @@ pub(crate) fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex_lower(&sha2::Sha256::digest(data))
-}
-
-pub(crate) fn sha1_hex(data: &[u8]) -> String {
-    use sha1::Digest;
-    hex_lower(&sha1::Sha1::digest(data))
-}
-
-/// Lower-case hex, same output as `hex::encode` but with a lookup table (several times faster on digests).
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    s
-}
-
-/// `parts` joined by `sep` into one exactly-sized allocation.
-pub(crate) fn join(parts: &[&str], sep: &str) -> String {
-    let len = parts.iter().map(|p| p.len()).sum::<usize>() + sep.len() * parts.len();
-    let mut out = String::with_capacity(len);
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push_str(sep);
-        }
-        out.push_str(p);
-    }
-    out
-}
-
 /// Constant-time comparison of two signatures (used by the mock server's verifiers).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -109,15 +75,5 @@ impl std::str::FromStr for SignMethod {
 impl std::fmt::Display for SignMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_lower_matches_hex_crate() {
-        let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(super::hex_lower(&all), hex::encode(&all));
-        assert_eq!(super::hex_lower(&[]), "");
     }
 }

@@ -70,11 +70,11 @@ pub use request::{
     ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
 };
 
+use crate::cos::or_cancel;
 use crate::cos::{
     ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
     UploadOptions, UploadSource,
 };
-use crate::cos::or_cancel;
 use crate::error::{Error, Result};
 use crate::events::WaitOptions;
 use crate::retry::RetryConfig;
