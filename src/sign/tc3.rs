@@ -180,9 +180,64 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
     (canonical, signed)
 }
 
+/// A day's TC3 signing key (`SecretSigning`) for one SecretKey and service.
+///
+/// Deriving it costs three HMAC-SHA256; a client signing many requests keeps it for the UTC day it belongs to
+/// and signs with [`sign_with_key`]. It is as sensitive as the SecretKey: `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    date: String,
+    service: String,
+    key: [u8; 32],
+}
+
+impl SigningKey {
+    /// Derives the key of `date` (UTC `yyyy-mm-dd`) and `service`.
+    pub fn derive(secret_key: &str, date: &str, service: &str) -> Self {
+        let [_, _, key] = derive_keys(secret_key, date, service);
+        SigningKey {
+            date: date.to_string(),
+            service: service.to_string(),
+            key,
+        }
+    }
+
+    /// The UTC date the key is valid for.
+    pub fn date(&self) -> &str {
+        &self.date
+    }
+
+    /// The service the key is valid for.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Whether this key signs requests with this timestamp and service.
+    pub fn matches(&self, timestamp: i64, service: &str) -> bool {
+        self.service == service && self.date == utc_date(timestamp)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("date", &self.date)
+            .field("service", &self.service)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
 /// Signs a request with TC3-HMAC-SHA256.
 pub fn sign(secret_id: &str, secret_key: &str, req: &Tc3Request<'_>) -> Tc3Signature {
-    let date = utc_date(req.timestamp);
+    let key = SigningKey::derive(secret_key, &utc_date(req.timestamp), req.service);
+    sign_with_key(secret_id, &key, req)
+}
+
+/// Signs with a previously derived [`SigningKey`]. The key must belong to the request's UTC date and service
+/// (check with [`SigningKey::matches`]); a key of another day gives a signature the server rejects.
+pub fn sign_with_key(secret_id: &str, key: &SigningKey, req: &Tc3Request<'_>) -> Tc3Signature {
+    let date = key.date.clone();
     let hashed_request_payload = hex32(&sha256(match req.payload {
         Payload::Bytes(b) => b,
         Payload::Unsigned => b"UNSIGNED-PAYLOAD",
@@ -230,8 +285,7 @@ pub fn sign(secret_id: &str, secret_key: &str, req: &Tc3Request<'_>) -> Tc3Signa
     string_to_sign.push_str(&credential_scope);
     string_to_sign.push('\n');
     string_to_sign.push_str(&hashed_canonical_request);
-    let [_, _, secret_signing] = derive_keys(secret_key, &date, req.service);
-    let signature = hex32(&hmac_sha256(&secret_signing, string_to_sign.as_bytes()));
+    let signature = hex32(&hmac_sha256(&key.key, string_to_sign.as_bytes()));
     let mut authorization = String::with_capacity(
         ALGORITHM.len()
             + secret_id.len()

@@ -125,6 +125,8 @@ struct ApiInner {
     http: reqwest::Client,
     config: ApiConfig,
     credentials: Arc<dyn ProvideCredential>,
+    /// The current day's TC3 signing key, with the (SecretId, SecretKey) it was derived from.
+    signing_key: std::sync::Mutex<Option<(String, String, sign::tc3::SigningKey)>>,
 }
 
 /// The VOD API 3.0 client: signs, sends, retries and parses calls. Cheap to clone.
@@ -169,6 +171,7 @@ impl VodApi {
                 http,
                 config,
                 credentials,
+                signing_key: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -280,9 +283,10 @@ impl VodApi {
                 })?;
                 let content_type = "application/json";
                 let action_lc = action.to_ascii_lowercase();
-                let signed = sign::tc3::sign(
+                let key = self.signing_key(cred, timestamp);
+                let signed = sign::tc3::sign_with_key(
                     cred.secret_id(),
-                    cred.secret_key(),
+                    &key,
                     &sign::tc3::Tc3Request {
                         method: "POST",
                         path: "/",
@@ -350,6 +354,33 @@ impl VodApi {
                 })
             }
         }
+    }
+
+    /// The TC3 signing key for this credential and day, derived once per day (three HMACs saved per call).
+    fn signing_key(&self, cred: &Credential, timestamp: i64) -> sign::tc3::SigningKey {
+        let mut cache = self
+            .inner
+            .signing_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((id, secret, key)) = cache.as_ref()
+            && id == cred.secret_id()
+            && secret == cred.secret_key()
+            && key.matches(timestamp, SERVICE)
+        {
+            return key.clone();
+        }
+        let key = sign::tc3::SigningKey::derive(
+            cred.secret_key(),
+            &sign::tc3::utc_date(timestamp),
+            SERVICE,
+        );
+        *cache = Some((
+            cred.secret_id().to_string(),
+            cred.secret_key().to_string(),
+            key.clone(),
+        ));
+        key
     }
 
     async fn attempt(
