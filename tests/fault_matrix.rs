@@ -119,7 +119,10 @@ impl Harness {
         let commits = self.server.commits();
         assert_eq!(commits.len(), 1, "exactly one commit");
         assert_eq!(commits[0].file_id, out.file_id);
-        assert_eq!(out.bytes_sent, (media.len() + cover.map_or(0, <[u8]>::len)) as u64);
+        assert_eq!(
+            out.bytes_sent,
+            (media.len() + cover.map_or(0, <[u8]>::len)) as u64
+        );
     }
 
     /// The upload failed after at least one fault and nothing was committed.
@@ -182,7 +185,11 @@ async fn part_503_transient_is_retried() {
 
 #[tokio::test]
 async fn part_500_persistent_fails_typed_and_aborts() {
-    let h = Harness::new(vec![rule(cos(CosOperation::UploadPart), Fault::Status(500))]).await;
+    let h = Harness::new(vec![rule(
+        cos(CosOperation::UploadPart),
+        Fault::Status(500),
+    )])
+    .await;
     let e = h.upload(&data(MULTI, 2), None).await.unwrap_err();
     let c = cos_err(&e);
     assert_eq!(c.operation, CosOperation::UploadPart);
@@ -190,7 +197,10 @@ async fn part_500_persistent_fails_typed_and_aborts() {
     assert_eq!(c.code, "InternalError");
     assert!(c.part_number.is_some() && c.upload_id.is_some(), "{e}");
     assert_eq!(e.attempts(), MAX_RETRIES + 1);
-    assert!(e.to_string().contains(&c.key), "error names the object: {e}");
+    assert!(
+        e.to_string().contains(&c.key),
+        "error names the object: {e}"
+    );
     h.assert_not_committed(&e);
     h.assert_aborted();
 }
@@ -217,7 +227,11 @@ async fn put_object_502_transient_and_persistent() {
 #[tokio::test]
 async fn initiate_503_transient_and_persistent() {
     let h = Harness::new(vec![
-        rule(cos(CosOperation::InitiateMultipartUpload), Fault::Status(503)).nth(1),
+        rule(
+            cos(CosOperation::InitiateMultipartUpload),
+            Fault::Status(503),
+        )
+        .nth(1),
     ])
     .await;
     let media = data(MULTI, 4);
@@ -233,7 +247,11 @@ async fn initiate_503_transient_and_persistent() {
     let c = cos_err(&e);
     assert_eq!(
         (c.operation, c.status, c.code.as_str()),
-        (CosOperation::InitiateMultipartUpload, 503, "ServiceUnavailable")
+        (
+            CosOperation::InitiateMultipartUpload,
+            503,
+            "ServiceUnavailable"
+        )
     );
     h.assert_not_committed(&e);
     assert_eq!(h.server.count("UploadPart"), 0);
@@ -242,7 +260,11 @@ async fn initiate_503_transient_and_persistent() {
 #[tokio::test]
 async fn complete_500_transient_is_retried() {
     let h = Harness::new(vec![
-        rule(cos(CosOperation::CompleteMultipartUpload), Fault::Status(500)).nth(1),
+        rule(
+            cos(CosOperation::CompleteMultipartUpload),
+            Fault::Status(500),
+        )
+        .nth(1),
     ])
     .await;
     let media = data(MULTI, 5);
@@ -307,7 +329,11 @@ async fn dropped_connection_on_part_transient() {
 
 #[tokio::test]
 async fn dropped_connection_persistent_is_transport_error() {
-    let h = Harness::new(vec![rule(cos(CosOperation::UploadPart), Fault::DropConnection)]).await;
+    let h = Harness::new(vec![rule(
+        cos(CosOperation::UploadPart),
+        Fault::DropConnection,
+    )])
+    .await;
     let e = h.upload(&data(MULTI, 11), None).await.unwrap_err();
     let kind = transport_kind(&e);
     assert!(
@@ -338,7 +364,11 @@ async fn dropped_connection_on_put_and_vod() {
     assert_eq!(h.faults(), 3);
 
     // Persistent on CommitUpload: a transport error, and the session is never committed.
-    let h = Harness::new(vec![rule(Target::Vod("CommitUpload"), Fault::DropConnection)]).await;
+    let h = Harness::new(vec![rule(
+        Target::Vod("CommitUpload"),
+        Fault::DropConnection,
+    )])
+    .await;
     let e = h.upload(&data(SINGLE, 12), None).await.unwrap_err();
     transport_kind(&e);
     assert!(e.to_string().contains("CommitUpload"), "{e}");
@@ -363,7 +393,10 @@ async fn slow_part_transient_times_out_and_is_retried() {
     let media = data(MULTI, 13);
     let out = h.upload(&media, None).await.expect("retried to success");
     h.assert_intact(&out, &media, None);
-    assert!(h.server.count("UploadPart") >= 5, "the slow part was sent again");
+    assert!(
+        h.server.count("UploadPart") >= 5,
+        "the slow part was sent again"
+    );
 }
 
 #[tokio::test]
@@ -399,7 +432,11 @@ async fn slow_put_persistent_is_timeout() {
 #[tokio::test]
 async fn complete_error_body_transient_is_retried() {
     let h = Harness::new(vec![
-        rule(cos(CosOperation::CompleteMultipartUpload), Fault::CompleteErrorBody).nth(1),
+        rule(
+            cos(CosOperation::CompleteMultipartUpload),
+            Fault::CompleteErrorBody,
+        )
+        .nth(1),
     ])
     .await;
     let media = data(MULTI, 16);
@@ -430,7 +467,10 @@ async fn complete_error_body_persistent_is_cos_error_under_200() {
         .into_iter()
         .filter(|o| o.key.ends_with(".mp4"))
         .collect();
-    assert!(media_objects.is_empty(), "no object was completed: {media_objects:?}");
+    assert!(
+        media_objects.is_empty(),
+        "no object was completed: {media_objects:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -451,7 +491,10 @@ async fn throttled_apply_upload() {
 
     let h = Harness::new(vec![rule(Target::Vod("ApplyUpload"), Fault::Throttle)]).await;
     let e = h.upload(&data(MULTI, 18), None).await.unwrap_err();
-    assert!(matches!(&e, Error::Vod(v) if v.action == "ApplyUpload"), "{e:?}");
+    assert!(
+        matches!(&e, Error::Vod(v) if v.action == "ApplyUpload"),
+        "{e:?}"
+    );
     assert_eq!(e.code(), Some("RequestLimitExceeded"));
     assert_eq!(e.attempts(), MAX_RETRIES + 1);
     h.assert_not_committed(&e);
@@ -472,7 +515,10 @@ async fn throttled_commit_upload() {
 
     let h = Harness::new(vec![rule(Target::Vod("CommitUpload"), Fault::Throttle)]).await;
     let e = h.upload(&data(MULTI, 19), None).await.unwrap_err();
-    assert!(matches!(&e, Error::Vod(v) if v.action == "CommitUpload"), "{e:?}");
+    assert!(
+        matches!(&e, Error::Vod(v) if v.action == "CommitUpload"),
+        "{e:?}"
+    );
     assert_eq!(e.code(), Some("RequestLimitExceeded"));
     h.assert_not_committed(&e);
 }
@@ -480,7 +526,9 @@ async fn throttled_commit_upload() {
 #[tokio::test]
 async fn cos_slow_down_on_parts_transient() {
     let h = Harness::new(vec![
-        rule(cos(CosOperation::UploadPart), Fault::Throttle).every(2).times(2),
+        rule(cos(CosOperation::UploadPart), Fault::Throttle)
+            .every(2)
+            .times(2),
     ])
     .await;
     let media = data(MULTI, 20);
@@ -494,7 +542,11 @@ async fn vod_5xx_and_internal_error() {
     // A bare 503 from the VOD gateway (no envelope) is retried…
     let h = Harness::new(vec![
         rule(Target::Vod("ApplyUpload"), Fault::Status(503)).nth(1),
-        rule(Target::Vod("CommitUpload"), Fault::VodError("InternalError".into())).nth(1),
+        rule(
+            Target::Vod("CommitUpload"),
+            Fault::VodError("InternalError".into()),
+        )
+        .nth(1),
     ])
     .await;
     let media = data(SINGLE, 21);
@@ -552,7 +604,10 @@ async fn wrong_crc_on_one_part() {
 
 #[tokio::test]
 async fn wrong_crc_on_put_and_on_complete() {
-    let h = Harness::new(vec![rule(cos(CosOperation::PutObject), Fault::WrongCrc).nth(1)]).await;
+    let h = Harness::new(vec![
+        rule(cos(CosOperation::PutObject), Fault::WrongCrc).nth(1),
+    ])
+    .await;
     let e = h.upload(&data(SINGLE, 23), None).await.unwrap_err();
     assert!(matches!(e, Error::Integrity { part: None, .. }), "{e:?}");
     h.assert_not_committed(&e);
@@ -577,8 +632,8 @@ fn assert_expiry_outcome(h: &Harness, r: Result<UploadOutcome, Error>, media: &[
     match r {
         Ok(out) => h.assert_intact(&out, media, None),
         Err(e) => {
-            let expired = matches!(e, Error::CredentialsExpired { .. })
-                || e.code() == Some("ExpiredToken");
+            let expired =
+                matches!(e, Error::CredentialsExpired { .. }) || e.code() == Some("ExpiredToken");
             assert!(expired, "expected a credentials-expired error, got {e:?}");
             assert!(!e.is_retryable());
             h.assert_not_committed(&e);
@@ -616,11 +671,19 @@ async fn credentials_expire_on_put() {
 async fn many_transient_faults_at_once() {
     let h = Harness::new(vec![
         rule(Target::Vod("ApplyUpload"), Fault::Throttle).nth(1),
-        rule(cos(CosOperation::InitiateMultipartUpload), Fault::Status(500)).nth(1),
+        rule(
+            cos(CosOperation::InitiateMultipartUpload),
+            Fault::Status(500),
+        )
+        .nth(1),
         rule(cos(CosOperation::UploadPart), Fault::Status(503)).nth(1),
         rule(cos(CosOperation::UploadPart), Fault::DropConnection).nth(3),
         rule(cos(CosOperation::PutObject), Fault::Throttle).nth(1),
-        rule(cos(CosOperation::CompleteMultipartUpload), Fault::CompleteErrorBody).nth(1),
+        rule(
+            cos(CosOperation::CompleteMultipartUpload),
+            Fault::CompleteErrorBody,
+        )
+        .nth(1),
         rule(Target::Vod("CommitUpload"), Fault::Status(502)).nth(1),
     ])
     .await;
@@ -633,4 +696,3 @@ async fn many_transient_faults_at_once() {
     h.assert_intact(&out, &media, Some(&cover));
     assert_eq!(h.faults(), 7);
 }
-

@@ -125,7 +125,11 @@ async fn hundred_uploads_under_random_faults() {
         let obj = server
             .object(&out.bucket, &out.media_key)
             .unwrap_or_else(|| panic!("upload {i}: media not stored"));
-        assert_eq!(obj.sha256, sha256_hex(&media), "upload {i}: media corrupted");
+        assert_eq!(
+            obj.sha256,
+            sha256_hex(&media),
+            "upload {i}: media corrupted"
+        );
         if let Some(c) = cover {
             let key = out.cover_key.as_deref().expect("cover key");
             let obj = server.object(&out.bucket, key).expect("cover stored");
@@ -144,5 +148,8 @@ async fn hundred_uploads_under_random_faults() {
         "too few faults injected: {}",
         stats.faults_injected
     );
-    assert!(server.multipart_uploads().is_empty(), "no multipart upload left open");
+    assert!(
+        server.multipart_uploads().is_empty(),
+        "no multipart upload left open"
+    );
 }
