@@ -3,8 +3,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use tencent_vod::cos::xml::{
-    CompleteMultipartUploadResult, InitiateMultipartUploadResult, ListPartsResult,
-    parse_document, parse_error_body,
+    CompleteMultipartUploadResult, InitiateMultipartUploadResult, ListPartsResult, parse_document,
+    parse_error_body,
 };
 
 fuzz_target!(|data: &[u8]| {
