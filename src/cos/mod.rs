@@ -500,10 +500,8 @@ impl CosClient {
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
         let resp_headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(ctx.label(), e))?;
+        let body =
+            crate::vod::read_body_capped(&ctx.label(), resp, crate::vod::MAX_RESPONSE_BODY).await?;
         if !(200..300).contains(&status) {
             return Err(self.cos_error(ctx, status, &resp_headers, &body));
         }

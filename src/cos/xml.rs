@@ -114,6 +114,35 @@ pub struct ListPartsResult {
     pub parts: Vec<ListedPart>,
 }
 
+/// Parses a COS response body as the document `T` (e.g. [`InitiateMultipartUploadResult`]): `Ok(Ok(doc))`, or
+/// `Ok(Err(error))` when the body is an `<Error>` document (also under `200 OK`, as Complete Multipart Upload may
+/// answer), or `Err(reason)` when it is neither (not UTF-8, not XML, a required element missing). Never panics.
+///
+/// ```
+/// use tencent_vod::cos::xml::{parse_document, InitiateMultipartUploadResult};
+/// let ok = parse_document::<InitiateMultipartUploadResult>(
+///     b"<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>").unwrap();
+/// assert_eq!(ok.unwrap().upload_id, "u1");
+/// let err = parse_document::<InitiateMultipartUploadResult>(b"<Error><Code>NoSuchBucket</Code></Error>").unwrap();
+/// assert_eq!(err.unwrap_err().code, "NoSuchBucket");
+/// assert!(parse_document::<InitiateMultipartUploadResult>(b"<html>").is_err());
+/// ```
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Result<T, ErrorBody>, String> {
+    match parse_or_error::<T>(body)? {
+        Parsed::Ok(t) => Ok(Ok(t)),
+        Parsed::Error => parse_error(body)
+            .map(Err)
+            .ok_or_else(|| "malformed <Error> body".to_string()),
+    }
+}
+
+/// Parses a COS `<Error>` body; `None` when `body` is not one. Never panics.
+pub fn parse_error_body(body: &[u8]) -> Option<ErrorBody> {
+    parse_error(body)
+}
+
 /// What a response body turned out to be.
 pub(crate) enum Parsed<T> {
     Ok(T),

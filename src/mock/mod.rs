@@ -583,6 +583,24 @@ impl MockServer {
         self.shared.object_bytes(bucket, key)
     }
 
+    /// Every temporary certificate issued so far (by `ApplyUpload` or [`create_cos_session`](Self::create_cos_session)),
+    /// in no particular order — e.g. to check that none of them leaks into logs or errors.
+    pub fn issued_credentials(&self) -> Vec<TempCertificate> {
+        self.shared
+            .lock()
+            .temp_creds
+            .iter()
+            .map(|(id, c)| {
+                TempCertificate::new(
+                    id.clone(),
+                    c.secret_key.clone(),
+                    c.token.clone(),
+                    c.expired_time,
+                )
+            })
+            .collect()
+    }
+
     /// Every `ApplyUpload` request as received (the JSON body, or the v1 parameters rebuilt as JSON).
     pub fn apply_requests(&self) -> Vec<serde_json::Value> {
         self.shared.lock().apply_requests.clone()

@@ -736,6 +736,19 @@ async fn pipeline(
         Some(SourceSpec::Reader(_, n)) => *n,
         None => None,
     };
+    // VOD has nothing to transcode or play in an empty file: refuse it before ApplyUpload.
+    if media_size == Some(0) {
+        return Err(Error::invalid(
+            format!("media ({})", media.describe()),
+            "is empty (0 bytes); VOD does not accept empty media",
+        ));
+    }
+    if let (Some(0), Some(c)) = (cover_size, &cover) {
+        return Err(Error::invalid(
+            format!("cover ({})", c.describe()),
+            "is empty (0 bytes); a cover must be an image",
+        ));
+    }
     complete_apply_fields(&mut apply, &media, cover.as_ref(), ctx.sub_app_id)?;
     let segments = if is_manifest_type(&apply.media_type) {
         let Some(root) = media.path() else {

@@ -404,12 +404,54 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(action, e))?;
+        let body = read_body_capped(action, resp, MAX_RESPONSE_BODY).await?;
         parse_envelope(action, status, &body)
     }
+}
+
+/// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
+/// misbehaving server or proxy, and reading it all would only exhaust memory).
+pub const MAX_RESPONSE_BODY: usize = 16 << 20;
+
+/// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
+/// [`Error::InvalidResponse`] rather than an unbounded allocation.
+pub(crate) async fn read_body_capped(
+    operation: &str,
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<bytes::Bytes> {
+    let status = resp.status().as_u16();
+    let request_id = resp
+        .headers()
+        .get("x-cos-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let too_large = |what: String, head: &[u8]| {
+        Error::invalid_response(
+            operation,
+            status,
+            format!("response body {what} exceeds the {max} byte limit"),
+            head,
+            request_id.clone(),
+        )
+    };
+    if let Some(n) = resp.content_length()
+        && n > max as u64
+    {
+        return Err(too_large(format!("of {n} bytes"), b""));
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::transport(operation, e))?
+    {
+        if buf.len() + chunk.len() > max {
+            return Err(too_large("streamed past the limit".into(), &buf));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 /// Parses an API 3.0 envelope: `Response.Error` → [`Error::Vod`]; anything not an envelope →
