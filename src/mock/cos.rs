@@ -1193,12 +1193,7 @@ fn list_parts(
     key: &str,
     query: &[(String, String)],
 ) -> Result<Response, CosErr> {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(query, name);
     let max_parts: usize = match get("max-parts") {
         None => 1000,
         Some(v) => v
@@ -1293,12 +1288,7 @@ fn list_uploads(
     bucket: &str,
     query: &[(String, String)],
 ) -> Result<Response, CosErr> {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(query, name);
     let prefix = get("prefix").unwrap_or("");
     let key_marker = get("key-marker").unwrap_or("");
     let id_marker = get("upload-id-marker").unwrap_or("");

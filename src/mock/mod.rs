@@ -715,3 +715,11 @@ impl Drop for MockServer {
         }
     }
 }
+
+/// The value of the first `name` in decoded (name, value) pairs.
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}

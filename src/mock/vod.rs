@@ -439,12 +439,7 @@ fn verify_v1(
     path: &str,
     params: &[(String, String)],
 ) -> Result<(), VodErr> {
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(params, name);
     let signature = get("Signature").ok_or_else(|| missing("Signature"))?;
     let secret_id = get("SecretId").ok_or_else(|| missing("SecretId"))?;
     let ts = get("Timestamp").ok_or_else(|| missing("Timestamp"))?;
