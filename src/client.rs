@@ -349,14 +349,7 @@ impl VodClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .read_timeout(self.read_timeout)
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(60))
-                .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))?,
+            None => crate::cos::http_client(self.connect_timeout, self.read_timeout)?,
         };
         self.transfer.validate()?;
         let api = VodApi::new(

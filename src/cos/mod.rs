@@ -380,14 +380,7 @@ impl CosClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .read_timeout(self.read_timeout)
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(60))
-                .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))?,
+            None => http_client(self.connect_timeout, self.read_timeout)?,
         };
         Ok(CosClient {
             inner: Arc::new(Inner {
@@ -569,6 +562,22 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
+/// cut short), `TCP_NODELAY`, pooled connections. Shared by `VodClient` (VOD + COS) and a standalone `CosClient`.
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .read_timeout(read_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))
 }
 
 #[cfg(test)]
