@@ -828,15 +828,17 @@ async fn put_object(
             last_modified: SystemTime::now(),
         },
     );
-    Ok(ctx
-        .base(StatusCode::OK)
+    Ok(write_ok(ctx, etag, received.crc64, wrong_crc))
+}
+
+/// The 200 answer to a PUT Object / Upload Part: `ETag` and `x-cos-hash-crc64ecma` (deliberately off by one
+/// under the `WrongCrc` fault).
+fn write_ok(ctx: &Ctx, etag: String, crc64: u64, wrong_crc: bool) -> Response {
+    ctx.base(StatusCode::OK)
         .header(header::ETAG, etag)
-        .header(
-            "x-cos-hash-crc64ecma",
-            crc_header(received.crc64, wrong_crc),
-        )
+        .header("x-cos-hash-crc64ecma", crc_header(crc64, wrong_crc))
         .body(Body::empty())
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 fn find_upload<'a>(
@@ -918,15 +920,7 @@ async fn upload_part(
     if let Some(p) = old.and_then(|o| o.path) {
         let _ = tokio::fs::remove_file(p).await;
     }
-    Ok(ctx
-        .base(StatusCode::OK)
-        .header(header::ETAG, etag)
-        .header(
-            "x-cos-hash-crc64ecma",
-            crc_header(received.crc64, wrong_crc),
-        )
-        .body(Body::empty())
-        .unwrap_or_default())
+    Ok(write_ok(ctx, etag, received.crc64, wrong_crc))
 }
 
 fn initiate(
