@@ -250,7 +250,7 @@ struct Target {
     cos_endpoint: String,
     credential: Credential,
     region: String,
-    in_process: Option<tencent_vod::mock::MockServer>,
+    in_process: Option<tencent_vod_mock::MockServer>,
     child: Option<tokio::process::Child>,
     label: String,
 }
@@ -317,7 +317,7 @@ async fn start_target(args: &Args) -> Result<Target, Box<dyn std::error::Error>>
             }
         }
     }
-    let server = tencent_vod::mock::MockServer::builder()
+    let server = tencent_vod_mock::MockServer::builder()
         .with_bench_mode(true)
         .start()
         .await?;

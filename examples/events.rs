@@ -13,7 +13,7 @@
 //! With credentials (environment or `~/.tencentcloud/credentials`), region, endpoints and the default SubAppId
 //! come from the environment (`VodClient::from_env`) and it polls until Ctrl-C.
 //!
-//! Without credentials (or with `--mock`) it starts `tencent_vod::mock::MockServer`, uploads two small files
+//! Without credentials (or with `--mock`) it starts `tencent_vod_mock::MockServer`, uploads two small files
 //! through the raw API (ApplyUpload with a `Procedure` → signed COS PUT with the temporary credentials →
 //! CommitUpload), then pulls and confirms events until it has seen both uploads' `NewFileUpload` (FileId and
 //! ProcedureTaskId) and both tasks' `ProcedureStateChanged` FINISH — or after one pull with `--once`.
@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tencent_vod::credential::{EnvCredentialProvider, ProfileCredentialProvider};
 use tencent_vod::events::{Event, EventContent, EventPoller};
-use tencent_vod::mock::MockServer;
 use tencent_vod::{UploadRequest, VodClient, VodClientBuilder};
+use tencent_vod_mock::MockServer;
 
 /// The Procedure the mock uploads name (any name works on the mock).
 const PROCEDURE: &str = "LongVideoPreset";

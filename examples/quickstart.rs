@@ -15,8 +15,8 @@
 
 use std::process::ExitCode;
 use std::time::Duration;
-use tencent_vod::mock::MockServer;
 use tencent_vod::{UploadRequest, VodClient, WaitOptions};
+use tencent_vod_mock::MockServer;
 
 /// A 1×1 PNG, the smallest valid cover.
 const COVER_PNG: &[u8] = &[

@@ -13,8 +13,11 @@
 //!
 //! ```text
 //! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
-//! error, retry: shared by all; mock (feature "mock"): an in-process VOD + COS server for tests
+//! error, retry: shared by all
 //! ```
+//!
+//! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
+//! dev-dependency); the operator CLI is `tencent-vod-cli` (binary `tvod`).
 //!
 //! Secrets (SecretKey, session tokens, temporary credentials, `Authorization` values) never appear in `Debug`,
 //! `Display`, logs or errors.
@@ -28,8 +31,6 @@ pub mod credential;
 pub mod error;
 pub mod events;
 pub mod manifest;
-#[cfg(feature = "mock")]
-pub mod mock;
 pub mod progress;
 pub mod retry;
 pub mod sign;
@@ -48,6 +49,21 @@ pub use retry::RetryConfig;
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
+
+/// Internals shared with the workspace's own crates (the mock server `tencent-vod-mock`, the fuzz targets and the
+/// benchmarks). Not part of the documented API: no stability promise, may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::cos::{crc64, crc64_combine};
+    pub use crate::manifest;
+    pub use crate::sign::{cos as cos_sign, tc3, v1};
+    pub use crate::vod::{API_VERSION as VOD_API_VERSION, SERVICE as VOD_SERVICE};
+
+    /// Checks a region name the way the SDK does (`field` names the parameter in the error).
+    pub fn validate_region(field: &str, region: &str) -> crate::Result<()> {
+        crate::vod::validate_region(field, region)
+    }
+}
 
 /// The README's examples are compiled as doc tests.
 #[cfg(doctest)]

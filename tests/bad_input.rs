@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tencent_vod::cos::{PartPlan, TransferConfig};
-use tencent_vod::mock::MockServer;
 use tencent_vod::{Credential, Error, RetryConfig, UploadRequest, VodClient};
+use tencent_vod_mock::MockServer;
 
 const MIB: u64 = 1 << 20;
 const TIB: u64 = 1 << 40;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::{Error, UploadRequest, VodClient};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tokio_util::sync::CancellationToken;
 
 const MIB: u64 = 1 << 20;

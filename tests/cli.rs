@@ -1,4 +1,4 @@
-//! The operator CLI (`examples/upload.rs`) end to end against the standalone mock (`examples/mock_server.rs`).
+//! The operator CLI (`examples/upload.rs`) end to end against the standalone mock (`tencent-vod-mock`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -32,9 +32,41 @@ impl Drop for Mock {
     }
 }
 
+/// The standalone mock binary of the `tencent-vod-mock` package, built if missing.
+fn mock_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("tencent-vod-mock");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "tencent-vod-mock",
+                "--features",
+                "standalone",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building tencent-vod-mock");
+    }
+    path
+}
+
 fn start_mock(data_dir: &Path) -> Mock {
-    let mut child = Command::new(example("mock_server"))
-        .args(["--secret-id", "AKIDcli", "--secret-key", "cli-secret-key"])
+    let mut child = Command::new(mock_binary())
+        .args([
+            "--json",
+            "--secret-id",
+            "AKIDcli",
+            "--secret-key",
+            "cli-secret-key",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::piped())

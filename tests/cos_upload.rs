@@ -10,7 +10,7 @@ use tencent_vod::cos::{
     CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UploadOptions, UploadSource, crc64,
 };
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, Target};
+use tencent_vod_mock::{Fault, FaultRule, Target};
 use tokio_util::sync::CancellationToken;
 
 fn part_fault(fault: Fault) -> FaultRule {

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::upload::MemoryCheckpointStore;
 use tencent_vod::{Error, UploadRequest, VodClient};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const MIB: u64 = 1 << 20;
 

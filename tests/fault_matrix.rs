@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 use tencent_vod::error::{CosOperation, TransportKind};
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::{Error, RetryConfig, UploadOutcome, UploadRequest, VodClient};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

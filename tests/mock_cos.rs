@@ -6,7 +6,8 @@ use base64::Engine as _;
 use mock_support::*;
 use std::time::Duration;
 use tencent_vod::Credential;
-use tencent_vod::mock::{MockServer, crc64_combine};
+use tencent_vod::cos::crc64_combine;
+use tencent_vod_mock::MockServer;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -67,10 +68,7 @@ async fn put_and_head_object() -> R {
 
 #[tokio::test]
 async fn crc64_is_crc64_xz() {
-    assert_eq!(
-        tencent_vod::mock::crc64(b"123456789"),
-        0x995D_C9BB_DF19_39FA
-    );
+    assert_eq!(tencent_vod_mock::crc64(b"123456789"), 0x995D_C9BB_DF19_39FA);
     assert_eq!(
         crc64_combine(crc64(b"1234"), crc64(b"56789"), 5),
         0x995D_C9BB_DF19_39FA

@@ -11,9 +11,9 @@ use tencent_vod::events::{
     ConfirmEventsRequest, ConfirmEventsResponse, DescribeTasksRequest, Event, EventContent,
     PullEventsRequest, SortBy, TaskStatus, WaitOptions, parse_callback,
 };
-use tencent_vod::mock::MockServer;
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, VodApi};
 use tencent_vod::{Error, VodClient};
+use tencent_vod_mock::MockServer;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

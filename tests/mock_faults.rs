@@ -6,8 +6,8 @@ use mock_support::*;
 use std::time::{Duration, Instant};
 use tencent_vod::RetryConfig;
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::vod::ApplyUploadRequest;
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

@@ -3,10 +3,10 @@
 mod mock_support;
 
 use mock_support::*;
-use tencent_vod::mock::MockServer;
 use tencent_vod::sign::{SignMethod, v1};
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, ParseStreamingManifestRequest};
 use tencent_vod::{Credential, RetryConfig};
+use tencent_vod_mock::MockServer;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 

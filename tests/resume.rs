@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::upload::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore,
 };
 use tencent_vod::vod::CommitUploadRequest;
 use tencent_vod::{Error, UploadRequest, VodClient};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tokio_util::sync::CancellationToken;
 
 const MIB: u64 = 1 << 20;

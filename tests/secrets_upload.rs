@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tencent_vod::cos::CosClient;
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::vod::{ApplyUploadRequest, parse_envelope};
 use tencent_vod::{Credential, Error, RetryConfig, UploadRequest};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 const MIB: usize = 1 << 20;

@@ -5,8 +5,8 @@
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::{RetryConfig, UploadRequest};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tencent_vod::error::CosOperation;
-use tencent_vod::mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::{Error, SignMethod, UploadRequest, VodClient};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const MIB: u64 = 1 << 20;
 

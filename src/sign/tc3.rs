@@ -357,54 +357,6 @@ fn itoa_i64(v: i64) -> Decimal {
     }
 }
 
-/// The parts of a TC3 `Authorization` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization {
-    /// SecretId from `Credential=`.
-    pub secret_id: String,
-    /// Date from the credential scope.
-    pub date: String,
-    /// Service from the credential scope.
-    pub service: String,
-    /// Signed header names.
-    pub signed_headers: Vec<String>,
-    /// The hex signature.
-    pub signature: String,
-}
-
-/// Parses `TC3-HMAC-SHA256 Credential=ID/DATE/SERVICE/tc3_request, SignedHeaders=a;b, Signature=hex`.
-pub fn parse_authorization(value: &str) -> Option<ParsedAuthorization> {
-    let rest = value.strip_prefix(ALGORITHM)?.trim_start();
-    let mut credential = None;
-    let mut signed = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let part = part.trim();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            credential = Some(v);
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            signed = Some(v);
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            signature = Some(v);
-        }
-    }
-    let mut scope = credential?.rsplitn(4, '/');
-    let terminator = scope.next()?;
-    let service = scope.next()?;
-    let date = scope.next()?;
-    let secret_id = scope.next()?;
-    if terminator != "tc3_request" || secret_id.is_empty() {
-        return None;
-    }
-    Some(ParsedAuthorization {
-        secret_id: secret_id.to_string(),
-        date: date.to_string(),
-        service: service.to_string(),
-        signed_headers: signed?.split(';').map(str::to_string).collect(),
-        signature: signature?.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,15 +509,5 @@ mod tests {
                 "case {case}: {req:?}"
             );
         }
-    }
-
-    #[test]
-    fn parses_authorization() {
-        let a = "TC3-HMAC-SHA256 Credential=AKID/x/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=abc";
-        let p = parse_authorization(a).unwrap();
-        assert_eq!(p.secret_id, "AKID/x");
-        assert_eq!(p.date, "2019-02-25");
-        assert_eq!(p.signed_headers, vec!["content-type", "host"]);
-        assert!(parse_authorization("Bearer x").is_none());
     }
 }

@@ -1,11 +1,11 @@
-//! Shared helpers for the COS engine tests (run against `tencent_vod::mock::MockServer`).
+//! Shared helpers for the COS engine tests (run against `tencent_vod_mock::MockServer`).
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tencent_vod::RetryConfig;
 use tencent_vod::cos::{CosClient, ProgressEvent, TransferConfig};
-use tencent_vod::mock::MockServer;
+use tencent_vod_mock::MockServer;
 
 /// Smallest part size used by the tests (the mock is told to accept it).
 pub const PART: u64 = 16 * 1024;

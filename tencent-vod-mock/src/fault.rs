@@ -1,8 +1,8 @@
 //! Fault injection: which requests fail, and how.
 
-use crate::error::{CosOperation, Error};
 use std::str::FromStr;
 use std::time::Duration;
+use tencent_vod::error::{CosOperation, Error};
 
 /// The requests a [`FaultRule`] applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub enum Fault {
 /// A fault and the requests it hits. Selectors: [`nth`](Self::nth), [`every`](Self::every),
 /// [`probability`](Self::probability), capped by [`times`](Self::times); by default every matching request.
 ///
-/// Text form (used by `examples/mock_server.rs --fault`): `TARGET[:SELECTOR...]:FAULT`, e.g.
+/// Text form (used by `tvod mock --fault`): `TARGET[:SELECTOR...]:FAULT`, e.g.
 /// `UploadPart:nth=2:status=503`, `ApplyUpload:every=3:vod-error=InternalError`, `AnyCos:p=0.1:drop`,
 /// `PutObject:times=2:cos-error=400/RequestTimeOut`, `CompleteMultipartUpload:complete-error-body`,
 /// `UploadPart:delay=500ms`, `AnyVod:throttle`, `UploadPart:wrong-crc`, `UploadPart:nth=3:expire-credentials`.
@@ -110,7 +110,7 @@ impl FaultRule {
         self.every = Some(n.max(1));
         self
     }
-    /// Each matching request with probability `p` (deterministic with [`with_seed`](super::MockServerBuilder::with_seed)).
+    /// Each matching request with probability `p` (deterministic with [`with_seed`](crate::MockServerBuilder::with_seed)).
     pub fn probability(mut self, p: f64) -> Self {
         self.probability = Some(p.clamp(0.0, 1.0));
         self

@@ -6,13 +6,13 @@
 //! finished task is seen (by any of these actions, an inspection method, or the timer started at commit), its
 //! `ProcedureStateChanged` event is queued.
 
-use super::state::{Inner, Shared, random_string};
-use super::vod::{VodErr, err, get_str, get_u64, missing};
-use super::{CallbackDelivery, MockEvent, MockTask};
-use crate::events::{EventContent, MAX_EVENT_HANDLES, MAX_TASKS_LIMIT, TaskStatus};
+use crate::state::{Inner, Shared, random_string};
+use crate::vod::{VodErr, err, get_str, get_u64, missing};
+use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
+use tencent_vod::events::{EventContent, MAX_EVENT_HANDLES, MAX_TASKS_LIMIT, TaskStatus};
 
 /// Default `DescribeTasks` page size (like VOD).
 const DEFAULT_TASKS_LIMIT: u64 = 10;
@@ -61,7 +61,7 @@ pub(crate) struct TaskRecord {
 }
 
 impl TaskRecord {
-    fn status(&self, cfg: &super::state::Config, now: Instant) -> TaskStatus {
+    fn status(&self, cfg: &crate::state::Config, now: Instant) -> TaskStatus {
         let age = now.saturating_duration_since(self.created);
         if age < cfg.task_waiting {
             TaskStatus::Waiting
@@ -72,18 +72,18 @@ impl TaskRecord {
         }
     }
 
-    fn begin_wall(&self, cfg: &super::state::Config) -> SystemTime {
+    fn begin_wall(&self, cfg: &crate::state::Config) -> SystemTime {
         self.created_wall + cfg.task_waiting
     }
 
-    fn finish_wall(&self, cfg: &super::state::Config) -> SystemTime {
+    fn finish_wall(&self, cfg: &crate::state::Config) -> SystemTime {
         self.created_wall + cfg.task_waiting + cfg.task_processing
     }
 
     /// `(status, CreateTime, BeginProcessTime, FinishTime)`; times not reached yet are `""`.
     fn times(
         &self,
-        cfg: &super::state::Config,
+        cfg: &crate::state::Config,
         now: Instant,
     ) -> (TaskStatus, String, String, String) {
         let status = self.status(cfg, now);
@@ -204,7 +204,7 @@ impl Shared {
             ("", "")
         };
         let body = json!({
-            "EventType": crate::events::NEW_FILE_UPLOAD,
+            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
             "FileUploadEvent": {
                 "FileId": c.file_id,
                 "MediaBasicInfo": {
@@ -296,7 +296,7 @@ impl Shared {
                 let mut body = Map::new();
                 body.insert(
                     "EventType".into(),
-                    Value::String(crate::events::PROCEDURE_STATE_CHANGED.into()),
+                    Value::String(tencent_vod::events::PROCEDURE_STATE_CHANGED.into()),
                 );
                 body.insert(
                     "ProcedureStateChangeEvent".into(),
@@ -642,7 +642,7 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
                 "TaskId": t.task_id,
                 "Status": status.as_str(),
                 "FileId": t.file_id,
-                "TaskType": crate::events::PROCEDURE_TASK_TYPE,
+                "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
                 "CreateTime": created,
                 "BeginProcessTime": begin,
                 "FinishTime": finish,
@@ -678,7 +678,7 @@ pub(crate) fn describe_task_detail(sh: &Shared, req: &Map<String, Value>) -> Res
         })?;
     let (status, created, begin, finish) = t.times(&sh.cfg, Instant::now());
     Ok(json!({
-        "TaskType": crate::events::PROCEDURE_TASK_TYPE,
+        "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
         "Status": status.as_str(),
         "CreateTime": created,
         "BeginProcessTime": begin,

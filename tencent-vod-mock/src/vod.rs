@@ -1,10 +1,9 @@
 //! The mock VOD API 3.0 endpoint.
 
-use super::CommitRecord;
-use super::fault::Fault;
-use super::manifest;
-use super::state::{Scope, Session, Shared, now_unix, random_hex};
-use crate::sign::{self, tc3, v1};
+use crate::CommitRecord;
+use crate::fault::Fault;
+use crate::state::{Scope, Session, Shared, now_unix, random_hex};
+use crate::verify::{self, constant_time_eq};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use tencent_vod::__private::manifest;
+use tencent_vod::__private::{tc3, v1};
 
 /// API 3.0 timestamps may be this far from the server clock.
 const MAX_SKEW_SECS: i64 = 300;
@@ -216,7 +217,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     };
     match version.as_deref() {
         None | Some("") => return envelope(&request_id, Err(missing("Version"))),
-        Some(crate::vod::API_VERSION) => {}
+        Some(tencent_vod::__private::VOD_API_VERSION) => {}
         Some(other) => {
             return envelope(
                 &request_id,
@@ -281,10 +282,10 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             apply_upload(&sh, &req)
         }
         "CommitUpload" => commit_upload(&sh, &req),
-        "PullEvents" => super::events::pull_events(&sh, &req).await,
-        "ConfirmEvents" => super::events::confirm_events(&sh, &req),
-        "DescribeTasks" => super::events::describe_tasks(&sh, &req),
-        "DescribeTaskDetail" => super::events::describe_task_detail(&sh, &req),
+        "PullEvents" => crate::events::pull_events(&sh, &req).await,
+        "ConfirmEvents" => crate::events::confirm_events(&sh, &req),
+        "DescribeTasks" => crate::events::describe_tasks(&sh, &req),
+        "DescribeTaskDetail" => crate::events::describe_task_detail(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
         other => Err(err(
             "InvalidAction",
@@ -297,7 +298,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     envelope(&request_id, result)
 }
 
-fn lookup_credential(sh: &Shared, secret_id: &str) -> Result<crate::Credential, VodErr> {
+fn lookup_credential(sh: &Shared, secret_id: &str) -> Result<tencent_vod::Credential, VodErr> {
     sh.cfg
         .credentials
         .iter()
@@ -330,9 +331,9 @@ fn check_timestamp(ts: &str) -> Result<i64, VodErr> {
     Ok(ts)
 }
 
-fn check_token(cred: &crate::Credential, sent: Option<&str>) -> Result<(), VodErr> {
+fn check_token(cred: &tencent_vod::Credential, sent: Option<&str>) -> Result<(), VodErr> {
     if let Some(expected) = cred.token() {
-        let ok = sent.is_some_and(|t| sign::constant_time_eq(t.as_bytes(), expected.as_bytes()));
+        let ok = sent.is_some_and(|t| constant_time_eq(t.as_bytes(), expected.as_bytes()));
         if !ok {
             return Err(err(
                 "AuthFailure.TokenFailure",
@@ -352,7 +353,7 @@ fn verify_tc3(
     body: &[u8],
     auth: &str,
 ) -> Result<(), VodErr> {
-    let p = tc3::parse_authorization(auth).ok_or_else(|| {
+    let p = verify::tc3::parse_authorization(auth).ok_or_else(|| {
         err(
             "AuthFailure.InvalidAuthorization",
             "The Authorization header is not a valid TC3-HMAC-SHA256 value.",
@@ -361,7 +362,7 @@ fn verify_tc3(
     let ts = header_str(headers, "x-tc-timestamp").ok_or_else(|| missing("X-TC-Timestamp"))?;
     let ts = check_timestamp(&ts)?;
     let cred = lookup_credential(sh, &p.secret_id)?;
-    if p.service != crate::vod::SERVICE {
+    if p.service != tencent_vod::__private::VOD_SERVICE {
         return Err(err(
             "AuthFailure.InvalidAuthorization",
             format!("The credential scope service `{}` is not `vod`.", p.service),
@@ -419,11 +420,11 @@ fn verify_tc3(
             query,
             headers: &pairs,
             payload,
-            service: crate::vod::SERVICE,
+            service: tencent_vod::__private::VOD_SERVICE,
             timestamp: ts,
         },
     );
-    if !sign::constant_time_eq(expected.signature.as_bytes(), p.signature.as_bytes()) {
+    if !constant_time_eq(expected.signature.as_bytes(), p.signature.as_bytes()) {
         return Err(err(
             "AuthFailure.SignatureFailure",
             "The provided credentials could not be validated. Please check your signature is correct.",
@@ -439,7 +440,7 @@ fn verify_v1(
     path: &str,
     params: &[(String, String)],
 ) -> Result<(), VodErr> {
-    let get = |name: &str| super::param(params, name);
+    let get = |name: &str| crate::param(params, name);
     let signature = get("Signature").ok_or_else(|| missing("Signature"))?;
     let secret_id = get("SecretId").ok_or_else(|| missing("SecretId"))?;
     let ts = get("Timestamp").ok_or_else(|| missing("Timestamp"))?;
@@ -454,7 +455,7 @@ fn verify_v1(
     let cred = lookup_credential(sh, secret_id)?;
     let sts = v1::string_to_sign(method, host, path, params);
     let expected = v1::signature(cred.secret_key(), alg, &sts);
-    if !sign::constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+    if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
         return Err(err(
             "AuthFailure.SignatureFailure",
             "The provided credentials could not be validated. Please check your signature is correct.",
@@ -585,7 +586,7 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
     }
     let region = match get_str(req, "StorageRegion")?.filter(|s| !s.is_empty()) {
         Some(r) => {
-            crate::vod::validate_region("StorageRegion", &r).map_err(|_| {
+            tencent_vod::__private::validate_region("StorageRegion", &r).map_err(|_| {
                 err(
                     "InvalidParameterValue.StorageRegion",
                     format!("StorageRegion `{r}` is not a region."),
@@ -881,7 +882,7 @@ fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, Vo
         .rsplit_once('.')
         .map(|(stem, _)| stem.to_string())
         .unwrap_or_else(|| s.media_key.clone());
-    let committed = super::events::Committed {
+    let committed = crate::events::Committed {
         sub_app_id: s.sub_app_id,
         file_id: s.file_id.clone(),
         media_name: s.media_name.clone().unwrap_or(stem),

@@ -1,9 +1,10 @@
 //! An in-process, signature-checking stand-in for Tencent Cloud VOD (API 3.0) and COS (XML object API), for tests
-//! and local development (cargo feature `mock`).
+//! of [`tencent_vod`] (or any other client) and local development. Add it as a dev-dependency; `tvod mock` (the
+//! `tencent-vod-cli` package) runs it standalone.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use tencent_vod::mock::MockServer;
+//! use tencent_vod_mock::MockServer;
 //! use tencent_vod::vod::ApplyUploadRequest;
 //! let server = MockServer::start().await?;
 //! let client = server.client_builder().build()?;
@@ -75,29 +76,41 @@
 //! # Faults
 //!
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
-//! selectors and the text form used by `examples/mock_server.rs --fault`.
+//! selectors and the text form used by `tvod mock --fault`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+#![warn(rust_2018_idioms)]
+#![deny(unsafe_code)]
 
 mod cos;
-
 mod events;
 mod fault;
-pub use crate::manifest;
+#[cfg(feature = "standalone")]
+#[cfg_attr(docsrs, doc(cfg(feature = "standalone")))]
+pub mod standalone;
 mod state;
+pub mod verify;
 mod vod;
 
-pub use crate::cos::{crc64, crc64_combine};
 pub use fault::{Fault, FaultRule, Target};
 
-use crate::client::VodClientBuilder;
-use crate::credential::Credential;
-use crate::error::{Error, Result};
-use crate::vod::TempCertificate;
+/// CRC-64/XZ (ECMA-182 polynomial, reflected, init and xor-out all ones): the checksum COS reports in
+/// `x-cos-hash-crc64ecma` and [`StoredObject::crc64`] holds.
+pub fn crc64(bytes: &[u8]) -> u64 {
+    tencent_vod::__private::crc64(bytes)
+}
+
 use state::Shared;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tencent_vod::client::VodClientBuilder;
+use tencent_vod::credential::Credential;
+use tencent_vod::error::{Error, Result};
+use tencent_vod::vod::TempCertificate;
 
 /// A stored object, as [`MockServer::objects`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +195,7 @@ pub struct MockEvent {
     /// `SubAppId` the event belongs to.
     pub sub_app_id: Option<u64>,
     /// The event (without `EventHandle`).
-    pub content: crate::events::EventContent,
+    pub content: tencent_vod::events::EventContent,
     /// The handle of the current lease, when it is pulled and the lease has not expired.
     pub handle: Option<String>,
     /// How many times it has been pulled.
@@ -202,7 +215,7 @@ pub struct MockTask {
     /// The `Procedure` template name.
     pub procedure: String,
     /// The status now.
-    pub status: crate::events::TaskStatus,
+    pub status: tencent_vod::events::TaskStatus,
     /// `SessionContext` of the upload.
     pub session_context: String,
     /// When it was created (at `CommitUpload`).
@@ -371,7 +384,7 @@ impl MockServerBuilder {
 
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> Result<MockServer> {
-        crate::vod::validate_region("region", &self.region)?;
+        tencent_vod::__private::validate_region("region", &self.region)?;
         let credentials = if self.credentials.is_empty() {
             vec![Credential::new(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)]
         } else {
@@ -401,7 +414,12 @@ impl MockServerBuilder {
                 let http = reqwest::Client::builder()
                     .timeout(Duration::from_secs(5))
                     .build()
-                    .map_err(|e| Error::transport("build the mock callback client", e))?;
+                    .map_err(|e| {
+                        Error::invalid(
+                            "callback_url",
+                            format!("cannot build the HTTP client for callbacks: {e}"),
+                        )
+                    })?;
                 Some((u, http))
             }
             None => None,
@@ -639,7 +657,7 @@ impl MockServer {
     }
 
     /// Events confirmed so far, in confirmation order (without `EventHandle`).
-    pub fn events_confirmed(&self) -> Vec<crate::events::EventContent> {
+    pub fn events_confirmed(&self) -> Vec<tencent_vod::events::EventContent> {
         self.shared.confirmed_events()
     }
 

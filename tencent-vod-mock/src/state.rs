@@ -1,15 +1,15 @@
 //! Shared state of the mock server.
 
-use super::fault::{Fault, RuleState, Target};
-use super::{CommitRecord, CosSession, Rejection, StoredObject};
-use crate::credential::Credential;
-use crate::error::CosOperation;
-use crate::vod::TempCertificate;
+use crate::fault::{Fault, RuleState, Target};
+use crate::{CommitRecord, CosSession, Rejection, StoredObject};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tencent_vod::credential::Credential;
+use tencent_vod::error::CosOperation;
+use tencent_vod::vod::TempCertificate;
 
 pub(crate) struct Config {
     pub credentials: Vec<Credential>,
@@ -22,7 +22,7 @@ pub(crate) struct Config {
     pub data_dir: PathBuf,
     /// Kept so the temp dir lives (and is removed) with the server state.
     pub _tempdir: Option<tempfile::TempDir>,
-    pub faults: Vec<super::FaultRule>,
+    pub faults: Vec<crate::FaultRule>,
     /// How long a pulled event stays leased before it is redelivered.
     pub event_confirm_timeout: Duration,
     /// How long an empty `PullEvents` waits for an event before answering.
@@ -118,9 +118,9 @@ pub(crate) struct Inner {
     pub commits: Vec<CommitRecord>,
     pub file_seq: u64,
     /// Events queued for `PullEvents` (and confirmed ones, for inspection).
-    pub events: super::events::EventQueue,
+    pub events: crate::events::EventQueue,
     /// Procedure tasks started by `CommitUpload`.
-    pub tasks: Vec<super::events::TaskRecord>,
+    pub tasks: Vec<crate::events::TaskRecord>,
 }
 
 pub(crate) struct Shared {
@@ -132,7 +132,7 @@ pub(crate) struct Shared {
     /// Woken when an event is queued (long-polling `PullEvents`).
     pub events_notify: tokio::sync::Notify,
     /// Outcomes of callback POSTs (shared with the tasks doing them).
-    pub callback_log: std::sync::Arc<Mutex<Vec<super::CallbackDelivery>>>,
+    pub callback_log: std::sync::Arc<Mutex<Vec<crate::CallbackDelivery>>>,
 }
 
 pub(crate) fn now_unix() -> i64 {

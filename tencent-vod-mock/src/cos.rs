@@ -1,11 +1,9 @@
 //! The mock COS XML object API.
 
-use super::fault::Fault;
-use super::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, now_unix, random_hex};
-use super::vod::dropped_connection;
-use crate::cos::crc64_combine;
-use crate::error::CosOperation;
-use crate::sign::{self, cos as cossign};
+use crate::fault::Fault;
+use crate::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, now_unix, random_hex};
+use crate::verify::{self, constant_time_eq};
+use crate::vod::dropped_connection;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -16,6 +14,9 @@ use md5::Digest as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tencent_vod::__private::cos_sign as cossign;
+use tencent_vod::__private::crc64_combine;
+use tencent_vod::error::CosOperation;
 use tokio::io::AsyncWriteExt;
 
 /// Key-time starts may be this far in the future.
@@ -72,7 +73,7 @@ impl Ctx {
         let trace = format!(
             "{}{}",
             self.request_id,
-            hex::encode(sign::cos::url_encode(&e.code))
+            hex::encode(cossign::url_encode(&e.code))
         );
         let body = if self.head {
             String::new()
@@ -377,6 +378,12 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         Op::Cos(CosOperation::ListParts) => list_parts(&sh, &ctx, &bucket, &key, &query),
         Op::Cos(CosOperation::AbortMultipartUpload) => abort(&sh, &ctx, &bucket, &key, &query),
         Op::Cos(CosOperation::HeadObject) => head_object(&sh, &ctx, &bucket, &key, wrong_crc),
+        // `CosOperation` is non-exhaustive; the request routing above never produces another operation.
+        Op::Cos(other) => Err(cerr(
+            501,
+            "NotImplemented",
+            format!("{} is not implemented by the mock.", other.as_str()),
+        )),
         Op::GetObject => get_object(&sh, &ctx, &bucket, &key).await,
         Op::ListMultipartUploads => list_uploads(&sh, &ctx, &bucket, &query),
     };
@@ -405,7 +412,7 @@ async fn read_some(body: Body, limit: u64) {
     }
 }
 
-type Auth = Result<(cossign::ParsedAuthorization, bool), CosErr>;
+type Auth = Result<(verify::cos::ParsedAuthorization, bool), CosErr>;
 
 fn extract_auth(headers: &HeaderMap, query: &[(String, String)]) -> Option<Auth> {
     let malformed = || {
@@ -417,7 +424,7 @@ fn extract_auth(headers: &HeaderMap, query: &[(String, String)]) -> Option<Auth>
     };
     if let Some(a) = header_str(headers, "authorization") {
         return Some(
-            cossign::parse_authorization(a.trim())
+            verify::cos::parse_authorization(a.trim())
                 .map(|p| (p, false))
                 .ok_or_else(malformed),
         );
@@ -430,7 +437,7 @@ fn extract_auth(headers: &HeaderMap, query: &[(String, String)]) -> Option<Auth>
             .collect::<Vec<_>>()
             .join("&");
         return Some(
-            cossign::parse_authorization(&joined)
+            verify::cos::parse_authorization(&joined)
                 .map(|p| (p, true))
                 .ok_or_else(malformed),
         );
@@ -452,7 +459,7 @@ fn verify(
     key: &str,
     query: &[(String, String)],
     headers: &HeaderMap,
-    auth: &cossign::ParsedAuthorization,
+    auth: &verify::cos::ParsedAuthorization,
     from_query: bool,
     bucket_level: bool,
 ) -> Result<(), CosErr> {
@@ -504,7 +511,7 @@ fn verify(
                     "The x-cos-security-token is required with temporary credentials.",
                 ));
             }
-            Some(t) if !sign::constant_time_eq(t.as_bytes(), expected.as_bytes()) => {
+            Some(t) if !constant_time_eq(t.as_bytes(), expected.as_bytes()) => {
                 return Err(cerr(
                     403,
                     "InvalidSecurity",
@@ -599,8 +606,7 @@ fn verify(
         },
     );
     let sign_time_ok = auth.sign_time == auth.key_time;
-    if !sign_time_ok
-        || !sign::constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
+    if !sign_time_ok || !constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
     {
         return Err(cerr(
             403,
@@ -842,7 +848,7 @@ fn write_ok(ctx: &Ctx, etag: String, crc64: u64, wrong_crc: bool) -> Response {
 }
 
 fn find_upload<'a>(
-    inner: &'a mut super::state::Inner,
+    inner: &'a mut crate::state::Inner,
     query: &[(String, String)],
     bucket: &str,
     key: &str,
@@ -1187,7 +1193,7 @@ fn list_parts(
     key: &str,
     query: &[(String, String)],
 ) -> Result<Response, CosErr> {
-    let get = |name: &str| super::param(query, name);
+    let get = |name: &str| crate::param(query, name);
     let max_parts: usize = match get("max-parts") {
         None => 1000,
         Some(v) => v
@@ -1282,7 +1288,7 @@ fn list_uploads(
     bucket: &str,
     query: &[(String, String)],
 ) -> Result<Response, CosErr> {
-    let get = |name: &str| super::param(query, name);
+    let get = |name: &str| crate::param(query, name);
     let prefix = get("prefix").unwrap_or("");
     let key_marker = get("key-marker").unwrap_or("");
     let id_marker = get("upload-id-marker").unwrap_or("");
