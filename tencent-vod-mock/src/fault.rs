@@ -252,7 +252,7 @@ impl RuleState {
             fire &= self.seen == n;
         }
         if let Some(n) = self.rule.every {
-            fire &= self.seen % n == 0;
+            fire &= self.seen.is_multiple_of(n);
         }
         if let Some(p) = self.rule.probability {
             fire &= rng.f64() < p;

@@ -238,7 +238,7 @@ mod tests {
             fault: Vec::new(),
             json: false,
         };
-        let e = args.start().await.err().expect("refused");
+        let e = args.start().await.expect_err("refused");
         assert!(e.to_string().contains("2 ids, 1 keys"), "{e}");
     }
 }

@@ -1,8 +1,8 @@
-//! Operator CLI: upload files or directories to VOD.
+//! `tvod upload`: upload files or directories to VOD.
 //!
 //! ```sh
-//! cargo run --example upload -- [OPTIONS] PATH...
-//! cargo run --example upload -- --json --vod-endpoint http://127.0.0.1:PORT --cos-endpoint http://127.0.0.1:PORT2 ./videos
+//! tvod upload [OPTIONS] PATH...
+//! tvod upload --json --vod-endpoint http://127.0.0.1:PORT --cos-endpoint http://127.0.0.1:PORT2 ./videos
 //! ```
 //! Credentials come from `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY` (or `~/.tencentcloud/credentials`).
 //! A directory uploads every file with a media extension directly inside it; when it holds an `.m3u8`/`.mpd`,
@@ -10,7 +10,6 @@
 //! All files share one in-flight budget (`--concurrency` parts); `--jobs` files run at once.
 //! Exit status is non-zero when any file failed; each failure is one line on stderr.
 
-use clap::Parser;
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -20,9 +19,10 @@ use std::time::Duration;
 use tencent_vod::cos::ConcurrencyBudget;
 use tencent_vod::{MEDIA_TYPES, SignMethod, UploadRequest, VodClient, VodClientBuilder};
 
-#[derive(Parser, Debug)]
-#[command(about = "Upload media files to Tencent Cloud VOD")]
-struct Args {
+/// Upload media files (or every media file directly inside a directory) to Tencent Cloud VOD.
+#[derive(clap::Args, Debug)]
+#[command(after_help = crate::ENV_HELP)]
+pub struct Args {
     /// Files or directories to upload.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -205,16 +205,8 @@ fn request(args: &Args, path: &Path, single: bool) -> UploadRequest {
     r
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let args = Args::parse();
+/// Uploads every file; one line per upload on stdout, one `error: PATH: …` line per failure on stderr.
+pub async fn run(args: Args) -> ExitCode {
     let files = match expand(&args.paths) {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {

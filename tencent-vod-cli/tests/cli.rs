@@ -1,24 +1,10 @@
-//! The operator CLI (`examples/upload.rs`) end to end against the standalone mock (`tencent-vod-mock`).
+//! `tvod upload` end to end against `tvod mock`, both run as the built binary.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// The path of an example binary built by `cargo test` (it builds examples), building it if missing.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--all-features", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building example {name}");
-    }
-    path
-}
+const TVOD: &str = env!("CARGO_BIN_EXE_tvod");
 
 struct Mock {
     child: Child,
@@ -32,35 +18,10 @@ impl Drop for Mock {
     }
 }
 
-/// The standalone mock binary of the `tencent-vod-mock` package, built if missing.
-fn mock_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("tencent-vod-mock");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "tencent-vod-mock",
-                "--features",
-                "standalone",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building tencent-vod-mock");
-    }
-    path
-}
-
 fn start_mock(data_dir: &Path) -> Mock {
-    let mut child = Command::new(mock_binary())
+    let mut child = Command::new(TVOD)
         .args([
+            "mock",
             "--json",
             "--secret-id",
             "AKIDcli",
@@ -78,7 +39,7 @@ fn start_mock(data_dir: &Path) -> Mock {
         .read_line(&mut line)
         .unwrap();
     let info: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("mock_server printed {line:?}: {e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("tvod mock printed {line:?}: {e}"));
     Mock { child, info }
 }
 
@@ -90,8 +51,9 @@ fn endpoint(info: &serde_json::Value, name: &str) -> String {
 }
 
 fn upload_cmd(mock: &Mock) -> Command {
-    let mut cmd = Command::new(example("upload"));
-    cmd.env_clear()
+    let mut cmd = Command::new(TVOD);
+    cmd.arg("upload")
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
         .env("TENCENTCLOUD_SECRET_ID", "AKIDcli")
@@ -184,4 +146,90 @@ fn cli_wrong_secret_is_a_clean_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("AuthFailure.SignatureFailure"), "{stderr}");
     assert!(!stderr.contains("wrong-key"), "{stderr}");
+}
+
+#[test]
+fn help_names_the_credential_environment_variables() {
+    for args in [&["--help"][..], &["upload", "--help"], &["mock", "--help"]] {
+        let out = Command::new(TVOD).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        for var in [
+            "TENCENTCLOUD_SECRET_ID",
+            "TENCENTCLOUD_SECRET_KEY",
+            "TENCENTCLOUD_SESSION_TOKEN",
+            "TENCENTCLOUD_REGION",
+            "TENCENTCLOUD_VOD_ENDPOINT",
+            "TENCENTCLOUD_COS_ENDPOINT",
+        ] {
+            assert!(
+                help.contains(var),
+                "`tvod {args:?}` does not name {var}:\n{help}"
+            );
+        }
+    }
+}
+
+/// `eval "$(tvod mock)"` then `tvod upload`: the default output is shell `export` lines the SDK picks up.
+#[test]
+fn mock_export_lines_drive_an_upload_through_eval() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(TVOD)
+        .arg("mock")
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mock = Mock {
+        child,
+        info: serde_json::Value::Null,
+    };
+    let mut exports = String::new();
+    loop {
+        let mut line = String::new();
+        assert_ne!(
+            stdout.read_line(&mut line).unwrap(),
+            0,
+            "tvod mock exited: {exports}"
+        );
+        exports.push_str(&line);
+        if line.starts_with("unset ") {
+            break;
+        }
+    }
+    assert!(
+        exports
+            .lines()
+            .all(|l| l.starts_with("export TENCENTCLOUD_") || l.starts_with("unset ")),
+        "{exports}"
+    );
+    let file = data.path().join("clip.mp4");
+    std::fs::write(&file, vec![7u8; 50_000]).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"eval "$EXPORTS" && exec "$TVOD" upload --json "$FILE""#)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env(
+            "TENCENTCLOUD_SESSION_TOKEN",
+            "a-token-the-mock-does-not-know",
+        )
+        .env("EXPORTS", &exports)
+        .env("TVOD", TVOD)
+        .env("FILE", &file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["Bytes"], 50_000, "{line}");
+    assert!(
+        line["FileId"].as_str().is_some_and(|s| !s.is_empty()),
+        "{line}"
+    );
+    drop(mock);
 }
