@@ -20,7 +20,6 @@
 //!
 //! Events are confirmed only after they were printed.
 
-use clap::Parser;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tencent_vod::credential::{EnvCredentialProvider, ProfileCredentialProvider};
@@ -33,21 +32,56 @@ const PROCEDURE: &str = "LongVideoPreset";
 /// Give up on the mock run after this long.
 const MOCK_DEADLINE: Duration = Duration::from_secs(20);
 
-#[derive(Parser, Debug)]
-#[command(about = "Pull, print and confirm Tencent Cloud VOD event notifications")]
+const USAGE: &str = "\
+Pull, print and confirm Tencent Cloud VOD event notifications
+
+Usage: events [--vod-endpoint URL] [--sub-app-id ID] [--once] [--mock]
+
+  --vod-endpoint URL  VOD API endpoint (default: TENCENTCLOUD_VOD_ENDPOINT or https://vod.tencentcloudapi.com)
+  --sub-app-id ID     VOD application id (default: TENCENTCLOUD_VOD_SUB_APP_ID)
+  --once              pull (and confirm) once, then exit
+  --mock              use the embedded mock server even when credentials are configured";
+
+#[derive(Debug, Default)]
 struct Args {
-    /// VOD API endpoint (default: TENCENTCLOUD_VOD_ENDPOINT or https://vod.tencentcloudapi.com).
-    #[arg(long)]
     vod_endpoint: Option<String>,
-    /// VOD application id (default: TENCENTCLOUD_VOD_SUB_APP_ID).
-    #[arg(long)]
     sub_app_id: Option<u64>,
-    /// Pull (and confirm) once, then exit.
-    #[arg(long)]
     once: bool,
-    /// Use the embedded mock server even when credentials are configured.
-    #[arg(long)]
     mock: bool,
+}
+
+impl Args {
+    /// Parses `--flag`, `--name VALUE` and `--name=VALUE`; `Ok(None)` for `--help`.
+    fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+        let mut args = Args::default();
+        while let Some(arg) = argv.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (arg, None),
+            };
+            let mut value = |what: &str| {
+                inline
+                    .clone()
+                    .or_else(|| argv.next())
+                    .ok_or(format!("{name} needs {what}"))
+            };
+            match name.as_str() {
+                "--vod-endpoint" => args.vod_endpoint = Some(value("a URL")?),
+                "--sub-app-id" => {
+                    let v = value("a number")?;
+                    let id = v
+                        .parse()
+                        .map_err(|_| format!("--sub-app-id: {v:?} is not a number"))?;
+                    args.sub_app_id = Some(id);
+                }
+                "--once" => args.once = true,
+                "--mock" => args.mock = true,
+                "-h" | "--help" => return Ok(None),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        Ok(Some(args))
+    }
 }
 
 /// Whether credentials are configured (environment or credentials file). A half-set source is an error.
@@ -195,7 +229,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Err(e) => return Err(format!("{e}\n\n{USAGE}").into()),
+    };
     if args.mock || (args.vod_endpoint.is_none() && !have_credentials()?) {
         return run_mock(&args).await;
     }

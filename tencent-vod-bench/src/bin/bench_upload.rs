@@ -2,12 +2,12 @@
 //! endpoint), with a `curl -T` baseline and a raw `reqwest` PUT for comparison.
 //!
 //! ```text
-//! cargo build --release --examples
-//! target/release/examples/bench_upload --size 1G --runs 5 --curl --raw-put --mock-process
-//! target/release/examples/bench_upload --size 256M --runs 5 --mock-process         # RSS at 256 MiB
-//! target/release/examples/bench_upload --size 2G --runs 5 --mock-process           # RSS at 2 GiB
-//! target/release/examples/bench_upload --size 1G --source reader --mock-process    # AsyncRead, known length
-//! target/release/examples/bench_upload --size 1G --source reader-unknown           # AsyncRead, unknown length
+//! cargo build --release -p tencent-vod-bench
+//! target/release/bench_upload --size 1G --runs 5 --curl --raw-put --mock-process
+//! target/release/bench_upload --size 256M --runs 5 --mock-process         # RSS at 256 MiB
+//! target/release/bench_upload --size 2G --runs 5 --mock-process           # RSS at 2 GiB
+//! target/release/bench_upload --size 1G --source reader --mock-process    # AsyncRead, known length
+//! target/release/bench_upload --size 1G --source reader-unknown           # AsyncRead, unknown length
 //! ```
 //!
 //! One line per run (`bytes`, `seconds`, `MB/s` with MB = 10^6 bytes, peak RSS from `/proc/self/status`
@@ -36,6 +36,18 @@ enum SourceKind {
     Reader,
     /// `tokio::fs::File` as an `AsyncRead` of unknown length.
     ReaderUnknown,
+}
+
+/// The first argument that turns this process into the out-of-process mock (`--mock-process`).
+const SERVE_MOCK: &str = "--serve-mock";
+
+/// Arguments of the out-of-process mock: `bench_upload --serve-mock [MOCK OPTIONS]`.
+#[derive(Parser, Debug)]
+struct MockProcess {
+    #[arg(long = "serve-mock", required = true)]
+    serve_mock: bool,
+    #[command(flatten)]
+    args: tencent_vod_mock::standalone::MockArgs,
 }
 
 #[derive(Parser, Debug)]
@@ -80,8 +92,8 @@ struct Args {
     /// Skip the `VodClient::upload` runs (e.g. only `--curl`).
     #[arg(long)]
     no_upload: bool,
-    /// Run the mock as a separate process (`mock_server --bench` next to this binary) so its memory is not
-    /// counted in this process's peak RSS. Falls back to in-process when the binary is missing.
+    /// Run the mock as a separate process (this binary again, serving the mock in bench mode) so its memory is
+    /// not counted in this process's peak RSS.
     #[arg(long)]
     mock_process: bool,
     /// VOD endpoint of an already running server (no mock is started).
@@ -125,9 +137,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn human(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
         format!("{}GiB", bytes >> 30)
-    } else if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    } else if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{}MiB", bytes >> 20)
     } else {
         format!("{bytes}B")
@@ -275,47 +287,37 @@ async fn start_target(args: &Args) -> Result<Target, Box<dyn std::error::Error>>
     }
     if args.mock_process {
         let exe = std::env::current_exe()?;
-        let mock = exe
-            .parent()
-            .map(|d| d.join(format!("mock_server{}", std::env::consts::EXE_SUFFIX)));
-        match mock.filter(|p| p.is_file()) {
-            Some(path) => {
-                let mut child = tokio::process::Command::new(&path)
-                    .arg("--bench")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .kill_on_drop(true)
-                    .spawn()?;
-                let stdout = child.stdout.take().ok_or("no stdout from mock_server")?;
-                let mut lines = tokio::io::BufReader::new(stdout).lines();
-                let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-                    .await
-                    .map_err(|_| "mock_server did not print its endpoints within 30 s")??
-                    .ok_or("mock_server exited before printing its endpoints")?;
-                let v: serde_json::Value = serde_json::from_str(&line)?;
-                let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
-                let s = |k: &str| {
-                    v[k].as_str()
-                        .map(str::to_string)
-                        .ok_or(format!("mock_server JSON lacks {k}"))
-                };
-                return Ok(Target {
-                    vod_endpoint: s("vod_endpoint")?,
-                    cos_endpoint: s("cos_endpoint")?,
-                    credential: Credential::new(s("secret_id")?, s("secret_key")?),
-                    region: s("region")?,
-                    in_process: None,
-                    child: Some(child),
-                    label: format!("mock out of process ({}, pid {pid})", path.display()),
-                });
-            }
-            None => {
-                eprintln!(
-                    "note: {} not found (cargo build --release --example mock_server): running the mock in process",
-                    exe.with_file_name("mock_server").display()
-                );
-            }
-        }
+        let mut child = tokio::process::Command::new(&exe)
+            .args([SERVE_MOCK, "--bench", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("no stdout from the mock process")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| "the mock process did not print its endpoints within 30 s")??
+            .ok_or("the mock process exited before printing its endpoints")?;
+        let v: serde_json::Value = serde_json::from_str(&line)?;
+        let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+        let s = |k: &str| {
+            v[k].as_str()
+                .map(str::to_string)
+                .ok_or(format!("the mock's JSON lacks {k}"))
+        };
+        return Ok(Target {
+            vod_endpoint: s("vod_endpoint")?,
+            cos_endpoint: s("cos_endpoint")?,
+            credential: Credential::new(s("secret_id")?, s("secret_key")?),
+            region: s("region")?,
+            in_process: None,
+            child: Some(child),
+            label: format!("mock out of process (pid {pid})"),
+        });
     }
     let server = tencent_vod_mock::MockServer::builder()
         .with_bench_mode(true)
@@ -559,6 +561,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if std::env::args().nth(1).as_deref() == Some(SERVE_MOCK) {
+        // The out-of-process mock of `--mock-process`: this binary again, serving until killed.
+        let mock = MockProcess::parse_from(std::env::args());
+        return tencent_vod_mock::standalone::run(&mock.args)
+            .await
+            .map_err(|e| e.to_string().into());
+    }
     let args = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; measure with --release");

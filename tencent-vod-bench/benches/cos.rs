@@ -1,6 +1,6 @@
 //! COS signing and CRC-64 throughput.
 //!
-//! `cargo bench --bench cos -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p tencent-vod-bench --bench cos -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -1,10 +1,10 @@
-//! The performance suite behind the README's "Performance" section: signing (TC3, v1, COS), CRC-64
+//! The performance suite behind BENCHMARKS.md: signing (TC3, v1, COS), CRC-64
 //! throughput (SIMD vs table), part planning, and response parsing (VOD envelope, COS XML).
 //!
 //! ```text
-//! cargo bench --bench perf                                   # everything
-//! cargo bench --bench perf -- sign                           # one group
-//! cargo bench --bench perf -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p tencent-vod-bench --bench perf            # everything
+//! cargo bench -p tencent-vod-bench --bench perf -- sign    # one group
+//! cargo bench -p tencent-vod-bench --bench perf -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Two clocks: every group runs on wall time; `sign` and `crc64` run again as `cpu_sign` / `cpu_crc64` measured
@@ -232,7 +232,7 @@ fn bench_plan(c: &mut Criterion) {
 }
 
 fn fixture(id: &str) -> Vec<u8> {
-    let raw = include_str!("../tests/data/doc-vectors.json");
+    let raw = include_str!("../../tests/data/doc-vectors.json");
     let v: serde_json::Value = serde_json::from_str(raw).expect("vectors parse");
     let f = v["response_fixtures"]
         .as_array()

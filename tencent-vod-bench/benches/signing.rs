@@ -1,7 +1,7 @@
 //! Signing cost: TC3 of an ApplyUpload-sized body, v1 HmacSHA1/HmacSHA256 of an ApplyUpload parameter set, and
 //! the COS signature of an UploadPart request with a security token.
 //!
-//! `cargo bench --bench signing -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p tencent-vod-bench --bench signing -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
