@@ -3,31 +3,18 @@
 //! huge or incomplete responses from VOD and COS (served by a tiny scripted axum server) must become
 //! `InvalidResponse` / `Cos` / `Vod` errors, and nothing may be committed.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tencent_vod::cos::{PartPlan, TransferConfig};
-use tencent_vod::{Credential, Error, RetryConfig, UploadRequest, VodClient};
+use tencent_vod::{Credential, Error, UploadRequest, VodClient};
 use tencent_vod_mock::MockServer;
 
-const MIB: u64 = 1 << 20;
 const TIB: u64 = 1 << 40;
-
-fn retry() -> RetryConfig {
-    RetryConfig::default()
-        .with_max_retries(3)
-        .with_initial_backoff(Duration::from_millis(5))
-        .with_max_backoff(Duration::from_millis(50))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 /// A mock plus a client; every local-input case asserts the mock saw no request at all.
 struct Local {
@@ -47,7 +34,7 @@ impl Local {
             .client_builder()
             .with_part_size(MIB)
             .with_multipart_threshold(MIB)
-            .with_retry(retry())
+            .with_retry(retry(3))
             .build()
             .unwrap();
         Local {
@@ -526,7 +513,7 @@ async fn missing_credentials() {
             .server
             .client_builder()
             .with_credential(cred)
-            .with_retry(retry())
+            .with_retry(retry(3))
             .build()
             .unwrap();
         let e = client
@@ -633,13 +620,6 @@ impl Scripted {
     }
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 fn apply_json(patch: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let mut v = serde_json::json!({"Response": {
         "StorageBucket": "vodbucket-1250000000",
@@ -699,7 +679,7 @@ async fn scripted_pair(
         .with_cos_endpoint(&cos.endpoint)
         .with_part_size(MIB)
         .with_multipart_threshold(MIB)
-        .with_retry(retry())
+        .with_retry(retry(3))
         .build()
         .unwrap();
     (vod, cos, client)

@@ -1,49 +1,16 @@
 //! Cancellation, deadlines and dropping the upload future: clean stop, no commit, no work left behind.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tencent_vod::error::CosOperation;
-use tencent_vod::{Error, UploadRequest, VodClient};
+use tencent_vod::{Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tokio_util::sync::CancellationToken;
-
-const MIB: u64 = 1 << 20;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-async fn setup(concurrency: usize) -> (MockServer, VodClient, tempfile::TempDir) {
-    let server = MockServer::builder()
-        .with_min_part_size(64 * 1024)
-        .start()
-        .await
-        .unwrap();
-    let client = server
-        .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB)
-        .with_concurrency(concurrency)
-        .build()
-        .unwrap();
-    (server, client, tempfile::tempdir().unwrap())
-}
 
 fn total_requests(server: &MockServer) -> u64 {
     server.stats().counts.values().sum()
@@ -64,7 +31,7 @@ async fn assert_quiet(server: &MockServer) {
 
 #[tokio::test]
 async fn cancel_mid_multipart_aborts_and_never_commits() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     let path = write(dir.path(), "a.mp4", &data((8 * MIB) as usize, 1));
     let token = CancellationToken::new();
     let done = Arc::new(AtomicU32::new(0));
@@ -93,7 +60,7 @@ async fn cancel_mid_multipart_aborts_and_never_commits() {
 
 #[tokio::test]
 async fn cancelled_before_start_sends_nothing() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     let path = write(dir.path(), "b.mp4", &data(100_000, 2));
     let token = CancellationToken::new();
     token.cancel();
@@ -107,7 +74,7 @@ async fn cancelled_before_start_sends_nothing() {
 
 #[tokio::test]
 async fn cancel_during_apply_upload_returns_promptly() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     server.add_fault(
         FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::Delay(Duration::from_secs(30))),
     );
@@ -132,7 +99,7 @@ async fn cancel_during_apply_upload_returns_promptly() {
 
 #[tokio::test]
 async fn deadline_exceeded_aborts_and_never_commits() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     // Every part is held 20 s by the server: the 1 s deadline passes mid-transfer.
     server.add_fault(
         FaultRule::new(Target::Cos(CosOperation::UploadPart))
@@ -159,7 +126,7 @@ async fn deadline_exceeded_aborts_and_never_commits() {
 
 #[tokio::test]
 async fn dropping_the_future_stops_every_request() {
-    let (server, client, dir) = setup(3).await;
+    let (server, client, dir) = setup_with_concurrency(3).await;
     // Parts after the first are slow, so several are in flight when the future is dropped.
     server.add_fault(
         FaultRule::new(Target::Cos(CosOperation::UploadPart))
@@ -191,7 +158,7 @@ async fn dropping_the_future_stops_every_request() {
 
 #[tokio::test]
 async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     let a = write(dir.path(), "f1.mp4", &data((4 * MIB) as usize, 6));
     let b = write(dir.path(), "f2.mp4", &data((4 * MIB) as usize, 7));
     let parent = CancellationToken::new();
@@ -216,7 +183,7 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
 
 #[tokio::test]
 async fn upload_handle_cancel_and_join() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     server.add_fault(
         FaultRule::new(Target::Cos(CosOperation::UploadPart))
             .every(1)
@@ -243,7 +210,7 @@ async fn upload_handle_cancel_and_join() {
 
 #[tokio::test]
 async fn upload_handle_success_reports_final_progress() {
-    let (server, client, dir) = setup(2).await;
+    let (server, client, dir) = setup_with_concurrency(2).await;
     let bytes = data((3 * MIB) as usize, 9);
     let path = write(dir.path(), "ok.mp4", &bytes);
     let handle = client.start_upload(UploadRequest::from_path(&path));

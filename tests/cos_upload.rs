@@ -1,10 +1,11 @@
 //! The COS transfer engine against the in-process mock (loopback).
 
-mod cos_support;
+mod support;
 
-use cos_support::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::cos::*;
+use support::*;
 use tencent_vod::Error;
 use tencent_vod::cos::{
     CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UploadOptions, UploadSource, crc64,
@@ -647,7 +648,7 @@ async fn virtual_host_addressing_through_a_template() {
             server.cos_addr().port()
         ))
         .with_http_client(http)
-        .with_retry(fast_retry())
+        .with_retry(retry(3))
         .build()
         .unwrap();
     let body = data((PART * 2 + 1) as usize, 40);

@@ -1,36 +1,14 @@
 //! Temporary credentials expiring during an upload: one fresh session, every object re-sent, at most once.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
 use std::time::Duration;
 use tencent_vod::error::CosOperation;
 use tencent_vod::upload::MemoryCheckpointStore;
 use tencent_vod::{Error, UploadRequest, VodClient};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-
-const MIB: u64 = 1 << 20;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 async fn client_for(server: &MockServer, part: u64) -> VodClient {
     server

@@ -7,10 +7,14 @@
 //! Transient variants (`nth`) must be absorbed by the retry loop; persistent ones (every request) must surface as a
 //! typed error after the retry budget. Every case also checks the fault actually fired (no vacuous pass).
 
+mod support;
+
+use support::*;
+
 use std::path::PathBuf;
 use std::time::Duration;
 use tencent_vod::error::{CosOperation, TransportKind};
-use tencent_vod::{Error, RetryConfig, UploadOutcome, UploadRequest, VodClient};
+use tencent_vod::{Error, UploadOutcome, UploadRequest, VodClient};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const KIB: usize = 1 << 10;
@@ -21,30 +25,6 @@ const MULTI: usize = 3 * MIB + 777;
 const SINGLE: usize = 200 * KIB + 3;
 /// Retries after the first attempt, so a persistent fault costs `MAX_RETRIES + 1` attempts.
 const MAX_RETRIES: u32 = 3;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
-fn retry() -> RetryConfig {
-    RetryConfig::default()
-        .with_max_retries(MAX_RETRIES)
-        .with_initial_backoff(Duration::from_millis(5))
-        .with_max_backoff(Duration::from_millis(50))
-}
 
 struct Harness {
     server: MockServer,
@@ -68,7 +48,7 @@ impl Harness {
             .with_part_size(MIB as u64)
             .with_multipart_threshold(MIB as u64)
             .with_concurrency(3)
-            .with_retry(retry());
+            .with_retry(retry(MAX_RETRIES));
         if let Some(t) = read_timeout {
             cb = cb.with_read_timeout(t);
         }

@@ -1,10 +1,11 @@
 //! The mock's COS XML API: signatures, credentials, objects, multipart.
 
-mod mock_support;
+mod support;
 
 use base64::Engine as _;
-use mock_support::*;
 use std::time::Duration;
+use support::raw::*;
+use support::*;
 use tencent_vod::Credential;
 use tencent_vod::cos::crc64_combine;
 use tencent_vod_mock::MockServer;
@@ -19,12 +20,6 @@ async fn session(server: &MockServer) -> RawCos {
         &s.bucket,
         &s.credential.credential(),
     )
-}
-
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 #[tokio::test]

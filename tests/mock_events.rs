@@ -2,11 +2,11 @@
 //! redelivery), DescribeTasks (filters, paging) / DescribeTaskDetail (timed states), the wait helpers, the
 //! `EventPoller` and normal-callback POSTs.
 
-mod mock_support;
+mod support;
 
-use mock_support::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::raw::*;
 use tencent_vod::events::{
     ConfirmEventsRequest, ConfirmEventsResponse, DescribeTasksRequest, Event, EventContent,
     PullEventsRequest, SortBy, TaskStatus, WaitOptions, parse_callback,

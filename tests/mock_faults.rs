@@ -1,9 +1,9 @@
 //! Fault injection of the mock server.
 
-mod mock_support;
+mod support;
 
-use mock_support::*;
 use std::time::{Duration, Instant};
+use support::raw::*;
 use tencent_vod::RetryConfig;
 use tencent_vod::error::CosOperation;
 use tencent_vod::vod::ApplyUploadRequest;

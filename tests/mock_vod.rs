@@ -1,8 +1,9 @@
 //! The mock's VOD API: signatures, parameters, the apply → put → commit cycle, manifests.
 
-mod mock_support;
+mod support;
 
-use mock_support::*;
+use support::raw::*;
+use support::*;
 use tencent_vod::sign::{SignMethod, v1};
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, ParseStreamingManifestRequest};
 use tencent_vod::{Credential, RetryConfig};

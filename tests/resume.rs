@@ -1,5 +1,9 @@
 //! Resumable uploads: checkpoints, resume after failure or cancellation, stale checkpoints, the JSON store.
 
+mod support;
+
+use support::*;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,48 +16,7 @@ use tencent_vod::{Error, UploadRequest, VodClient};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tokio_util::sync::CancellationToken;
 
-const MIB: u64 = 1 << 20;
 const PARTS: u64 = 6;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-/// Mock + client with 1 MiB parts, one part in flight (so "the nth part" is deterministic).
-async fn setup() -> (MockServer, VodClient, tempfile::TempDir) {
-    let server = MockServer::builder()
-        .with_min_part_size(64 * 1024)
-        .start()
-        .await
-        .unwrap();
-    let client = server
-        .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB)
-        .with_concurrency(1)
-        .build()
-        .unwrap();
-    (server, client, tempfile::tempdir().unwrap())
-}
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(dir) {
@@ -103,7 +66,7 @@ fn logs(buf: &Arc<Mutex<Vec<u8>>>) -> String {
 
 #[tokio::test]
 async fn failed_upload_resumes_with_only_the_missing_parts() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 7);
     let path = write(dir.path(), "movie.mp4", &bytes);
     let store_dir = dir.path().join("checkpoints");
@@ -174,7 +137,7 @@ async fn failed_upload_resumes_with_only_the_missing_parts() {
 
 #[tokio::test]
 async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 8);
     let path = write(dir.path(), "cancel.mp4", &bytes);
     let store = MemoryCheckpointStore::new();
@@ -235,7 +198,7 @@ async fn failed_run(server: &MockServer, client: &VodClient, path: &Path) -> Mem
 
 #[tokio::test]
 async fn modified_source_discards_the_checkpoint() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let path = write(dir.path(), "v.mp4", &data((PARTS * MIB) as usize, 9));
     let store = failed_run(&server, &client, &path).await;
     let old_key = store.keys()[0].clone();
@@ -268,7 +231,7 @@ async fn modified_source_discards_the_checkpoint() {
 
 #[tokio::test]
 async fn expiring_credentials_in_checkpoint_discard_it() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 11);
     let path = write(dir.path(), "e.mp4", &bytes);
     let store = failed_run(&server, &client, &path).await;
@@ -298,7 +261,7 @@ async fn expiring_credentials_in_checkpoint_discard_it() {
 
 #[tokio::test]
 async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let path = write(dir.path(), "m.mp4", &data((PARTS * MIB) as usize, 12));
     let store = failed_run(&server, &client, &path).await;
     let key = store.keys()[0].clone();
@@ -346,7 +309,7 @@ async fn uploaded_but_not_committed(
 
 #[tokio::test]
 async fn completed_objects_are_checked_with_head_and_only_committed() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 13);
     let path = write(dir.path(), "c.mp4", &bytes);
     let store = uploaded_but_not_committed(&server, &client, &path).await;
@@ -368,7 +331,7 @@ async fn completed_objects_are_checked_with_head_and_only_committed() {
 
 #[tokio::test]
 async fn already_committed_session_starts_over() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 14);
     let path = write(dir.path(), "s.mp4", &bytes);
     let store = uploaded_but_not_committed(&server, &client, &path).await;
@@ -400,7 +363,7 @@ async fn already_committed_session_starts_over() {
 
 #[tokio::test]
 async fn checkpoint_recording_a_commit_is_discarded() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let path = write(dir.path(), "r.mp4", &data((PARTS * MIB) as usize, 15));
     let store = failed_run(&server, &client, &path).await;
     let key = store.keys()[0].clone();
@@ -418,7 +381,7 @@ async fn checkpoint_recording_a_commit_is_discarded() {
 
 #[tokio::test]
 async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 16);
     let path = write(dir.path(), "x.mp4", &bytes);
     let store_dir = dir.path().join("cps");
@@ -450,7 +413,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
 
 #[tokio::test]
 async fn json_store_round_trip_permissions_and_redaction() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let path = write(dir.path(), "j.mp4", &data((PARTS * MIB) as usize, 17));
     let mem = failed_run(&server, &client, &path).await;
     let cp = mem.get(&mem.keys()[0]).unwrap();
@@ -490,7 +453,7 @@ async fn json_store_round_trip_permissions_and_redaction() {
 
 #[tokio::test]
 async fn checkpoint_is_ignored_for_bytes_sources() {
-    let (server, client, _dir) = setup().await;
+    let (server, client, _dir) = setup_with_concurrency(1).await;
     let bytes = data((2 * MIB) as usize, 18);
     let store = MemoryCheckpointStore::new();
     let out = client
@@ -509,7 +472,7 @@ async fn checkpoint_is_ignored_for_bytes_sources() {
 
 #[tokio::test]
 async fn checkpointed_upload_with_cover_resumes() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let media = data((PARTS * MIB) as usize, 19);
     let cover = data(50_000, 20);
     let path = write(dir.path(), "withcover.mp4", &media);
@@ -542,7 +505,7 @@ async fn checkpointed_upload_with_cover_resumes() {
 
 #[tokio::test]
 async fn dropped_upload_resumes_like_a_killed_process() {
-    let (server, client, dir) = setup().await;
+    let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 21);
     let path = write(dir.path(), "killed.mp4", &bytes);
     let store_dir = dir.path().join("cps");

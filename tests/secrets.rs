@@ -3,12 +3,12 @@
 //! `Debug` of the client, builder, credential and response types — across successful calls and calls failing in
 //! every way the VOD API client can fail.
 
-mod loopback_vod;
+mod support;
 
-use loopback_vod::{Canned, VodServer, apply_upload_response};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::loopback_vod::{Canned, VodServer, apply_upload_response};
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, Language};
 use tencent_vod::{Credential, Error, RetryConfig, SignMethod, VodClient, VodClientBuilder};
 

@@ -5,13 +5,16 @@
 //! Each test runs on a current-thread runtime with the capturing subscriber installed as the thread's default, so
 //! every span and event of the client (and of the in-process mock) lands in the buffer.
 
+mod support;
+
+use support::*;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tencent_vod::cos::CosClient;
 use tencent_vod::error::CosOperation;
 use tencent_vod::vod::{ApplyUploadRequest, parse_envelope};
-use tencent_vod::{Credential, Error, RetryConfig, UploadRequest};
+use tencent_vod::{Credential, Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -63,25 +66,6 @@ fn capture() -> (Buf, tracing::subscriber::DefaultGuard) {
         .with_writer(move || w.clone())
         .finish();
     (buf, tracing::subscriber::set_default(subscriber))
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn retry() -> RetryConfig {
-    RetryConfig::default()
-        .with_max_retries(2)
-        .with_initial_backoff(Duration::from_millis(5))
-        .with_max_backoff(Duration::from_millis(20))
 }
 
 fn permanent() -> Credential {
@@ -162,7 +146,7 @@ async fn full_upload_logs_and_debug_leak_nothing() {
         .client_builder()
         .with_part_size(MIB as u64)
         .with_multipart_threshold(MIB as u64)
-        .with_retry(retry());
+        .with_retry(retry(2));
     let builder_debug = format!("{builder:?}");
     let client = builder.build().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -275,7 +259,7 @@ async fn every_error_path_leaks_nothing() {
             .client_builder()
             .with_part_size(MIB as u64)
             .with_multipart_threshold(MIB as u64)
-            .with_retry(retry())
+            .with_retry(retry(2))
     };
     let mut errors: Vec<(&str, Error)> = Vec::new();
 

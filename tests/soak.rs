@@ -2,6 +2,10 @@
 //! with retryable faults (seeded, so the fault stream is reproducible up to request interleaving). Every upload must
 //! succeed with a byte-identical object, and exactly 100 sessions must be committed.
 
+mod support;
+
+use support::*;
+
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,23 +16,6 @@ const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 const UPLOADS: usize = 100;
 const IN_FLIGHT: usize = 8;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
 
 /// Upload `i`: mostly single PUTs of a few KiB..200 KiB, every 7th a 2-part multipart, every 5th with a cover.
 fn media_len(i: usize) -> usize {
@@ -99,11 +86,11 @@ async fn hundred_uploads_under_random_faults() {
             let client = client.clone();
             let dir = dir.path().to_path_buf();
             async move {
-                let media = data(media_len(i), i as u32 + 1);
+                let media = data(media_len(i), i as u64 + 1);
                 let path = dir.join(format!("m{i}.mp4"));
                 tokio::fs::write(&path, &media).await.expect("write media");
                 let mut req = UploadRequest::from_path(&path);
-                let cover = (i % 5 == 0).then(|| data(2 * KIB + i, 10_000 + i as u32));
+                let cover = (i % 5 == 0).then(|| data(2 * KIB + i, 10_000 + i as u64));
                 if let Some(c) = &cover {
                     let cp = dir.join(format!("c{i}.png"));
                     tokio::fs::write(&cp, c).await.expect("write cover");

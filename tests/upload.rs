@@ -1,53 +1,13 @@
 //! End-to-end uploads against the embedded mock VOD + COS server.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
 use std::sync::{Arc, Mutex};
 use tencent_vod::error::CosOperation;
-use tencent_vod::{Error, SignMethod, UploadRequest, VodClient};
+use tencent_vod::{Error, SignMethod, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-
-const MIB: u64 = 1 << 20;
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-async fn setup() -> (MockServer, VodClient, tempfile::TempDir) {
-    let server = MockServer::builder()
-        .with_min_part_size(64 * 1024)
-        .start()
-        .await
-        .unwrap();
-    let client = server
-        .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB)
-        .build()
-        .unwrap();
-    (server, client, tempfile::tempdir().unwrap())
-}
 
 #[tokio::test]
 async fn small_file_single_put() {

@@ -1,30 +1,26 @@
 //! VOD API 3.0 calls end to end against a loopback server that verifies every TC3 / v1 signature.
 
-mod loopback_vod;
+mod support;
 
-use loopback_vod::{Canned, Signed, VodServer, apply_upload_response};
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::loopback_vod::{Canned, Signed, VodServer, apply_upload_response};
+use support::{now, retry};
 use tencent_vod::error::TransportKind;
 use tencent_vod::sign::v1;
 use tencent_vod::vod::{
     ApplyUploadRequest, CommitUploadRequest, Language, ParseStreamingManifestRequest,
 };
-use tencent_vod::{Credential, Error, RetryConfig, SignMethod, VodClient, VodClientBuilder};
+use tencent_vod::{Credential, Error, SignMethod, VodClient, VodClientBuilder};
 
 const SID: &str = "AKIDloopbackSecretId0001";
 const SKEY: &str = "loopbackSecretKey0001";
-
-fn fast_retry() -> RetryConfig {
-    RetryConfig::default().with_initial_backoff(Duration::from_millis(1))
-}
 
 fn builder(server: &VodServer, cred: Credential) -> VodClientBuilder {
     VodClient::builder()
         .with_credential(cred)
         .with_vod_endpoint(server.endpoint())
         .with_region("ap-guangzhou")
-        .with_retry(fast_retry())
+        .with_retry(retry(3))
 }
 
 fn client(server: &VodServer) -> VodClient {
@@ -53,13 +49,6 @@ fn fixture_canned(id: &str) -> Canned {
         "application/json",
         f["body"].to_string(),
     )
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
 }
 
 #[tokio::test]
@@ -315,7 +304,7 @@ async fn html_502_is_invalid_response_with_status_and_redacted_excerpt() {
                 <p>Token=leakyGatewayToken123</p></body></html>";
     let server = VodServer::start(SID, SKEY, vec![Canned::raw(502, "text/html", html)]).await;
     let c = builder(&server, Credential::new(SID, SKEY))
-        .with_retry(fast_retry().with_max_retries(1))
+        .with_retry(retry(1))
         .build()
         .expect("client");
     let e = c
@@ -374,7 +363,7 @@ async fn throttling_is_retried_then_succeeds() {
         ],
     )
     .await;
-    let retry = fast_retry();
+    let retry = retry(3);
     let counter = retry.counter().clone();
     let c = builder(&server, Credential::new(SID, SKEY))
         .with_retry(retry)
@@ -401,7 +390,7 @@ async fn internal_error_exhausts_retries_and_records_attempts() {
     )
     .await;
     let c = builder(&server, Credential::new(SID, SKEY))
-        .with_retry(fast_retry().with_max_retries(2))
+        .with_retry(retry(2))
         .build()
         .expect("client");
     let e = c
@@ -491,7 +480,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
     let c = VodClient::builder()
         .with_credential(Credential::new(SID, SKEY))
         .with_vod_endpoint(format!("http://127.0.0.1:{port}"))
-        .with_retry(fast_retry().with_max_retries(1))
+        .with_retry(retry(1))
         .build()
         .expect("client");
     let e = c

@@ -1,7 +1,6 @@
 //! A loopback VOD API 3.0 server for tests: it verifies every request's TC3 or v1 signature with the known
 //! SecretKey (recomputing it with `tencent_vod::sign` from what it received), records each request, and answers
 //! from a script of canned responses (the last one repeats).
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,16 +1,8 @@
 //! Raw, hand-signed clients for testing the mock server (no COS engine involved).
-#![allow(dead_code)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use super::now;
 use tencent_vod::Credential;
 use tencent_vod::sign::{cos as cossign, tc3, v1};
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -23,11 +15,6 @@ pub fn crc64(data: &[u8]) -> u64 {
     let mut d = crc64fast::Digest::new();
     d.write(data);
     d.sum64()
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
 }
 
 pub fn md5_hex(data: &[u8]) -> String {

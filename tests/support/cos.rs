@@ -1,9 +1,6 @@
-//! Shared helpers for the COS engine tests (run against `tencent_vod_mock::MockServer`).
-#![allow(dead_code)]
+//! Helpers for the COS engine tests (run against `tencent_vod_mock::MockServer`).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tencent_vod::RetryConfig;
 use tencent_vod::cos::{CosClient, ProgressEvent, TransferConfig};
 use tencent_vod_mock::MockServer;
 
@@ -19,13 +16,6 @@ pub async fn server() -> MockServer {
         .expect("mock server starts")
 }
 
-pub fn fast_retry() -> RetryConfig {
-    RetryConfig::default()
-        .with_max_retries(3)
-        .with_initial_backoff(Duration::from_millis(5))
-        .with_max_backoff(Duration::from_millis(20))
-}
-
 /// A client for a fresh bucket session of `server`.
 pub fn client(server: &MockServer) -> (CosClient, String) {
     let s = server.create_cos_session(None);
@@ -33,7 +23,7 @@ pub fn client(server: &MockServer) -> (CosClient, String) {
         .with_credential(s.credential.credential())
         .with_credential_expiry(s.credential.expired_time)
         .with_endpoint(server.cos_endpoint())
-        .with_retry(fast_retry())
+        .with_retry(super::retry(3))
         .build()
         .expect("client builds");
     (c, s.bucket)
@@ -46,12 +36,6 @@ pub fn tiny() -> TransferConfig {
         .with_part_size(PART)
         .with_multipart_threshold(PART)
         .with_chunk_size(4096)
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    (0..len).map(|_| rng.u8(..)).collect()
 }
 
 /// Records every progress event.
