@@ -383,4 +383,7 @@ pub struct UploadOutcome {
     /// The procedure task id, when asked for with
     /// [`UploadRequest::with_resolve_procedure_task`] and a `Procedure` was named; otherwise `None`.
     pub procedure_task_id: Option<String>,
+    /// Multipart uploads of an earlier session (before a credential-expiry restart) that could not be aborted
+    /// and were left open; also logged with `warn!`. Usually empty.
+    pub orphaned_uploads: Vec<crate::error::OrphanedUpload>,
 }
