@@ -53,8 +53,17 @@
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
 //! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
-//! PUT). A mismatch fails the upload with [`Error::Integrity`]. A missing header is
-//! skipped (logged at debug) unless [`TransferConfig::with_require_crc`] is set.
+//! PUT). A mismatch fails the upload with [`Error::Integrity`]. When a PUT or Complete answer carries no CRC, the
+//! object is checked with `HEAD Object` (size and CRC-64) and the upload fails if HEAD cannot confirm it
+//! ([`TransferConfig::with_trust_missing_crc`] accepts it unverified instead); a part without the header is covered
+//! by the whole-object check. [`TransferConfig::with_require_crc`] fails on any missing header at once.
+//!
+//! A file source that changes while it is read fails with [`Error::SourceChanged`] (see [`UploadSource`]).
+//!
+//! # Redirects
+//! Neither VOD nor COS redirects API calls. The crate's HTTP client never follows a redirect: a 3xx answer is
+//! [`Error::Redirect`], naming the operation and the `Location` host. A client passed to
+//! [`CosClientBuilder::with_http_client`] must be built the same way.
 //!
 //! # Retries and failure
 //! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt

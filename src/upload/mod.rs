@@ -2,8 +2,13 @@
 //! CommitUpload.
 //!
 //! Guarantees:
-//! - every local check (file exists and is a regular file, types known, field lengths, every HLS/DASH segment
-//!   present) happens **before** ApplyUpload;
+//! - every local check (file exists and is a regular file, types known, field lengths, `MediaStoragePath`, every
+//!   HLS/DASH segment present and inside the manifest's directory, symbolic links followed, within
+//!   [`MAX_MANIFEST_DEPTH`] and [`MAX_MANIFEST_FILES`]) happens **before** ApplyUpload;
+//! - a source file that changes between those checks and CommitUpload fails the upload with
+//!   [`Error::SourceChanged`] (see [`UploadRequest::from_path`]);
+//! - an object whose PUT / Complete answer lacks `x-cos-hash-crc64ecma` is verified with HEAD Object before it
+//!   counts as uploaded (see [`TransferConfig::with_trust_missing_crc`]);
 //! - CommitUpload is called only after every object was uploaded and its CRC-64 verified; on any failure nothing
 //!   is committed, in-flight multipart uploads are aborted (kept instead when the upload is checkpointed, see
 //!   [Resume](#resume)), and the error names the object (key or path);
@@ -54,6 +59,12 @@
 //! twice). If that fails again, the error is returned and nothing is committed. A checkpoint whose credentials
 //! expire within the margin is not used (step 1 above). A fresh session whose credentials are shorter than the
 //! margin is only logged.
+//!
+//! Multipart uploads started with a session are stopped and aborted shortly before its credentials expire (the
+//! [abort reserve](crate::cos::CosClientBuilder::with_abort_reserve)), so an expiry leaves none of them open.
+//! One that cannot be aborted anyway (COS refused the credentials early, the network failed) is logged with
+//! `warn!` and listed in [`Error::orphaned_uploads`](crate::Error::orphaned_uploads), or, when a restarted
+//! session succeeds, in [`UploadOutcome::orphaned_uploads`].
 
 pub mod checkpoint;
 mod handle;

@@ -171,8 +171,9 @@ pub(crate) fn complete_apply_fields(
     Ok(())
 }
 
-/// Longest `MediaStoragePath`: a leading `/` and a COS object key of at most 850 bytes.
-pub const MAX_MEDIA_STORAGE_PATH: usize = 851;
+/// Longest `MediaStoragePath` in bytes, the leading `/` included (its key, without the `/`, stays within COS's
+/// 850-byte key limit; segment keys of a manifest are built next to it).
+pub const MAX_MEDIA_STORAGE_PATH: usize = 850;
 
 /// What is wrong with a storage path (`MediaStoragePath` or an answer's `…StoragePath`), if anything: it must
 /// start with `/`, name a file (not end with `/`), have no empty, `.` or `..` segments, no backslash and no control
@@ -183,7 +184,7 @@ pub(crate) fn storage_path_problem(p: &str) -> Option<String> {
     }
     if p.len() > MAX_MEDIA_STORAGE_PATH {
         return Some(format!(
-            "is {} bytes; at most {MAX_MEDIA_STORAGE_PATH} are allowed (a COS key is at most 850 bytes)",
+            "is {} bytes; at most {MAX_MEDIA_STORAGE_PATH} are allowed",
             p.len()
         ));
     }

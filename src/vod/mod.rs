@@ -656,6 +656,25 @@ mod tests {
         );
         assert!(parse_endpoint("e", "ftp://x").is_err());
         assert!(parse_endpoint("e", "http://").is_err());
+        for (url, loopback) in [
+            ("http://127.0.0.1:9000", true),
+            ("http://127.8.9.10", true),
+            ("http://localhost:80", true),
+            ("http://LOCALHOST.", true),
+            ("http://api.localhost", true),
+            ("http://[::1]:8080", true),
+            ("http://[::ffff:127.0.0.1]", true),
+            ("http://10.0.0.1", false),
+            ("http://vod.tencentcloudapi.com", false),
+            ("http://localhost.example.com", false),
+            ("http://[::2]", false),
+        ] {
+            assert_eq!(
+                is_loopback(&url::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
+        }
         assert!(validate_region("r", "ap-guangzhou").is_ok());
         assert!(validate_region("r", "AP GZ").is_err());
         assert!(validate_region("r", "").is_err());
