@@ -26,6 +26,8 @@ pub(crate) struct ClientInner {
     pub(crate) sub_app_id: Option<u64>,
     pub(crate) transfer: TransferConfig,
     pub(crate) retry: RetryConfig,
+    /// The "credentials over plain HTTP" warning of every COS client this client builds (logged once).
+    pub(crate) cos_plain_http: Arc<vod::PlainHttpWarning>,
 }
 
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
@@ -118,6 +120,7 @@ impl VodClient {
                 transfer: &self.inner.transfer,
                 retry: &self.inner.retry,
                 sub_app_id: self.inner.sub_app_id,
+                cos_plain_http: &self.inner.cos_plain_http,
             },
             request,
         )
@@ -227,6 +230,8 @@ impl VodClientBuilder {
 
     /// VOD endpoint (`https://vod.tencentcloudapi.com` by default; intl `vod.intl.tencentcloudapi.com`,
     /// financial zones `vod.ap-shanghai-fsi.tencentcloudapi.com`, or `http://127.0.0.1:port` for a mock).
+    /// Plain `http://` is accepted, but the first signed request to a host that is not a loopback address logs a
+    /// warning (once per client): signatures and session tokens would travel in clear text.
     pub fn with_vod_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.vod_endpoint = Some(endpoint.into());
         self
@@ -235,6 +240,7 @@ impl VodClientBuilder {
     /// COS endpoint override. A plain base URL (`http://127.0.0.1:9000`) addresses objects path-style
     /// (`/{bucket}/{key}`); a URL containing `{bucket}` (and optionally `{region}`) is a virtual-host template,
     /// e.g. `https://{bucket}.cos.accelerate.myqcloud.com`. Default: `https://{bucket}.cos.{region}.myqcloud.com`.
+    /// Plain `http://` is accepted with a warning, as for [`with_vod_endpoint`](Self::with_vod_endpoint).
     pub fn with_cos_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.cos_endpoint = Some(endpoint.into());
         self
@@ -278,6 +284,24 @@ impl VodClientBuilder {
     }
 
     /// A caller-built `reqwest::Client` (proxies, TLS roots, …). Its own timeouts apply.
+    ///
+    /// **It must not follow redirects**: build it with `.redirect(reqwest::redirect::Policy::none())`
+    /// (reqwest follows up to 10 by default). Neither VOD nor COS redirects API calls; a client that follows a
+    /// `307` re-sends the signed request, the `X-TC-Token` / `x-cos-security-token` session token and the body
+    /// (CommitUpload's `VodSessionKey`, media bytes) to whatever host the `Location` names. The crate's own
+    /// client never follows one and turns a 3xx into [`Error::Redirect`] naming the operation and the `Location`
+    /// host. With a caller's client the crate sees the 3xx only when the client does not follow it; if it does,
+    /// the crate still notices that the answer came from another URL and refuses it (`Error::Redirect` with
+    /// `followed: true`), but the request has already reached the other host.
+    ///
+    /// ```
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap();
+    /// let builder = tencent_vod::VodClient::builder().with_http_client(http);
+    /// # let _ = builder;
+    /// ```
     pub fn with_http_client(mut self, c: reqwest::Client) -> Self {
         self.http = Some(c);
         self
@@ -372,6 +396,7 @@ impl VodClientBuilder {
                 sub_app_id: self.sub_app_id,
                 transfer: self.transfer,
                 retry: self.retry,
+                cos_plain_http: Arc::default(),
             }),
         })
     }

@@ -106,6 +106,91 @@ pub struct CosError {
     pub attempts: u32,
     /// Time spent over all attempts.
     pub elapsed: Duration,
+    /// Multipart uploads this failure left open because they could not be aborted (see [`OrphanedUpload`]).
+    pub orphaned_uploads: Vec<OrphanedUpload>,
+}
+
+/// A multipart upload that was started but could be neither completed nor aborted (typically because the
+/// temporary credentials it was started with were refused before the abort could be sent). Its parts stay in
+/// the bucket until a lifecycle rule or an explicit `AbortMultipartUpload` removes them.
+///
+/// Upload ids are not secret; they are listed in errors ([`Error::orphaned_uploads`]), in
+/// [`UploadOutcome::orphaned_uploads`](crate::UploadOutcome::orphaned_uploads) and in a `warn!` log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct OrphanedUpload {
+    /// Bucket of the object.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+}
+
+impl OrphanedUpload {
+    /// Describes one open multipart upload.
+    pub fn new(
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        upload_id: impl Into<String>,
+    ) -> Self {
+        OrphanedUpload {
+            bucket: bucket.into(),
+            key: key.into(),
+            upload_id: upload_id.into(),
+        }
+    }
+}
+
+impl fmt::Display for OrphanedUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} (upload id {})",
+            self.bucket, self.key, self.upload_id
+        )
+    }
+}
+
+fn fmt_orphans(list: &[OrphanedUpload]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = list.iter().map(ToString::to_string).collect();
+    format!(
+        "; {} multipart upload(s) could not be aborted and are left open: {}",
+        list.len(),
+        names.join(", ")
+    )
+}
+
+/// What made an HLS/DASH manifest unusable (see [`Error::Manifest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManifestErrorKind {
+    /// A referenced path is empty, a URL, absolute, or carries a query or fragment.
+    InvalidPath,
+    /// A referenced file is missing or is not a regular file.
+    Missing,
+    /// A segment or nested playlist resolves outside the top-level manifest's directory, through `..` or a
+    /// symbolic link. Nothing outside that directory is ever read or uploaded.
+    OutsideManifestDir {
+        /// Where the path leads (following symbolic links when the file exists).
+        resolved: PathBuf,
+    },
+    /// A playlist includes itself or one of its parents.
+    Loop,
+    /// Playlists nest deeper than [`MAX_MANIFEST_DEPTH`](crate::upload::MAX_MANIFEST_DEPTH).
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// The manifest tree references more than
+    /// [`MAX_MANIFEST_FILES`](crate::upload::MAX_MANIFEST_FILES) files.
+    TooManyFiles {
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// What kind of transport failure happened.
@@ -136,6 +221,8 @@ pub struct TransportError {
     pub attempts: u32,
     /// Time spent over all attempts.
     pub elapsed: Duration,
+    /// Multipart uploads this failure left open because they could not be aborted.
+    pub orphaned_uploads: Vec<OrphanedUpload>,
 }
 
 /// A response that could not be understood.
@@ -183,15 +270,50 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// An HLS/DASH manifest is unusable (missing segment, absolute/URL segment, loop).
+    /// An HLS/DASH manifest is unusable (missing segment, absolute/URL segment, a segment leading outside the
+    /// manifest's directory, a loop, nesting or size limits). `kind` says which, `reason` says it in words.
     #[error("manifest {}: {reason}", manifest.display())]
     Manifest {
         /// The manifest file.
         manifest: PathBuf,
-        /// The offending segment, when one is to blame.
+        /// The offending segment, as written in the manifest, when one is to blame.
         segment: Option<String>,
+        /// What kind of problem it is.
+        kind: ManifestErrorKind,
         /// What is wrong.
         reason: String,
+    },
+
+    /// A source file changed (size, modification time, inode or device) between the moment the upload
+    /// checked it and the moment its last byte was read or the upload was committed. Nothing is committed: the
+    /// bytes sent may mix old and new content.
+    #[error("{} changed while uploading ({detail}); nothing was committed", path.display())]
+    SourceChanged {
+        /// The file.
+        path: PathBuf,
+        /// What changed, e.g. `size 1048576 -> 1048580`.
+        detail: String,
+    },
+
+    /// A VOD or COS request was answered with an HTTP redirect (3xx). Neither service redirects API calls, and
+    /// following one would send the signed request, its session token and its body to another host, so the
+    /// crate never does.
+    ///
+    /// A caller-supplied HTTP client ([`VodClientBuilder::with_http_client`](crate::VodClientBuilder::with_http_client))
+    /// that follows redirects itself hides the 3xx from the crate; the crate still notices that the answer came
+    /// from another URL and refuses it (`followed` is then `true`), but the request has already reached the other
+    /// host by then.
+    #[error("{}", fmt_redirect(operation, *status, location_host.as_deref(), *followed))]
+    Redirect {
+        /// The VOD action or COS operation, e.g. `CommitUpload` or `InitiateMultipartUpload of a/b.mp4`.
+        operation: String,
+        /// The HTTP status: the 3xx (301, 302, 303, 307, 308…), or the final status when `followed`.
+        status: u16,
+        /// The host (and port) the `Location` header points at (or the client was redirected to); never its
+        /// path or query.
+        location_host: Option<String>,
+        /// The HTTP client followed the redirect before the crate saw it.
+        followed: bool,
     },
 
     /// No usable credentials, or a half-set credential.
@@ -211,8 +333,8 @@ pub enum Error {
 
     /// The request got no complete response (connect failure, reset, timeout).
     #[error(
-        "{} failed: {:?} error: {}, after {} attempt(s)",
-        .0.operation, .0.kind, .0.source, .0.attempts
+        "{} failed: {:?} error: {}, after {} attempt(s){}",
+        .0.operation, .0.kind, .0.source, .0.attempts, fmt_orphans(&.0.orphaned_uploads)
     )]
     Transport(Box<TransportError>),
 
@@ -225,13 +347,16 @@ pub enum Error {
 
     /// The temporary COS credentials expired (or would expire before the request could be signed).
     #[error(
-        "temporary credentials expired at {expired_at} (unix s) before {operation} could be sent"
+        "temporary credentials expired at {expired_at} (unix s) before {operation} could be sent{}",
+        fmt_orphans(orphaned_uploads)
     )]
     CredentialsExpired {
         /// `TempCertificate.ExpiredTime`.
         expired_at: i64,
         /// What could not be done.
         operation: String,
+        /// Multipart uploads started with these credentials that could not be aborted in time.
+        orphaned_uploads: Vec<OrphanedUpload>,
     },
 
     /// A checksum did not match: the bytes COS stored are not the bytes that were sent.
@@ -259,6 +384,20 @@ pub enum Error {
     DeadlineExceeded(Duration),
 }
 
+fn fmt_redirect(operation: &str, status: u16, host: Option<&str>, followed: bool) -> String {
+    let host = host.unwrap_or("(no Location)");
+    if followed {
+        format!(
+            "{operation}: the HTTP client followed a redirect to {host} (HTTP {status} there); the answer is \
+             refused: build the client with reqwest::redirect::Policy::none()"
+        )
+    } else {
+        format!(
+            "{operation}: the server answered HTTP {status} redirecting to {host}; redirects are never followed"
+        )
+    }
+}
+
 fn fmt_cos(e: &CosError) -> String {
     let mut s = format!(
         "COS {} of {}/{} failed: HTTP {}",
@@ -280,6 +419,7 @@ fn fmt_cos(e: &CosError) -> String {
         s.push_str(&format!(", request id {r}"));
     }
     s.push_str(&format!(", after {} attempt(s)", e.attempts));
+    s.push_str(&fmt_orphans(&e.orphaned_uploads));
     s
 }
 
@@ -400,6 +540,51 @@ impl Error {
         }
     }
 
+    /// Multipart uploads left open by this failure (they could not be aborted), for a later clean-up. Filled
+    /// for [`Error::CredentialsExpired`], [`Error::Cos`] and [`Error::Transport`]; other failures log them with
+    /// `warn!`.
+    pub fn orphaned_uploads(&self) -> &[OrphanedUpload] {
+        match self {
+            Error::CredentialsExpired {
+                orphaned_uploads, ..
+            } => orphaned_uploads,
+            Error::Cos(e) => &e.orphaned_uploads,
+            Error::Transport(e) => &e.orphaned_uploads,
+            _ => &[],
+        }
+    }
+
+    /// Attaches orphaned multipart uploads to the error when its variant can hold them (see
+    /// [`orphaned_uploads`](Self::orphaned_uploads)); duplicates are dropped.
+    pub(crate) fn with_orphaned_uploads(
+        mut self,
+        orphans: impl IntoIterator<Item = OrphanedUpload>,
+    ) -> Self {
+        let list = match &mut self {
+            Error::CredentialsExpired {
+                orphaned_uploads, ..
+            } => orphaned_uploads,
+            Error::Cos(e) => &mut e.orphaned_uploads,
+            Error::Transport(e) => &mut e.orphaned_uploads,
+            _ => return self,
+        };
+        for o in orphans {
+            if !list.contains(&o) {
+                list.push(o);
+            }
+        }
+        self
+    }
+
+    /// Builds an [`Error::CredentialsExpired`].
+    pub(crate) fn credentials_expired(expired_at: i64, operation: impl Into<String>) -> Self {
+        Error::CredentialsExpired {
+            expired_at,
+            operation: operation.into(),
+            orphaned_uploads: Vec::new(),
+        }
+    }
+
     /// Records the retry loop's attempt count and elapsed time on a remote error.
     pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Self {
         match &mut self {
@@ -441,6 +626,7 @@ impl Error {
             source: Box::new(err.without_url()),
             attempts: 1,
             elapsed: Duration::ZERO,
+            orphaned_uploads: Vec::new(),
         }))
     }
 

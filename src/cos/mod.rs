@@ -53,8 +53,17 @@
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
 //! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
-//! PUT). A mismatch fails the upload with [`Error::Integrity`]. A missing header is
-//! skipped (logged at debug) unless [`TransferConfig::with_require_crc`] is set.
+//! PUT). A mismatch fails the upload with [`Error::Integrity`]. When a PUT or Complete answer carries no CRC, the
+//! object is checked with `HEAD Object` (size and CRC-64) and the upload fails if HEAD cannot confirm it
+//! ([`TransferConfig::with_trust_missing_crc`] accepts it unverified instead); a part without the header is covered
+//! by the whole-object check. [`TransferConfig::with_require_crc`] fails on any missing header at once.
+//!
+//! A file source that changes while it is read fails with [`Error::SourceChanged`] (see [`UploadSource`]).
+//!
+//! # Redirects
+//! Neither VOD nor COS redirects API calls. The crate's HTTP client never follows a redirect: a 3xx answer is
+//! [`Error::Redirect`], naming the operation and the `Location` host. A client passed to
+//! [`CosClientBuilder::with_http_client`] must be built the same way.
 //!
 //! # Retries and failure
 //! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
@@ -75,15 +84,16 @@ pub use crc::{CRC64_XZ_POLY_REFLECTED, Crc64, crc64, crc64_combine, crc64_combin
 pub use ops::{CompleteMultipartUploadOutput, HeadObjectOutput, PutObjectOutput, UploadPartOutput};
 pub use plan::{
     DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
-    MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE, PartPlan,
-    TransferConfig,
+    MAX_CONCURRENCY, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE,
+    PartPlan, TransferConfig, parse_size,
 };
+pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
-pub(crate) use transfer::or_cancel;
 pub use transfer::{
     CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState, UploadOptions,
     UploadOutput,
 };
+pub(crate) use transfer::{OrphanSink, or_cancel};
 
 use crate::credential::{Credential, ProvideCredential};
 use crate::error::{CosError, CosOperation, Error, Result};
@@ -95,6 +105,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Default endpoint template.
 pub const DEFAULT_ENDPOINT: &str = "https://{bucket}.cos.{region}.myqcloud.com";
+
+/// Default [abort reserve](CosClientBuilder::with_abort_reserve): an in-flight multipart upload is stopped
+/// and aborted this long before the temporary credentials expire.
+pub const DEFAULT_ABORT_RESERVE: Duration = Duration::from_secs(30);
 
 /// How long a signature is valid at most (the temporary credential's expiry may cut it shorter).
 const SIGNATURE_LIFETIME: i64 = 3600;
@@ -122,8 +136,10 @@ struct Inner {
     region: String,
     credentials: Arc<dyn ProvideCredential>,
     expiry: Option<i64>,
+    abort_reserve: Duration,
     endpoint: Endpoint,
     retry: RetryConfig,
+    plain_http: Arc<crate::vod::PlainHttpWarning>,
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
@@ -151,11 +167,13 @@ pub struct CosClientBuilder {
     region: String,
     credentials: Option<Arc<dyn ProvideCredential>>,
     expiry: Option<i64>,
+    abort_reserve: Duration,
     endpoint: Option<String>,
     http: Option<reqwest::Client>,
     retry: RetryConfig,
     connect_timeout: Duration,
     read_timeout: Duration,
+    plain_http: Option<Arc<crate::vod::PlainHttpWarning>>,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -177,11 +195,13 @@ impl CosClient {
             region: region.into(),
             credentials: None,
             expiry: None,
+            abort_reserve: DEFAULT_ABORT_RESERVE,
             endpoint: None,
             http: None,
             retry: RetryConfig::default(),
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
+            plain_http: None,
         }
     }
 
@@ -254,10 +274,7 @@ impl CosClient {
         let mut end = now + SIGNATURE_LIFETIME;
         if let Some(exp) = self.inner.expiry {
             if now >= exp {
-                return Err(Error::CredentialsExpired {
-                    expired_at: exp,
-                    operation: format!("{op} of {key}"),
-                });
+                return Err(Error::credentials_expired(exp, format!("{op} of {key}")));
             }
             end = end.min(exp);
         }
@@ -303,8 +320,23 @@ impl CosClientBuilder {
 
     /// The temporary credential's expiry (unix seconds, e.g. `TempCertificate.ExpiredTime`). Signatures never
     /// outlive it; once it has passed, requests fail with [`Error::CredentialsExpired`] without being sent.
+    ///
+    /// A multipart upload still running when the expiry comes within the
+    /// [abort reserve](Self::with_abort_reserve) is stopped (parts in flight are dropped) and aborted while the
+    /// credentials are still valid, and the upload fails with [`Error::CredentialsExpired`]; a multipart upload
+    /// is not started that close to the expiry. So no multipart upload is left open by expiring credentials;
+    /// when an abort fails anyway (COS refused the credentials early, the network failed), the upload id is
+    /// logged with `warn!` and listed in the error ([`Error::orphaned_uploads`]).
     pub fn with_credential_expiry(mut self, expired_time_unix: i64) -> Self {
         self.expiry = Some(expired_time_unix);
+        self
+    }
+
+    /// How long before the [credential expiry](Self::with_credential_expiry) an in-flight multipart upload is
+    /// stopped and aborted (default [`DEFAULT_ABORT_RESERVE`], 30 s). It is capped at a quarter of the credentials'
+    /// remaining lifetime when the client is built, so short-lived credentials stay usable.
+    pub fn with_abort_reserve(mut self, reserve: Duration) -> Self {
+        self.abort_reserve = reserve;
         self
     }
 
@@ -316,8 +348,22 @@ impl CosClientBuilder {
     }
 
     /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts apply.
+    ///
+    /// **It must not follow redirects**: build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`. COS never redirects object API calls, and a client that
+    /// follows one sends the signed request, the `x-cos-security-token` and the body to the other host before
+    /// the crate sees anything. With such a client the crate only sees the 3xx when the client does not follow
+    /// it; it still refuses an answer that came from another URL ([`Error::Redirect`] with `followed`), but
+    /// cannot undo the request.
     pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Shares the "credentials over plain HTTP" warning with another client (the `VodClient`'s), so it is
+    /// logged once for all of them.
+    pub(crate) fn with_plain_http_warning(mut self, w: Arc<crate::vod::PlainHttpWarning>) -> Self {
+        self.plain_http = Some(w);
         self
     }
 
@@ -382,6 +428,16 @@ impl CosClientBuilder {
             Some(h) => h,
             None => http_client(self.connect_timeout, self.read_timeout)?,
         };
+        // Short-lived credentials: never reserve more than a quarter of what is left.
+        let abort_reserve = match self.expiry {
+            Some(exp) => {
+                let left = (std::time::UNIX_EPOCH + Duration::from_secs(exp.max(0) as u64))
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                self.abort_reserve.min(left / 4)
+            }
+            None => self.abort_reserve,
+        };
         Ok(CosClient {
             inner: Arc::new(Inner {
                 http,
@@ -389,8 +445,10 @@ impl CosClientBuilder {
                 region: self.region,
                 credentials,
                 expiry: self.expiry,
+                abort_reserve,
                 endpoint,
                 retry: self.retry,
+                plain_http: self.plain_http.unwrap_or_default(),
             }),
         })
     }
@@ -480,7 +538,8 @@ impl CosClient {
             headers,
             now_unix(),
         )?;
-        let mut rb = self.inner.http.request(method, url);
+        self.inner.plain_http.check("COS", &url);
+        let mut rb = self.inner.http.request(method, url.clone());
         for (k, v) in &signed {
             rb = rb.header(k.as_str(), v.as_str());
         }
@@ -492,6 +551,21 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            return Err(crate::vod::redirect_error(
+                &ctx.label(),
+                status,
+                &url,
+                resp.headers(),
+            ));
+        }
+        if resp.url() != &url {
+            return Err(crate::vod::followed_redirect(
+                &ctx.label(),
+                status,
+                resp.url(),
+            ));
+        }
         let resp_headers = resp.headers().clone();
         let body =
             crate::vod::read_body_capped(&ctx.label(), resp, crate::vod::MAX_RESPONSE_BODY).await?;
@@ -549,6 +623,7 @@ impl CosClient {
             retry_after,
             attempts: 1,
             elapsed: Duration::ZERO,
+            orphaned_uploads: Vec::new(),
         }))
     }
 }
@@ -565,12 +640,15 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 }
 
 /// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
-/// cut short), `TCP_NODELAY`, pooled connections. Shared by `VodClient` (VOD + COS) and a standalone `CosClient`.
+/// cut short), `TCP_NODELAY`, pooled connections, and **no redirects** (a 3xx is returned as
+/// [`Error::Redirect`]; following it would carry signatures, session tokens and bodies to another host). Shared
+/// by `VodClient` (VOD + COS) and a standalone `CosClient`.
 pub(crate) fn http_client(
     connect_timeout: Duration,
     read_timeout: Duration,
 ) -> Result<reqwest::Client> {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .read_timeout(read_timeout)
         .tcp_nodelay(true)

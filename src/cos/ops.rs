@@ -117,6 +117,68 @@ pub(crate) fn verify_crc(
 }
 
 impl CosClient {
+    /// Verifies a whole object after `PUT Object` or `Complete Multipart Upload`: against the CRC-64 the answer
+    /// carried, or, when it carried none, with `HEAD Object` (size and CRC-64 must both match) unless
+    /// [`TransferConfig::with_trust_missing_crc`] is set. An object that cannot be verified is not counted as
+    /// uploaded.
+    pub(crate) async fn verify_written(
+        &self,
+        cfg: &TransferConfig,
+        ctx: Ctx<'_>,
+        local: u64,
+        size: u64,
+        server: Option<u64>,
+        request_id: Option<String>,
+    ) -> Result<()> {
+        if server.is_some() || !cfg.verify_crc() || cfg.require_crc() || cfg.trust_missing_crc() {
+            return verify_crc(cfg, ctx, local, server, request_id);
+        }
+        tracing::info!(
+            op = %ctx.op,
+            key = ctx.key,
+            "no {CRC_HEADER} in the answer: verifying the object with HEAD Object"
+        );
+        let head_ctx = Ctx {
+            op: CosOperation::HeadObject,
+            ..ctx
+        };
+        let unverifiable = |status: u16, reason: String, request_id: Option<String>| {
+            Error::invalid_response(ctx.op.as_str(), status, reason, b"", request_id)
+        };
+        let Some(head) = self.head_object(ctx.key).await? else {
+            return Err(unverifiable(
+                404,
+                format!(
+                    "{} answered success without {CRC_HEADER}, and HEAD Object finds no object {}",
+                    ctx.op, ctx.key
+                ),
+                request_id,
+            ));
+        };
+        if head.size != size {
+            return Err(unverifiable(
+                200,
+                format!(
+                    "HEAD Object reports {} bytes for {}, but {size} were sent",
+                    head.size, ctx.key
+                ),
+                head.request_id,
+            ));
+        }
+        match head.crc64 {
+            Some(c) => verify_crc(cfg, head_ctx, local, Some(c), head.request_id),
+            None => Err(unverifiable(
+                200,
+                format!(
+                    "neither {} nor HEAD Object reported {CRC_HEADER} for {}: the object cannot be verified \
+                     (TransferConfig::with_trust_missing_crc accepts it unverified)",
+                    ctx.op, ctx.key
+                ),
+                head.request_id,
+            )),
+        }
+    }
+
     /// Sends a body (PUT Object or Upload Part) with retries; each attempt re-reads the data, re-signs and
     /// re-computes the CRC; a failed attempt's progress is rolled back.
     pub(crate) async fn write_data(
@@ -133,13 +195,18 @@ impl CosClient {
             None => "read".to_string(),
         };
         let md5 = if cfg.content_md5() {
-            let digest = data.md5(cfg.chunk_size()).await.map_err(|e| {
-                Error::io(
-                    data.path().unwrap_or(std::path::Path::new("-")),
-                    read_action(),
-                    e,
-                )
-            })?;
+            let digest = match data.md5(cfg.chunk_size()).await {
+                Ok(d) => d,
+                Err(e) => {
+                    // A read that failed because the file shrank is a change, not an I/O error.
+                    data.verify_unchanged().await?;
+                    return Err(Error::io(
+                        data.path().unwrap_or(std::path::Path::new("-")),
+                        read_action(),
+                        e,
+                    ));
+                }
+            };
             use base64::Engine;
             Some(base64::engine::general_purpose::STANDARD.encode(digest))
         } else {
@@ -170,6 +237,10 @@ impl CosClient {
                             t.sub(meter.sent.load(Ordering::Relaxed));
                         }
                     };
+                    if let Some(changed) = meter.take_changed() {
+                        rollback();
+                        return Err(changed);
+                    }
                     match res {
                         Err(e) => {
                             rollback();
@@ -214,7 +285,7 @@ impl CosClient {
         })
     }
 
-    /// `PUT Object` of an in-memory body, CRC-64 checked when COS reports one.
+    /// `PUT Object` of an in-memory body, CRC-64 checked (with `HEAD Object` when the answer carries no CRC).
     pub async fn put_object(&self, key: &str, body: Bytes) -> Result<PutObjectOutput> {
         validate_key(key)?;
         let ctx = Ctx {
@@ -224,10 +295,19 @@ impl CosClient {
             part: None,
         };
         let cfg = TransferConfig::default();
+        let size = body.len() as u64;
         let w = self
             .write_data(ctx, &[], &PartData::Bytes(body), &cfg, None, None)
             .await?;
-        verify_crc(&cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
+        self.verify_written(
+            &cfg,
+            ctx,
+            w.local_crc,
+            size,
+            w.server_crc,
+            w.request_id.clone(),
+        )
+        .await?;
         Ok(PutObjectOutput {
             etag: w.etag.unwrap_or_default(),
             crc64: w.local_crc,

@@ -25,6 +25,73 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Default size of the chunks a part body is streamed in.
 pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
+/// Most parts in flight for one upload ([`TransferConfig::with_concurrency`]).
+pub const MAX_CONCURRENCY: usize = 1024;
+
+/// Parses a byte size as people write it: a number with an optional binary unit, `K`, `M`, `G` or `T`
+/// (optionally followed by `i` and/or `B`, all meaning powers of 1024: `8M` = `8MiB` = `8MB` = 8,388,608), or `B`.
+/// A fraction is allowed when it gives a whole number of bytes (`1.5G`). All arithmetic is checked: a value that
+/// does not fit in 64 bits is an [`Error::InvalidInput`], never a wrapped-around small number.
+///
+/// ```
+/// use tencent_vod::cos::parse_size;
+/// assert_eq!(parse_size("8M").unwrap(), 8 << 20);
+/// assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+/// assert_eq!(parse_size("4096").unwrap(), 4096);
+/// assert!(parse_size("17592186044418M").is_err()); // 2^64 + 2 MiB: would wrap to 2 MiB
+/// ```
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let bad = |why: String| {
+        Error::invalid(
+            "size",
+            format!(
+                "{s:?} {why}; expected a number of bytes with an optional unit, e.g. 8M, 512K, 1.5G"
+            ),
+        )
+    };
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KI" | "KIB" => 1 << 10,
+        "M" | "MB" | "MI" | "MIB" => 1 << 20,
+        "G" | "GB" | "GI" | "GIB" => 1 << 30,
+        "T" | "TB" | "TI" | "TIB" => 1 << 40,
+        other => return Err(bad(format!("has an unknown unit {other:?}"))),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
+        return Err(bad("is not a number".into()));
+    }
+    if frac.len() > 18 {
+        return Err(bad("has too many decimal places".into()));
+    }
+    let too_large = || bad(format!("is too large: at most {} bytes", u64::MAX));
+    let int_value: u128 = if int.is_empty() {
+        0
+    } else {
+        u128::from(int.parse::<u64>().map_err(|_| too_large())?)
+    };
+    let scale = 10u128.pow(frac.len() as u32);
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u128>()
+            .map_err(|_| bad("is not a number".into()))?
+    };
+    let frac_bytes = frac_value * u128::from(mult);
+    if frac_bytes % scale != 0 {
+        return Err(bad("is not a whole number of bytes".into()));
+    }
+    let total = int_value
+        .checked_mul(u128::from(mult))
+        .and_then(|v| v.checked_add(frac_bytes / scale))
+        .ok_or_else(too_large)?;
+    u64::try_from(total).map_err(|_| too_large())
+}
 
 /// How an object is transferred. Every knob has a `with_*` setter; [`TransferConfig::validate`] checks them
 /// (the engine calls it before any request).
@@ -43,6 +110,7 @@ pub struct TransferConfig {
     content_md5: bool,
     verify_crc: bool,
     require_crc: bool,
+    trust_missing_crc: bool,
     min_part_size: u64,
 }
 
@@ -56,6 +124,7 @@ impl Default for TransferConfig {
             content_md5: false,
             verify_crc: true,
             require_crc: false,
+            trust_missing_crc: false,
             min_part_size: MIN_PART_SIZE,
         }
     }
@@ -75,7 +144,7 @@ impl TransferConfig {
         self
     }
 
-    /// Parts in flight for one upload (default 4, at least 1). See also
+    /// Parts in flight for one upload (default 4; 1 ..= [`MAX_CONCURRENCY`]). See also
     /// [`ConcurrencyBudget`](super::ConcurrencyBudget) for a limit shared by several uploads.
     pub fn with_concurrency(mut self, parts: usize) -> Self {
         self.concurrency = parts;
@@ -103,10 +172,20 @@ impl TransferConfig {
         self
     }
 
-    /// Fail when a response lacks `x-cos-hash-crc64ecma` (default off: some COS-compatible stores do not send
-    /// it, so a missing header is logged at debug level and the check skipped).
+    /// Fail at once when a response lacks `x-cos-hash-crc64ecma` (default off). With it off, a part without the
+    /// header is covered by the whole-object check, and a `PUT Object` or `Complete Multipart Upload` without it
+    /// is verified with `HEAD Object` (see [`with_trust_missing_crc`](Self::with_trust_missing_crc)).
     pub fn with_require_crc(mut self, on: bool) -> Self {
         self.require_crc = on;
+        self
+    }
+
+    /// Accept an object whose `PUT Object` / `Complete Multipart Upload` answer carried no
+    /// `x-cos-hash-crc64ecma` without verifying it (default **off**: such an object is checked with `HEAD
+    /// Object`, size and CRC-64, and the upload fails when HEAD cannot confirm it). Only for COS-compatible
+    /// stores that never report CRC-64; the object is then unverified.
+    pub fn with_trust_missing_crc(mut self, on: bool) -> Self {
+        self.trust_missing_crc = on;
         self
     }
 
@@ -152,6 +231,11 @@ impl TransferConfig {
         self.require_crc
     }
 
+    /// Whether an object whose write answer lacks a CRC-64 is accepted without a `HEAD Object` check.
+    pub fn trust_missing_crc(&self) -> bool {
+        self.trust_missing_crc
+    }
+
     /// Checks every knob against COS limits.
     pub fn validate(&self) -> Result<()> {
         if self.part_size < self.min_part_size || self.part_size > MAX_PART_SIZE {
@@ -172,8 +256,14 @@ impl TransferConfig {
                 ),
             ));
         }
-        if self.concurrency == 0 {
-            return Err(Error::invalid("concurrency", "must be at least 1"));
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid(
+                "concurrency",
+                format!(
+                    "{}: expected at least 1 and at most {MAX_CONCURRENCY} parts in flight",
+                    self.concurrency
+                ),
+            ));
         }
         if !(4096..=16 << 20).contains(&self.chunk_size) {
             return Err(Error::invalid(
@@ -285,6 +375,67 @@ impl PartPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_parser_is_checked() {
+        for (text, want) in [
+            ("0", 0),
+            ("4096", 4096),
+            (" 8M ", 8 << 20),
+            ("8m", 8 << 20),
+            ("8MiB", 8 << 20),
+            ("8MB", 8 << 20),
+            ("512k", 512 << 10),
+            ("1.5G", 3 << 29),
+            ("1.5 GiB", 3 << 29),
+            (".5K", 512),
+            ("5T", 5 << 40),
+            ("100B", 100),
+            ("18446744073709551615", u64::MAX),
+            ("16777215.5T", (16_777_215 << 40) + (1 << 39)),
+        ] {
+            assert_eq!(parse_size(text).unwrap(), want, "{text}");
+        }
+        // 17592186044418 MiB = 2^64 + 2 MiB: with unchecked arithmetic it wraps to 2 MiB and looks valid.
+        for text in [
+            "17592186044418M",
+            "18446744073709551616",
+            "16777216T",
+            "99999999999999999999999K",
+            "18446744073709551615K",
+        ] {
+            let e = parse_size(text).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidInput { field, reason } if field == "size" && reason.contains("too large")),
+                "{text}: {e}"
+            );
+            assert!(e.to_string().contains(text), "{e}");
+        }
+        for text in ["", "M", "8X", "1.2.3", "-1", "1.5", "0.1K", "8 M B", "abc"] {
+            let e = parse_size(text).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput { .. }), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        assert!(
+            TransferConfig::default()
+                .with_concurrency(MAX_CONCURRENCY)
+                .validate()
+                .is_ok()
+        );
+        for bad in [0, MAX_CONCURRENCY + 1, usize::MAX] {
+            let e = TransferConfig::default()
+                .with_concurrency(bad)
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidInput { field, .. } if field == "concurrency"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn single_below_threshold_multipart_at_or_above() {

@@ -12,6 +12,12 @@ use tokio::io::AsyncRead;
 
 /// The data of an upload.
 ///
+/// A [`Path`](UploadSource::Path) source is checked against changes: the file's size, modification time,
+/// status-change time, inode and device are recorded when it is opened and compared again at the end of every
+/// part (after its last byte was read) and before the upload is completed. A change fails the upload with
+/// [`Error::SourceChanged`] (the multipart upload is aborted, a single PUT is cut off before its last byte), so a
+/// file rewritten, appended to or truncated while it is read never becomes a complete object.
+///
 /// ```
 /// use tencent_vod::cos::UploadSource;
 /// let a = UploadSource::path("/data/a.mp4");
@@ -67,15 +73,97 @@ impl UploadSource {
     }
 }
 
-/// An open file shared by the parts of one upload (positional reads, no shared cursor).
+/// What identifies a file's content cheaply: size, modification and status-change times, inode and device.
+/// Two snapshots differ when the file was written to, truncated, appended to, replaced or moved.
+///
+/// Detection relies on the file system's timestamps: a write that keeps the size and lands within the same
+/// timestamp tick as the snapshot (coarse file systems: up to a few milliseconds; FAT: 2 s) cannot be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileSnapshot {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    unix: (u64, u64, i64, i64),
+}
+
+impl FileSnapshot {
+    /// The snapshot of a file's metadata (following symbolic links).
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        FileSnapshot {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            unix: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+            },
+        }
+    }
+
+    /// The size recorded.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// What changed from `self` to `now`, in words; `None` when nothing did.
+    pub(crate) fn diff(&self, now: &FileSnapshot) -> Option<String> {
+        let mut what = Vec::new();
+        #[cfg(unix)]
+        if (self.unix.0, self.unix.1) != (now.unix.0, now.unix.1) {
+            what.push(format!(
+                "replaced: inode {}:{} -> {}:{}",
+                self.unix.0, self.unix.1, now.unix.0, now.unix.1
+            ));
+        }
+        if self.len != now.len {
+            what.push(format!("size {} -> {} bytes", self.len, now.len));
+        }
+        if self.modified != now.modified {
+            what.push("modification time changed".to_string());
+        }
+        #[cfg(unix)]
+        if (self.unix.2, self.unix.3) != (now.unix.2, now.unix.3) && what.is_empty() {
+            what.push("status-change time changed".to_string());
+        }
+        (!what.is_empty()).then(|| what.join(", "))
+    }
+
+    /// Stats `path` (following symbolic links) and compares; `Err(SourceChanged)` on any difference or when the
+    /// path can no longer be read.
+    pub(crate) fn verify_path(&self, path: &Path) -> Result<()> {
+        match std::fs::metadata(path) {
+            Ok(m) => match self.diff(&FileSnapshot::of(&m)) {
+                None => Ok(()),
+                Some(detail) => Err(changed(path, detail)),
+            },
+            Err(e) => Err(changed(path, format!("cannot stat it any more: {e}"))),
+        }
+    }
+}
+
+fn changed(path: &Path, detail: String) -> Error {
+    Error::SourceChanged {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+/// An open file shared by the parts of one upload (positional reads, no shared cursor), with the snapshot taken
+/// when it was opened.
 pub(crate) struct FileHandle {
     pub(crate) path: PathBuf,
     file: std::fs::File,
+    snapshot: FileSnapshot,
 }
 
 impl FileHandle {
-    /// Opens and checks a path: it must exist and be a regular file. Returns the handle and the size.
-    pub(crate) async fn open(path: &Path) -> Result<(Arc<FileHandle>, u64)> {
+    /// Opens and checks a path: it must exist and be a regular file. Returns the handle and the size. With
+    /// `expected` (the snapshot taken when the caller checked the file), a file that changed since then fails
+    /// with [`Error::SourceChanged`].
+    pub(crate) async fn open(
+        path: &Path,
+        expected: Option<FileSnapshot>,
+    ) -> Result<(Arc<FileHandle>, u64)> {
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, "stat", e))?;
@@ -90,11 +178,47 @@ impl FileHandle {
                 ));
             }
             let file = std::fs::File::open(&p).map_err(|e| Error::io(&p, "open", e))?;
-            let size = file.metadata().map_err(|e| Error::io(&p, "stat", e))?.len();
-            Ok((Arc::new(FileHandle { path: p, file }), size))
+            let snapshot =
+                FileSnapshot::of(&file.metadata().map_err(|e| Error::io(&p, "stat", e))?);
+            if let Some(detail) = expected.and_then(|x| x.diff(&snapshot)) {
+                return Err(changed(
+                    &p,
+                    format!("between the local checks and the upload: {detail}"),
+                ));
+            }
+            let size = snapshot.len();
+            Ok((
+                Arc::new(FileHandle {
+                    path: p,
+                    file,
+                    snapshot,
+                }),
+                size,
+            ))
         })
         .await
         .map_err(|e| Error::io(path, "open", std::io::Error::other(e)))?
+    }
+
+    /// Checks that the file is still what it was when opened: the open file (written to, truncated, appended)
+    /// and the path (replaced or removed). `Err(SourceChanged)` otherwise.
+    pub(crate) fn verify_unchanged_blocking(&self) -> Result<()> {
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| changed(&self.path, format!("cannot stat it any more: {e}")))?;
+        if let Some(detail) = self.snapshot.diff(&FileSnapshot::of(&now)) {
+            return Err(changed(&self.path, detail));
+        }
+        self.snapshot.verify_path(&self.path)
+    }
+
+    /// [`verify_unchanged_blocking`](Self::verify_unchanged_blocking) on the blocking pool.
+    pub(crate) async fn verify_unchanged(self: &Arc<Self>) -> Result<()> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.verify_unchanged_blocking())
+            .await
+            .map_err(|e| Error::io(&self.path, "stat", std::io::Error::other(e)))?
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -164,6 +288,8 @@ pub(crate) struct AttemptMeter {
     pub(crate) crc: Mutex<Crc64>,
     /// A local read failure (not a network error: never retried).
     pub(crate) io_error: Mutex<Option<std::io::Error>>,
+    /// The source file changed while this body was read ([`Error::SourceChanged`]; never retried).
+    pub(crate) changed: Mutex<Option<Error>>,
 }
 
 impl AttemptMeter {
@@ -178,6 +304,20 @@ impl AttemptMeter {
         match self.io_error.lock() {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
+        }
+    }
+
+    pub(crate) fn take_changed(&self) -> Option<Error> {
+        match self.changed.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        }
+    }
+
+    fn set_changed(&self, e: Error) {
+        match self.changed.lock() {
+            Ok(mut g) => *g = Some(e),
+            Err(p) => *p.into_inner() = Some(e),
         }
     }
 
@@ -208,7 +348,18 @@ impl PartData {
         }
     }
 
+    /// For a file range: checks the file did not change since it was opened (see [`FileHandle`]).
+    pub(crate) async fn verify_unchanged(&self) -> Result<()> {
+        match self {
+            PartData::File { file, .. } => file.verify_unchanged().await,
+            PartData::Bytes(_) => Ok(()),
+        }
+    }
+
     /// A streaming body yielding `chunk`-sized pieces; every piece is CRC'd and reported as it is yielded.
+    /// For a file range, the file is checked for changes after the last piece was read and before it is
+    /// yielded: a change ends the body with an error (so the request never completes) and is recorded in the
+    /// meter as [`Error::SourceChanged`]. A read error caused by a change (truncation) is reported the same way.
     pub(crate) fn body(
         &self,
         chunk: usize,
@@ -230,7 +381,16 @@ impl PartData {
                 let piece = match &data {
                     PartData::Bytes(b) => Ok(b.slice(pos as usize..(pos + n) as usize)),
                     PartData::File { file, offset, .. } => {
-                        file.read_chunk(offset + pos, n as usize).await
+                        let read = file.read_chunk(offset + pos, n as usize).await;
+                        // After the last byte of the range (or a failed read): did the file change?
+                        if read.is_err() || pos + n >= total {
+                            if let Err(e) = file.verify_unchanged().await {
+                                let msg = e.to_string();
+                                meter.set_changed(e);
+                                return Some((Err(std::io::Error::other(msg)), total));
+                            }
+                        }
+                        read
                     }
                 };
                 match piece {

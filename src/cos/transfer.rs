@@ -3,16 +3,16 @@
 use super::crc::crc64_combine_all;
 use super::ops::{missing_etag, verify_crc};
 use super::plan::{MAX_PARTS, PartPlan};
-use super::source::{FileHandle, PartData, UploadSource};
+use super::source::{FileHandle, FileSnapshot, PartData, UploadSource};
 use super::xml::CompletePartXml;
 use super::{CosClient, Ctx, TransferConfig, now_unix, validate_key};
-use crate::error::{CosOperation, Error, Result};
+use crate::error::{CosOperation, Error, OrphanedUpload, Result};
 use crate::progress::{Progress, ProgressTracker};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -31,9 +31,11 @@ use tracing::Instrument;
 pub struct ConcurrencyBudget(Arc<Semaphore>);
 
 impl ConcurrencyBudget {
-    /// A budget of `permits` requests in flight (at least 1).
+    /// A budget of `permits` requests in flight (at least 1, at most `Semaphore::MAX_PERMITS`).
     pub fn new(permits: usize) -> Self {
-        ConcurrencyBudget(Arc::new(Semaphore::new(permits.max(1))))
+        ConcurrencyBudget(Arc::new(Semaphore::new(
+            permits.clamp(1, Semaphore::MAX_PERMITS),
+        )))
     }
 
     /// Permits not currently held.
@@ -87,7 +89,13 @@ pub struct UploadOptions {
     resume: Option<ResumeState>,
     on_part_complete: Option<PartCompleteCallback>,
     content_type: Option<String>,
+    expected_source: Option<FileSnapshot>,
+    orphans: Option<OrphanSink>,
 }
+
+/// Where multipart uploads that could not be aborted are recorded (besides the error and a `warn!`), so the
+/// orchestration can report those of every object.
+pub(crate) type OrphanSink = Arc<Mutex<Vec<OrphanedUpload>>>;
 
 impl fmt::Debug for UploadOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -168,6 +176,19 @@ impl UploadOptions {
     /// The transfer settings.
     pub fn config(&self) -> &TransferConfig {
         &self.config
+    }
+
+    /// The snapshot of the file source taken when it was checked: opening a file that no longer matches it
+    /// fails with [`Error::SourceChanged`].
+    pub(crate) fn with_expected_source(mut self, snapshot: Option<FileSnapshot>) -> Self {
+        self.expected_source = snapshot;
+        self
+    }
+
+    /// Also record multipart uploads that could not be aborted in `sink`.
+    pub(crate) fn with_orphan_sink(mut self, sink: OrphanSink) -> Self {
+        self.orphans = Some(sink);
+        self
     }
 }
 
@@ -264,6 +285,17 @@ async fn expect_eof(reader: &mut (dyn AsyncRead + Send + Unpin), declared: u64) 
 }
 
 impl Feed {
+    /// The open file, for a file source.
+    fn file(&self) -> Option<Arc<FileHandle>> {
+        match self {
+            Feed::Ranges {
+                data: RangeData::File(f),
+                ..
+            } => Some(f.clone()),
+            _ => None,
+        }
+    }
+
     /// The part layout (what sizes parts have), detached from the data.
     fn layout(&self) -> Layout {
         match self {
@@ -453,7 +485,7 @@ impl CosClient {
         }
         let plan = match source {
             UploadSource::Path(path) => {
-                let (file, size) = FileHandle::open(&path).await?;
+                let (file, size) = FileHandle::open(&path, opts.expected_source).await?;
                 match PartPlan::new(size, &cfg)? {
                     PartPlan::Single { size } => Plan::Single(PartData::File {
                         file,
@@ -549,12 +581,34 @@ impl CosClient {
         if let Some(exp) = self.inner.expiry
             && now_unix() >= exp
         {
-            return Err(Error::CredentialsExpired {
-                expired_at: exp,
-                operation: format!("upload of {key}"),
-            });
+            return Err(Error::credentials_expired(exp, format!("upload of {key}")));
         }
         Ok(())
+    }
+
+    /// When an in-flight multipart upload must stop so it can still be aborted with valid credentials: the
+    /// credential expiry minus the [abort reserve](super::CosClientBuilder::with_abort_reserve).
+    fn abort_deadline(&self) -> Option<(i64, std::time::SystemTime)> {
+        let exp = self.inner.expiry?;
+        let expiry = std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp.max(0) as u64);
+        Some((
+            exp,
+            expiry
+                .checked_sub(self.inner.abort_reserve)
+                .unwrap_or(std::time::UNIX_EPOCH),
+        ))
+    }
+
+    /// The error returned when a multipart upload is stopped at its abort deadline.
+    fn stopped_for_expiry(&self, exp: i64, key: &str) -> Error {
+        Error::credentials_expired(
+            exp,
+            format!(
+                "the rest of the upload of {key} (stopped {} s before the temporary credentials expire, to \
+                 abort the multipart upload while they are still valid)",
+                self.inner.abort_reserve.as_secs_f64()
+            ),
+        )
     }
 
     async fn single_put(
@@ -590,7 +644,18 @@ impl CosClient {
             ),
         )
         .await?;
-        verify_crc(cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
+        or_cancel(
+            cancel,
+            self.verify_written(
+                cfg,
+                ctx,
+                w.local_crc,
+                size,
+                w.server_crc,
+                w.request_id.clone(),
+            ),
+        )
+        .await?;
         tracker.part_done(1);
         tracker.finish(size);
         tracing::info!(size, "uploaded with a single PUT");
@@ -664,18 +729,53 @@ impl CosClient {
             tracing::Span::current().record("size", t);
         }
         let tracker = Arc::new(ProgressTracker::new(key, total, opts.progress.clone()));
+        let deadline = self.abort_deadline();
+        if let Some((exp, at)) = deadline
+            && std::time::SystemTime::now() >= at
+        {
+            // Too close to the expiry to start (or resume) a multipart upload that could still be aborted.
+            return Err(self.stopped_for_expiry(exp, key));
+        }
         let (upload_id, mut done) =
             or_cancel(cancel, self.start_or_resume(key, feed.layout(), opts)).await?;
         tracing::Span::current().record("upload_id", upload_id.as_str());
         tracker.add(done.values().map(|p| p.size).sum());
 
-        let driven = self
-            .drive_parts(
-                key, &upload_id, &mut feed, &mut done, &tracker, opts, cancel,
-            )
-            .await;
+        let drive = self.drive_parts(
+            key, &upload_id, &mut feed, &mut done, &tracker, opts, cancel,
+        );
+        let driven = match deadline {
+            None => drive.await,
+            Some((exp, at)) => {
+                let left = at
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                tokio::select! {
+                    r = drive => r,
+                    _ = tokio::time::sleep(left) => {
+                        tracing::warn!(
+                            upload_id = %upload_id,
+                            expired_at = exp,
+                            "temporary credentials about to expire: stopping the parts in flight to abort the \
+                             multipart upload while the credentials are valid"
+                        );
+                        Err(self.stopped_for_expiry(exp, key))
+                    }
+                }
+            }
+        };
         let result = match driven {
-            Ok(()) => self.complete(key, &upload_id, &done, opts).await,
+            // After the last byte of every part was read: the file must still be what it was when opened.
+            Ok(()) => {
+                let unchanged = match feed.file() {
+                    Some(f) => f.verify_unchanged().await,
+                    None => Ok(()),
+                };
+                match unchanged {
+                    Ok(()) => self.complete(key, &upload_id, &done, opts).await,
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -692,7 +792,20 @@ impl CosClient {
                 } else {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; aborting the multipart upload");
                     if let Err(abort_err) = self.abort_multipart_upload(key, &upload_id).await {
-                        tracing::warn!(upload_id = %upload_id, error = %abort_err, "abort failed (best effort)");
+                        let orphan = OrphanedUpload::new(&self.inner.bucket, key, &upload_id);
+                        tracing::warn!(
+                            bucket = %orphan.bucket,
+                            key = %orphan.key,
+                            upload_id = %orphan.upload_id,
+                            error = %abort_err,
+                            "could not abort the multipart upload: it is left open (orphaned)"
+                        );
+                        if let Some(sink) = &opts.orphans {
+                            sink.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(orphan.clone());
+                        }
+                        return Err(e.with_orphaned_uploads([orphan]));
                     }
                 }
                 Err(e)
@@ -725,13 +838,15 @@ impl CosClient {
             upload_id: Some(upload_id),
             part: None,
         };
-        verify_crc(
+        self.verify_written(
             &opts.config,
             ctx,
             crc,
+            size,
             out.server_crc64,
             out.request_id.clone(),
-        )?;
+        )
+        .await?;
         tracing::info!(size, parts = parts.len(), "multipart upload complete");
         Ok(UploadOutput {
             key: key.to_string(),

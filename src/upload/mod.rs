@@ -2,8 +2,13 @@
 //! CommitUpload.
 //!
 //! Guarantees:
-//! - every local check (file exists and is a regular file, types known, field lengths, every HLS/DASH segment
-//!   present) happens **before** ApplyUpload;
+//! - every local check (file exists and is a regular file, types known, field lengths, `MediaStoragePath`, every
+//!   HLS/DASH segment present and inside the manifest's directory, symbolic links followed, within
+//!   [`MAX_MANIFEST_DEPTH`] and [`MAX_MANIFEST_FILES`]) happens **before** ApplyUpload;
+//! - a source file that changes between those checks and CommitUpload fails the upload with
+//!   [`Error::SourceChanged`] (see [`UploadRequest::from_path`]);
+//! - an object whose PUT / Complete answer lacks `x-cos-hash-crc64ecma` is verified with HEAD Object before it
+//!   counts as uploaded (see [`TransferConfig::with_trust_missing_crc`]);
 //! - CommitUpload is called only after every object was uploaded and its CRC-64 verified; on any failure nothing
 //!   is committed, in-flight multipart uploads are aborted (kept instead when the upload is checkpointed, see
 //!   [Resume](#resume)), and the error names the object (key or path);
@@ -54,6 +59,12 @@
 //! twice). If that fails again, the error is returned and nothing is committed. A checkpoint whose credentials
 //! expire within the margin is not used (step 1 above). A fresh session whose credentials are shorter than the
 //! margin is only logged.
+//!
+//! Multipart uploads started with a session are stopped and aborted shortly before its credentials expire (the
+//! [abort reserve](crate::cos::CosClientBuilder::with_abort_reserve)), so an expiry leaves none of them open.
+//! One that cannot be aborted anyway (COS refused the credentials early, the network failed) is logged with
+//! `warn!` and listed in [`Error::orphaned_uploads`](crate::Error::orphaned_uploads), or, when a restarted
+//! session succeeds, in [`UploadOutcome::orphaned_uploads`].
 
 pub mod checkpoint;
 mod handle;
@@ -65,17 +76,18 @@ pub use checkpoint::{
     JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint, SourceFingerprint,
 };
 pub use handle::UploadHandle;
+pub use prepare::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
 pub use request::{
     COVER_TYPES, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES,
     ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
 };
 
-use crate::cos::or_cancel;
 use crate::cos::{
     ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
     UploadOptions, UploadSource,
 };
-use crate::error::{Error, Result};
+use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
+use crate::error::{Error, OrphanedUpload, Result};
 use crate::events::WaitOptions;
 use crate::retry::RetryConfig;
 use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, CommitUploadRequest, VodApi};
@@ -98,6 +110,7 @@ pub(crate) struct UploadContext<'a> {
     pub transfer: &'a TransferConfig,
     pub retry: &'a RetryConfig,
     pub sub_app_id: Option<u64>,
+    pub cos_plain_http: &'a Arc<crate::vod::PlainHttpWarning>,
 }
 
 /// Runs one upload, honouring the request's cancellation token and deadline.
@@ -205,11 +218,16 @@ fn check_apply_response(resp: &ApplyUploadResponse, want_cover: bool) -> Result<
     if resp.vod_session_key.is_empty() {
         return Err(bad("VodSessionKey is empty".into()));
     }
-    if !resp.media_storage_path.starts_with('/') || resp.media_storage_path.len() < 2 {
+    if let Some(problem) = prepare::storage_path_problem(&resp.media_storage_path) {
         return Err(bad(format!(
-            "MediaStoragePath {:?} is not a path starting with '/'",
+            "MediaStoragePath {:?} {problem}",
             resp.media_storage_path
         )));
+    }
+    if let Some(p) = resp.cover_storage_path.as_deref().filter(|p| !p.is_empty())
+        && let Some(problem) = prepare::storage_path_problem(p)
+    {
+        return Err(bad(format!("CoverStoragePath {p:?} {problem}")));
     }
     if want_cover
         && !resp
@@ -243,16 +261,45 @@ struct ObjectSpec {
     role: Role,
     replay: Replay,
     size: Option<u64>,
+    /// For a file: what it was when checked (the upload fails if it changes before CommitUpload).
+    snapshot: Option<FileSnapshot>,
 }
 
 impl ObjectSpec {
-    fn new(role: Role, spec: SourceSpec, size: Option<u64>) -> Self {
+    fn new(
+        role: Role,
+        spec: SourceSpec,
+        size: Option<u64>,
+        snapshot: Option<FileSnapshot>,
+    ) -> Self {
         let replay = match spec {
             SourceSpec::Path(p) => Replay::Path(p),
             SourceSpec::Bytes(b) => Replay::Bytes(b),
             r @ SourceSpec::Reader(..) => Replay::Reader(Mutex::new(Some(r.into_source()))),
         };
-        ObjectSpec { role, replay, size }
+        ObjectSpec {
+            role,
+            replay,
+            size,
+            snapshot,
+        }
+    }
+
+    /// For a file source: fails with [`Error::SourceChanged`] if it is no longer what was checked.
+    async fn verify_unchanged(&self) -> Result<()> {
+        let (Replay::Path(p), Some(snap)) = (&self.replay, self.snapshot) else {
+            return Ok(());
+        };
+        let p = p.clone();
+        tokio::task::spawn_blocking(move || snap.verify_path(&p))
+            .await
+            .map_err(|e| {
+                Error::io(
+                    self.local_path().unwrap_or(std::path::Path::new("-")),
+                    "stat",
+                    std::io::Error::other(e),
+                )
+            })?
     }
 
     fn take_source(&mut self) -> Option<UploadSource> {
@@ -370,7 +417,7 @@ fn stale_reason(
     }
     if let Some(exp) = cp.credential_expiry() {
         let left = exp - crate::cos::now_unix();
-        if left < margin.as_secs() as i64 {
+        if left < i64::try_from(margin.as_secs()).unwrap_or(i64::MAX) {
             return Some(format!(
                 "its temporary credentials expire in {left} s (margin {} s)",
                 margin.as_secs()
@@ -482,6 +529,8 @@ struct TransferPlan<'a> {
     transfer: &'a TransferConfig,
     budget: &'a ConcurrencyBudget,
     aggregator: Option<&'a Arc<Aggregator>>,
+    /// Multipart uploads of every attempt that could not be aborted.
+    orphans: &'a OrphanSink,
 }
 
 /// Uploads every object of `session` (resuming from its checkpoint when it has one). Returns the bytes of all
@@ -496,6 +545,7 @@ async fn transfer_all(
     let applied = &session.applied;
     let mut cos = CosClient::builder(&applied.storage_bucket, &applied.storage_region)
         .with_http_client(ctx.http.clone())
+        .with_plain_http_warning(Arc::clone(ctx.cos_plain_http))
         .with_retry(ctx.retry.clone());
     cos = match &applied.temp_certificate {
         Some(tc) => cos
@@ -514,8 +564,10 @@ async fn transfer_all(
     // Failing objects cancel the others through this token (a child: the caller's token is never touched).
     let attempt = cancel.child_token();
     let sources: Vec<Option<UploadSource>> = specs.iter_mut().map(|s| s.take_source()).collect();
+    let specs_snapshots: Vec<Option<FileSnapshot>> = specs.iter().map(|s| s.snapshot).collect();
+    let specs_snapshots = &specs_snapshots;
     let transfer = plan.transfer;
-    let objects_in_flight = transfer.concurrency().max(1) * 2;
+    let objects_in_flight = transfer.concurrency().max(1).saturating_mul(2);
     let cos_ref = &cos;
     let writer = session.writer.as_ref();
     let recorded = writer.map(|w| w.snapshot());
@@ -525,7 +577,9 @@ async fn transfer_all(
             let mut opts = UploadOptions::default()
                 .with_config(transfer.clone())
                 .with_budget(plan.budget.clone())
-                .with_cancellation(attempt.clone());
+                .with_cancellation(attempt.clone())
+                .with_expected_source(specs_snapshots[i])
+                .with_orphan_sink(Arc::clone(plan.orphans));
             if let Some(a) = plan.aggregator {
                 opts = opts.with_progress(a.progress_for(i));
             }
@@ -536,7 +590,11 @@ async fn transfer_all(
                 if let (Some(w), Some(entry)) = (writer, &entry) {
                     if let Some(done) = entry.completed {
                         match or_cancel(&head_cancel, cos_ref.head_object(&key)).await? {
-                            Some(h) if h.size == done.size && h.crc64.is_none_or(|c| c == done.crc64) => {
+                            Some(h)
+                                if h.size == done.size
+                                    && (h.crc64 == Some(done.crc64)
+                                        || (h.crc64.is_none() && transfer.trust_missing_crc())) =>
+                            {
                                 tracing::info!(key = %key, size = done.size, "object already complete (checkpoint, HEAD Object): skipped");
                                 if let Some(a) = &aggregator {
                                     a.skip(i, &key, done.size);
@@ -648,7 +706,7 @@ async fn fresh_session(
     );
     if let Some(exp) = applied.temp_certificate.as_ref().map(|c| c.expired_time) {
         let left = exp - crate::cos::now_unix();
-        if left < margin.as_secs() as i64 {
+        if left < i64::try_from(margin.as_secs()).unwrap_or(i64::MAX) {
             tracing::info!(
                 valid_for_s = left,
                 "the session's temporary credentials are short-lived; an expiry during the transfer restarts it once"
@@ -717,10 +775,13 @@ async fn pipeline(
         transfer = transfer.with_part_size(p);
     }
     transfer.validate()?;
-    let media_size = match &media {
-        SourceSpec::Path(p) => Some(check_file("media", p).await?),
-        SourceSpec::Bytes(b) => Some(b.len() as u64),
-        SourceSpec::Reader(_, n) => *n,
+    let (media_size, media_snapshot) = match &media {
+        SourceSpec::Path(p) => {
+            let (n, snap) = check_file("media", p).await?;
+            (Some(n), Some(snap))
+        }
+        SourceSpec::Bytes(b) => (Some(b.len() as u64), None),
+        SourceSpec::Reader(_, n) => (*n, None),
     };
     if let Some(n) = media_size {
         crate::cos::PartPlan::new(n, &transfer).map_err(|e| match e {
@@ -730,11 +791,14 @@ async fn pipeline(
             other => other,
         })?;
     }
-    let cover_size = match &cover {
-        Some(SourceSpec::Path(p)) => Some(check_file("cover", p).await?),
-        Some(SourceSpec::Bytes(b)) => Some(b.len() as u64),
-        Some(SourceSpec::Reader(_, n)) => *n,
-        None => None,
+    let (cover_size, cover_snapshot) = match &cover {
+        Some(SourceSpec::Path(p)) => {
+            let (n, snap) = check_file("cover", p).await?;
+            (Some(n), Some(snap))
+        }
+        Some(SourceSpec::Bytes(b)) => (Some(b.len() as u64), None),
+        Some(SourceSpec::Reader(_, n)) => (*n, None),
+        None => (None, None),
     };
     // VOD has nothing to transcode or play in an empty file: refuse it before ApplyUpload.
     if media_size == Some(0) {
@@ -764,15 +828,21 @@ async fn pipeline(
         Vec::new()
     };
     let want_cover = cover.is_some();
-    let mut specs = vec![ObjectSpec::new(Role::Media, media, media_size)];
+    let mut specs = vec![ObjectSpec::new(
+        Role::Media,
+        media,
+        media_size,
+        media_snapshot,
+    )];
     if let Some(c) = cover {
-        specs.push(ObjectSpec::new(Role::Cover, c, cover_size));
+        specs.push(ObjectSpec::new(Role::Cover, c, cover_size, cover_snapshot));
     }
     for s in segments {
         specs.push(ObjectSpec::new(
             Role::Segment(s.relative),
             SourceSpec::Path(s.local),
             Some(s.size),
+            Some(s.snapshot),
         ));
     }
     let resumable = match checkpoint {
@@ -792,11 +862,15 @@ async fn pipeline(
         })
     });
     let budget = budget.unwrap_or_else(|| ConcurrencyBudget::new(transfer.concurrency()));
+    let orphans: OrphanSink = Arc::default();
     let plan = TransferPlan {
         transfer: &transfer,
         budget: &budget,
         aggregator: aggregator.as_ref(),
+        orphans: &orphans,
     };
+    let orphaned =
+        || -> Vec<OrphanedUpload> { orphans.lock().unwrap_or_else(|p| p.into_inner()).clone() };
 
     // 2. A session: from the checkpoint, or ApplyUpload.
     let mut from_checkpoint = match &resumable {
@@ -832,6 +906,7 @@ async fn pipeline(
         let bytes_sent = match transfer_all(&ctx, &session, &mut specs, &plan, &cancel).await {
             Ok(n) => n,
             Err(_) if cancel.is_cancelled() => return Err(Error::Cancelled),
+            Err(e @ Error::SourceChanged { .. }) => return Err(e.with_orphaned_uploads(orphaned())),
             Err(e)
                 if expiry_restarts == 0
                     && is_credential_expiry(&e, session.expiry())
@@ -845,10 +920,15 @@ async fn pipeline(
                 );
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.with_orphaned_uploads(orphaned())),
         };
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
+        }
+        // Every source file must still be what was checked before ApplyUpload: a file changed after its object
+        // was sent is not committed either.
+        for spec in specs.iter() {
+            spec.verify_unchanged().await?;
         }
 
         // 4. CommitUpload: only now that every object is verified.
@@ -910,6 +990,7 @@ async fn pipeline(
         bytes_sent,
         elapsed: started.elapsed(),
         procedure_task_id,
+        orphaned_uploads: orphaned(),
     })
 }
 

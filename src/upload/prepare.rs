@@ -3,7 +3,8 @@
 use super::request::{
     COVER_TYPES, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES, SourceSpec,
 };
-use crate::error::{Error, Result};
+use crate::cos::FileSnapshot;
+use crate::error::{Error, ManifestErrorKind, Result};
 use crate::vod::{ApplyUploadRequest, ParseStreamingManifestRequest, VodApi};
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -24,8 +25,9 @@ pub(crate) fn media_name(path: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Checks that `path` is an existing, readable regular file; returns its size.
-pub(crate) async fn check_file(field: &str, path: &Path) -> Result<u64> {
+/// Checks that `path` is an existing, readable regular file; returns its size and the snapshot the upload is
+/// held to (a file that changes from now until CommitUpload fails the upload).
+pub(crate) async fn check_file(field: &str, path: &Path) -> Result<(u64, FileSnapshot)> {
     let meta = tokio::fs::metadata(path)
         .await
         .map_err(|e| Error::io(path, format!("{field}: stat"), e))?;
@@ -45,7 +47,7 @@ pub(crate) async fn check_file(field: &str, path: &Path) -> Result<u64> {
     tokio::fs::File::open(path)
         .await
         .map_err(|e| Error::io(path, format!("{field}: open"), e))?;
-    Ok(meta.len())
+    Ok((meta.len(), FileSnapshot::of(&meta)))
 }
 
 /// Fills defaults (type and name from the file, SubAppId from the client) and validates every field.
@@ -148,11 +150,11 @@ pub(crate) fn complete_apply_fields(
         ));
     }
     if let Some(p) = &apply.media_storage_path
-        && !p.starts_with('/')
+        && let Some(problem) = storage_path_problem(p)
     {
         return Err(Error::invalid(
             "media_storage_path",
-            format!("{p:?} must start with '/'"),
+            format!("{p:?} {problem}"),
         ));
     }
     if let Some(r) = &apply.storage_region {
@@ -169,20 +171,68 @@ pub(crate) fn complete_apply_fields(
     Ok(())
 }
 
+/// Longest `MediaStoragePath` in bytes, the leading `/` included (its key, without the `/`, stays within COS's
+/// 850-byte key limit; segment keys of a manifest are built next to it).
+pub const MAX_MEDIA_STORAGE_PATH: usize = 850;
+
+/// What is wrong with a storage path (`MediaStoragePath` or an answer's `…StoragePath`), if anything: it must
+/// start with `/`, name a file (not end with `/`), have no empty, `.` or `..` segments, no backslash and no control
+/// characters, and be at most [`MAX_MEDIA_STORAGE_PATH`] bytes.
+pub(crate) fn storage_path_problem(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return Some("must start with '/'".into());
+    }
+    if p.len() > MAX_MEDIA_STORAGE_PATH {
+        return Some(format!(
+            "is {} bytes; at most {MAX_MEDIA_STORAGE_PATH} are allowed",
+            p.len()
+        ));
+    }
+    if let Some(c) = p.chars().find(|c| c.is_control()) {
+        return Some(format!("contains the control character {c:?}"));
+    }
+    if p.contains('\\') {
+        return Some("contains a backslash; use '/' to separate directories".into());
+    }
+    if p.ends_with('/') {
+        return Some("ends with '/'; it must name a file, e.g. /dir/name.mp4".into());
+    }
+    for seg in p[1..].split('/') {
+        match seg {
+            "" => return Some("has an empty segment ('//')".into()),
+            "." | ".." => return Some(format!("has a {seg:?} segment; use a plain path")),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether a media type is a streaming manifest.
 pub(crate) fn is_manifest_type(t: &str) -> bool {
     matches!(t, "m3u8" | "mpd")
 }
 
+/// Deepest nesting of playlists below the top-level manifest: a master playlist naming media playlists is depth 1,
+/// and real HLS never needs more than 2. A deeper chain fails with [`ManifestErrorKind::TooDeep`] before any
+/// request (each playlist would otherwise cost a `ParseStreamingManifest` call).
+pub const MAX_MANIFEST_DEPTH: usize = 8;
+
+/// Most files (segments, keys, init sections, nested playlists) one manifest tree may reference; more fails with
+/// [`ManifestErrorKind::TooManyFiles`] before any file is opened or any request made. Ten hours of 2-second
+/// segments in five renditions is 90,000.
+pub const MAX_MANIFEST_FILES: usize = 100_000;
+
 /// One file referenced by a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Segment {
-    /// Where it is on disk.
+    /// Where it is on disk: the canonical path (symbolic links resolved, inside the manifest's directory).
     pub local: PathBuf,
-    /// Its path relative to the root manifest's directory, `/`-separated.
+    /// Its path relative to the root manifest's directory, `/`-separated, as the manifest names it.
     pub relative: String,
     /// Size in bytes.
     pub size: u64,
+    /// The file as checked; the upload fails if it changes before CommitUpload.
+    pub snapshot: FileSnapshot,
 }
 
 /// Lexically resolves `.` and `..` (no filesystem access, so a missing file still gets a clear error).
@@ -200,13 +250,24 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+fn manifest_error(
+    manifest: &Path,
+    segment: Option<&str>,
+    kind: ManifestErrorKind,
+    reason: impl Into<String>,
+) -> Error {
+    Error::Manifest {
+        manifest: manifest.to_path_buf(),
+        segment: segment.map(str::to_string),
+        kind,
+        reason: reason.into(),
+    }
+}
+
 /// Rejects URLs, absolute paths and paths that climb out of the root manifest's directory.
 fn check_segment_name(manifest: &Path, seg: &str) -> Result<()> {
-    let bad = |reason: &str| Error::Manifest {
-        manifest: manifest.to_path_buf(),
-        segment: Some(seg.to_string()),
-        reason: reason.to_string(),
-    };
+    let bad =
+        |reason: &str| manifest_error(manifest, Some(seg), ManifestErrorKind::InvalidPath, reason);
     if seg.trim().is_empty() {
         return Err(bad("empty segment path"));
     }
@@ -231,7 +292,10 @@ fn check_segment_name(manifest: &Path, seg: &str) -> Result<()> {
 ///
 /// Two passes: first with the crate's own parser ([`crate::manifest`]), so a missing or unusable segment fails
 /// before any request is made; then with VOD's `ParseStreamingManifest` (what the official SDKs use), whose answer
-/// is authoritative: anything it lists that the local parser did not is checked and uploaded as well.
+/// is authoritative: anything it lists that the local parser did not is checked and uploaded as well. Both passes
+/// apply the same rules: every path must resolve (following symbolic links) inside the top-level manifest's
+/// directory, playlists nest at most [`MAX_MANIFEST_DEPTH`] deep and the tree names at most
+/// [`MAX_MANIFEST_FILES`] files.
 pub(crate) async fn collect_segments(api: &VodApi, root: &Path) -> Result<Vec<Segment>> {
     let local = walk_manifests(root, |text, kind| async move {
         Ok(match kind.as_str() {
@@ -249,14 +313,39 @@ pub(crate) async fn collect_segments(api: &VodApi, root: &Path) -> Result<Vec<Se
     })
     .await?;
     let mut out = local;
-    let known: HashSet<PathBuf> = out.iter().map(|s| s.local.clone()).collect();
+    let known: HashSet<String> = out.iter().map(|s| s.relative.clone()).collect();
     for s in remote {
-        if !known.contains(&s.local) {
+        if !known.contains(&s.relative) {
             tracing::debug!(segment = %s.relative, "segment listed by ParseStreamingManifest only");
             out.push(s);
         }
     }
+    if out.len() > MAX_MANIFEST_FILES {
+        return Err(manifest_error(
+            root,
+            None,
+            ManifestErrorKind::TooManyFiles {
+                max: MAX_MANIFEST_FILES,
+            },
+            format!(
+                "the manifest tree references {} files; at most {MAX_MANIFEST_FILES} are allowed",
+                out.len()
+            ),
+        ));
+    }
     Ok(out)
+}
+
+/// A playlist waiting to be read.
+struct Pending {
+    /// Its path as the manifests name it (segments are joined to its directory).
+    lexical: PathBuf,
+    /// Its canonical path (what is read).
+    canonical: PathBuf,
+    /// Nesting depth (0 = the top-level manifest).
+    depth: usize,
+    /// Canonical paths of the playlists that include it, for loop detection.
+    ancestors: Vec<PathBuf>,
 }
 
 /// Walks a manifest tree with the given parser (text, kind) → segment names.
@@ -268,69 +357,170 @@ where
     let root =
         normalize(&std::path::absolute(root).map_err(|e| Error::io(root, "resolve path", e))?);
     let root_dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Everything must resolve inside the top-level manifest's directory, symbolic links followed.
+    let root_dir_real = tokio::fs::canonicalize(&root_dir)
+        .await
+        .map_err(|e| Error::io(&root_dir, "resolve the manifest's directory", e))?;
+    let root_real = tokio::fs::canonicalize(&root)
+        .await
+        .map_err(|e| Error::io(&root, "resolve manifest path", e))?;
     let mut out = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
     seen.insert(root.clone());
     // Depth-first with each manifest's ancestors, so loops are reported, not followed.
-    let mut work: Vec<(PathBuf, Vec<PathBuf>)> = vec![(root.clone(), vec![])];
-    while let Some((manifest, ancestors)) = work.pop() {
-        let text = tokio::fs::read_to_string(&manifest)
+    let mut work = vec![Pending {
+        lexical: root.clone(),
+        canonical: root_real,
+        depth: 0,
+        ancestors: vec![],
+    }];
+    while let Some(Pending {
+        lexical: manifest,
+        canonical: manifest_real,
+        depth,
+        ancestors,
+    }) = work.pop()
+    {
+        let text = tokio::fs::read_to_string(&manifest_real)
             .await
             .map_err(|e| Error::io(&manifest, "read manifest", e))?;
         let kind = extension(&manifest).unwrap_or_else(|| "m3u8".into());
         let segments = parse(text, kind).await?;
         let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+        // The count cap first, before any file is touched.
+        let mut fresh = HashSet::new();
+        for seg in &segments {
+            check_segment_name(&manifest, seg)?;
+            let local = normalize(&dir.join(seg));
+            if !seen.contains(&local) {
+                fresh.insert(local);
+            }
+        }
+        if out.len() + fresh.len() > MAX_MANIFEST_FILES {
+            return Err(manifest_error(
+                &manifest,
+                None,
+                ManifestErrorKind::TooManyFiles {
+                    max: MAX_MANIFEST_FILES,
+                },
+                format!(
+                    "the manifest tree references more than {MAX_MANIFEST_FILES} files ({} so far)",
+                    out.len() + fresh.len()
+                ),
+            ));
+        }
         for seg in segments {
-            check_segment_name(&manifest, &seg)?;
             let local = normalize(&dir.join(&seg));
-            let relative = local.strip_prefix(&root_dir).map_err(|_| Error::Manifest {
-                manifest: manifest.clone(),
-                segment: Some(seg.clone()),
-                reason: "segment path leaves the root manifest's directory".into(),
+            let relative = local.strip_prefix(&root_dir).map_err(|_| {
+                manifest_error(
+                    &manifest,
+                    Some(&seg),
+                    ManifestErrorKind::OutsideManifestDir {
+                        resolved: local.clone(),
+                    },
+                    format!(
+                        "segment path leaves the root manifest's directory {} (it names {})",
+                        root_dir.display(),
+                        local.display()
+                    ),
+                )
             })?;
             let relative = relative
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
+            let real = match tokio::fs::canonicalize(&local).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let what = match tokio::fs::symlink_metadata(&local).await {
+                        Ok(m) if m.file_type().is_symlink() => {
+                            "is a symbolic link to a missing file"
+                        }
+                        _ => "is missing",
+                    };
+                    return Err(manifest_error(
+                        &manifest,
+                        Some(&seg),
+                        ManifestErrorKind::Missing,
+                        format!("segment file {} {what} ({e})", local.display()),
+                    ));
+                }
+            };
+            if !real.starts_with(&root_dir_real) {
+                return Err(manifest_error(
+                    &manifest,
+                    Some(&seg),
+                    ManifestErrorKind::OutsideManifestDir {
+                        resolved: real.clone(),
+                    },
+                    format!(
+                        "{} points to {} (through a symbolic link), outside the root manifest's directory {}; \
+                         it is not uploaded",
+                        local.display(),
+                        real.display(),
+                        root_dir_real.display()
+                    ),
+                ));
+            }
             let is_manifest = extension(&local).is_some_and(|e| is_manifest_type(&e));
-            if is_manifest && (ancestors.contains(&local) || local == manifest || local == root) {
-                return Err(Error::Manifest {
-                    manifest: manifest.clone(),
-                    segment: Some(seg.clone()),
-                    reason: "manifest loop: a playlist includes itself or one of its parents"
-                        .into(),
-                });
+            if is_manifest && (ancestors.contains(&real) || real == manifest_real) {
+                return Err(manifest_error(
+                    &manifest,
+                    Some(&seg),
+                    ManifestErrorKind::Loop,
+                    "manifest loop: a playlist includes itself or one of its parents",
+                ));
             }
             if !seen.insert(local.clone()) {
                 continue;
             }
-            let size = match tokio::fs::metadata(&local).await {
-                Ok(m) if m.is_file() => m.len(),
+            let meta = match tokio::fs::metadata(&real).await {
+                Ok(m) if m.is_file() => m,
                 Ok(_) => {
-                    return Err(Error::Manifest {
-                        manifest: manifest.clone(),
-                        segment: Some(seg.clone()),
-                        reason: format!("{} is not a regular file", local.display()),
-                    });
+                    return Err(manifest_error(
+                        &manifest,
+                        Some(&seg),
+                        ManifestErrorKind::Missing,
+                        format!("{} is not a regular file", local.display()),
+                    ));
                 }
                 Err(e) => {
-                    return Err(Error::Manifest {
-                        manifest: manifest.clone(),
-                        segment: Some(seg.clone()),
-                        reason: format!("segment file {} is missing ({e})", local.display()),
-                    });
+                    return Err(manifest_error(
+                        &manifest,
+                        Some(&seg),
+                        ManifestErrorKind::Missing,
+                        format!("segment file {} is missing ({e})", local.display()),
+                    ));
                 }
             };
+            if is_manifest && depth + 1 > MAX_MANIFEST_DEPTH {
+                return Err(manifest_error(
+                    &manifest,
+                    Some(&seg),
+                    ManifestErrorKind::TooDeep {
+                        max: MAX_MANIFEST_DEPTH,
+                    },
+                    format!(
+                        "playlists nest more than {MAX_MANIFEST_DEPTH} levels deep below the top-level manifest"
+                    ),
+                ));
+            }
             out.push(Segment {
-                local: local.clone(),
+                local: real.clone(),
                 relative,
-                size,
+                size: meta.len(),
+                snapshot: FileSnapshot::of(&meta),
             });
             if is_manifest {
                 let mut anc = ancestors.clone();
-                anc.push(manifest.clone());
-                work.push((local, anc));
+                anc.push(manifest_real.clone());
+                work.push(Pending {
+                    lexical: local,
+                    canonical: real,
+                    depth: depth + 1,
+                    ancestors: anc,
+                });
             }
         }
     }

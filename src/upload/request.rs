@@ -164,7 +164,17 @@ impl UploadRequest {
     }
 
     /// Uploads the file at `path` (read part by part from disk; never whole in memory). An `.m3u8` / `.mpd` is
-    /// uploaded with every segment it references.
+    /// uploaded with every segment it references; each must resolve, symbolic links followed, inside the
+    /// manifest's directory (see [`MAX_MANIFEST_DEPTH`](crate::upload::MAX_MANIFEST_DEPTH) and
+    /// [`MAX_MANIFEST_FILES`](crate::upload::MAX_MANIFEST_FILES) for the limits).
+    ///
+    /// **A file that changes during the upload is never committed.** Its size, modification and status-change
+    /// times, inode and device are recorded when it is checked (before ApplyUpload) and compared when it is
+    /// opened, after the last byte of every part was read, before a multipart upload is completed and again
+    /// before CommitUpload. Any difference — rewritten in place, appended to, truncated, replaced or removed —
+    /// fails the upload with [`Error::SourceChanged`](crate::Error::SourceChanged) naming the file; the
+    /// multipart upload is aborted and CommitUpload is not called. (Detection relies on the file system's
+    /// timestamps: a same-size rewrite within one timestamp tick of the check cannot be seen.)
     pub fn from_path(path: impl Into<PathBuf>) -> Self {
         Self::new(SourceSpec::Path(path.into()))
     }
@@ -383,4 +393,7 @@ pub struct UploadOutcome {
     /// The procedure task id, when asked for with
     /// [`UploadRequest::with_resolve_procedure_task`] and a `Procedure` was named; otherwise `None`.
     pub procedure_task_id: Option<String>,
+    /// Multipart uploads of an earlier session (before a credential-expiry restart) that could not be aborted
+    /// and were left open; also logged with `warn!`. Usually empty.
+    pub orphaned_uploads: Vec<crate::error::OrphanedUpload>,
 }

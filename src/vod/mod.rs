@@ -91,6 +91,68 @@ pub(crate) fn authority(url: &url::Url) -> String {
     }
 }
 
+/// Whether a URL's host is a loopback address (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// Logs one warning per client the first time credentials (a signature, a session token) are sent over plain
+/// HTTP to a host that is not a loopback address. Plain HTTP stays allowed (local mocks and proxies need it).
+#[derive(Debug, Default)]
+pub(crate) struct PlainHttpWarning(std::sync::atomic::AtomicBool);
+
+impl PlainHttpWarning {
+    /// Checks a request URL about to carry credentials for `service` (`VOD` or `COS`).
+    pub(crate) fn check(&self, service: &str, url: &url::Url) {
+        use std::sync::atomic::Ordering;
+        if url.scheme() == "http" && !is_loopback(url) && !self.0.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                service,
+                host = %authority(url),
+                "credentials are sent over plain HTTP to a non-loopback host: anyone on the path can read the \
+                 session token and replay signed requests; use an https:// endpoint"
+            );
+        }
+    }
+}
+
+/// The error for a 3xx answer: names the operation and the `Location` host, never its path or query.
+pub(crate) fn redirect_error(
+    operation: &str,
+    status: u16,
+    request_url: &url::Url,
+    headers: &reqwest::header::HeaderMap,
+) -> Error {
+    let location_host = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| request_url.join(loc.trim()).ok())
+        .filter(|u| u.host_str().is_some())
+        .map(|u| authority(&u));
+    tracing::warn!(
+        operation,
+        status,
+        location_host = location_host.as_deref().unwrap_or("-"),
+        "redirect refused"
+    );
+    Error::Redirect {
+        operation: operation.to_string(),
+        status,
+        location_host,
+        followed: false,
+    }
+}
+
 /// Validates a region name such as `ap-guangzhou` (lower-case letters, digits and `-`).
 pub(crate) fn validate_region(field: &str, region: &str) -> Result<()> {
     let ok = !region.is_empty()
@@ -123,6 +185,7 @@ pub(crate) struct ApiConfig {
 
 struct ApiInner {
     http: reqwest::Client,
+    plain_http: PlainHttpWarning,
     config: ApiConfig,
     credentials: Arc<dyn ProvideCredential>,
     /// The current day's TC3 signing key, with the (SecretId, SecretKey) it was derived from.
@@ -169,6 +232,7 @@ impl VodApi {
         VodApi {
             inner: Arc::new(ApiInner {
                 http,
+                plain_http: PlainHttpWarning::default(),
                 config,
                 credentials,
                 signing_key: std::sync::Mutex::new(None),
@@ -392,10 +456,12 @@ impl VodApi {
     ) -> Result<serde_json::Value> {
         let cred = self.inner.credentials.credential().await?;
         let prepared = self.prepare(action, json, &cred, now_unix())?;
+        let endpoint = &self.inner.config.endpoint;
+        self.inner.plain_http.check("VOD", endpoint);
         let mut rb = self
             .inner
             .http
-            .post(self.inner.config.endpoint.clone())
+            .post(endpoint.clone())
             .timeout(timeout)
             .body(prepared.body);
         for (k, v) in prepared.headers {
@@ -404,8 +470,32 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            return Err(redirect_error(action, status, endpoint, resp.headers()));
+        }
+        if resp.url() != endpoint {
+            // A caller-supplied client followed a redirect: the request already went to the other host, but its
+            // answer is never taken as VOD's.
+            return Err(followed_redirect(action, status, resp.url()));
+        }
         let body = read_body_capped(action, resp, MAX_RESPONSE_BODY).await?;
         parse_envelope(action, status, &body)
+    }
+}
+
+/// The error for a response that came from another URL than the one requested: a caller-supplied HTTP client
+/// followed a redirect.
+pub(crate) fn followed_redirect(operation: &str, status: u16, final_url: &url::Url) -> Error {
+    tracing::warn!(
+        operation,
+        location_host = %authority(final_url),
+        "the HTTP client followed a redirect (build it with redirect::Policy::none())"
+    );
+    Error::Redirect {
+        operation: operation.to_string(),
+        status,
+        location_host: Some(authority(final_url)),
+        followed: true,
     }
 }
 
@@ -566,6 +656,25 @@ mod tests {
         );
         assert!(parse_endpoint("e", "ftp://x").is_err());
         assert!(parse_endpoint("e", "http://").is_err());
+        for (url, loopback) in [
+            ("http://127.0.0.1:9000", true),
+            ("http://127.8.9.10", true),
+            ("http://localhost:80", true),
+            ("http://LOCALHOST.", true),
+            ("http://api.localhost", true),
+            ("http://[::1]:8080", true),
+            ("http://[::ffff:127.0.0.1]", true),
+            ("http://10.0.0.1", false),
+            ("http://vod.tencentcloudapi.com", false),
+            ("http://localhost.example.com", false),
+            ("http://[::2]", false),
+        ] {
+            assert_eq!(
+                is_loopback(&url::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
+        }
         assert!(validate_region("r", "ap-guangzhou").is_ok());
         assert!(validate_region("r", "AP GZ").is_err());
         assert!(validate_region("r", "").is_err());

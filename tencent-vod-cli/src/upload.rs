@@ -94,18 +94,9 @@ pub struct Args {
     progress: bool,
 }
 
+/// Sizes as `8M`, `512K`, `1.5G`: the SDK's checked parser (an overflowing value is an error, never wrapped).
 fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
-        Some('M') => (&s[..s.len() - 1], 1 << 20),
-        Some('G') => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim()
-        .parse::<u64>()
-        .map(|n| n * mult)
-        .map_err(|_| format!("{s:?} is not a size (e.g. 8M)"))
+    tencent_vod::cos::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn ext(p: &Path) -> Option<String> {

@@ -233,3 +233,38 @@ fn mock_export_lines_drive_an_upload_through_eval() {
     );
     drop(mock);
 }
+
+#[test]
+fn cli_overflowing_part_size_is_refused_before_any_request() {
+    let data = tempfile::tempdir().unwrap();
+    let mock = start_mock(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.mp4");
+    std::fs::write(&f, vec![1u8; 10]).unwrap();
+    // 17592186044418 MiB = 2^64 + 2 MiB: an unchecked multiplication wraps to a valid-looking 2 MiB.
+    for (arg, says) in [("17592186044418M", "too large"), ("8Q", "unknown unit")] {
+        let out = upload_cmd(&mock)
+            .arg("--part-size")
+            .arg(arg)
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{arg} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--part-size") && stderr.contains(arg) && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Valid sizes still parse; one outside COS limits is a clear error naming the field.
+    let out = upload_cmd(&mock)
+        .arg("--part-size")
+        .arg("6G")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("part_size"), "{stderr}");
+}

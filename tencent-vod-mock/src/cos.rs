@@ -274,6 +274,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
 
     // Faults.
     let mut wrong_crc = false;
+    let mut omit_crc = false;
     let mut complete_error_body = false;
     let fault = match op {
         Op::Cos(o) => sh.cos_fault(o),
@@ -308,6 +309,11 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             Fault::Delay(d) => tokio::time::sleep(d).await,
             Fault::CompleteErrorBody => complete_error_body = true,
             Fault::WrongCrc => wrong_crc = true,
+            Fault::OmitCrc => omit_crc = true,
+            Fault::Redirect { status, location } => {
+                drain(body).await;
+                return Fault::redirect_response(status, &location);
+            }
             Fault::ExpireCredentials => {
                 if let Some(Ok(a)) = &auth {
                     sh.expire_credentials(&a.0.secret_id);
@@ -388,7 +394,12 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         Op::ListMultipartUploads => list_uploads(&sh, &ctx, &bucket, &query),
     };
     match result {
-        Ok(r) => r,
+        Ok(mut r) => {
+            if omit_crc {
+                r.headers_mut().remove("x-cos-hash-crc64ecma");
+            }
+            r
+        }
         Err(e) => {
             tracing::debug!(code = %e.code, "mock COS error");
             ctx.error(&e)

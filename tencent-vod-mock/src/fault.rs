@@ -65,6 +65,30 @@ pub enum Fault {
     /// The temporary credentials used by this request are treated as expired from now on (so this request and
     /// every later one with them fails with `ExpiredToken`).
     ExpireCredentials,
+    /// COS only: serve normally but without `x-cos-hash-crc64ecma` (PUT Object, Upload Part, Complete, HEAD),
+    /// like a store that does not report CRC-64.
+    OmitCrc,
+    /// Answer this 3xx status with a `Location` header (VOD or COS), without doing the work: a redirect a
+    /// client must not follow.
+    Redirect {
+        /// The HTTP status, e.g. 307.
+        status: u16,
+        /// The `Location` value.
+        location: String,
+    },
+}
+
+impl Fault {
+    /// The answer to a request hit by [`Fault::Redirect`].
+    pub(crate) fn redirect_response(status: u16, location: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let status = axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::TEMPORARY_REDIRECT);
+        match axum::http::HeaderValue::from_str(location) {
+            Ok(v) => (status, [(axum::http::header::LOCATION, v)], "").into_response(),
+            Err(_) => (status, "").into_response(),
+        }
+    }
 }
 
 /// A fault and the requests it hits. Selectors: [`nth`](Self::nth), [`every`](Self::every),
@@ -73,11 +97,14 @@ pub enum Fault {
 /// Text form (used by `tvod mock --fault`): `TARGET[:SELECTOR...]:FAULT`, e.g.
 /// `UploadPart:nth=2:status=503`, `ApplyUpload:every=3:vod-error=InternalError`, `AnyCos:p=0.1:drop`,
 /// `PutObject:times=2:cos-error=400/RequestTimeOut`, `CompleteMultipartUpload:complete-error-body`,
-/// `UploadPart:delay=500ms`, `AnyVod:throttle`, `UploadPart:wrong-crc`, `UploadPart:nth=3:expire-credentials`.
+/// `UploadPart:delay=500ms`, `AnyVod:throttle`, `UploadPart:wrong-crc`, `UploadPart:nth=3:expire-credentials`,
+/// `PutObject:omit-crc`, `CommitUpload:redirect=307=http://127.0.0.1:9000/x` (the `Location` runs to the end of
+/// the text, colons included, so `redirect=` comes last).
 /// Targets: a VOD action (`ApplyUpload`, `CommitUpload`, `ParseStreamingManifest`), a COS operation name
 /// (`PutObject`, `UploadPart`, …), `AnyVod`, `AnyCos`. Selectors: `nth=N`, `every=N`, `p=F` (or
 /// `probability=F`), `times=N`. Faults: `status=N`, `cos-error=STATUS/CODE`, `vod-error=CODE`, `throttle`, `drop`,
-/// `delay=N(ms|s)`, `complete-error-body`, `wrong-crc`, `expire-credentials`.
+/// `delay=N(ms|s)`, `complete-error-body`, `wrong-crc`, `expire-credentials`, `omit-crc`,
+/// `redirect=STATUS=LOCATION`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultRule {
     pub(crate) target: Target,
@@ -181,8 +208,29 @@ impl FromStr for FaultRule {
         };
         let mut rule = FaultRule::new(target);
         let mut fault = None;
-        for p in parts {
+        let parts: Vec<&str> = parts.collect();
+        for (i, p) in parts.iter().enumerate() {
             let p = p.trim();
+            if let Some(rest) = p.strip_prefix("redirect=") {
+                // The Location may contain ':': it takes the rest of the text.
+                let rest = std::iter::once(rest)
+                    .chain(parts[i + 1..].iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(":");
+                let (st, location) = rest
+                    .split_once('=')
+                    .ok_or_else(|| bad("redirect=STATUS=LOCATION".into()))?;
+                let status: u16 = st
+                    .parse()
+                    .ok()
+                    .filter(|s| (300..400).contains(s))
+                    .ok_or_else(|| bad("redirect needs a 3xx status".into()))?;
+                fault = Some(Fault::Redirect {
+                    status,
+                    location: location.to_string(),
+                });
+                break;
+            }
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             let num = || {
                 v.parse::<u64>()
@@ -223,6 +271,7 @@ impl FromStr for FaultRule {
                 "complete-error-body" => fault = Some(Fault::CompleteErrorBody),
                 "wrong-crc" => fault = Some(Fault::WrongCrc),
                 "expire-credentials" => fault = Some(Fault::ExpireCredentials),
+                "omit-crc" => fault = Some(Fault::OmitCrc),
                 other => return Err(bad(format!("unknown element {other:?}"))),
             }
         }
@@ -290,6 +339,24 @@ mod tests {
                 code: "RequestTimeOut".into()
             }
         );
+        let r: FaultRule = "InitiateMultipartUpload:nth=1:redirect=307=http://127.0.0.1:9/x?a=b"
+            .parse()
+            .unwrap();
+        assert_eq!(r.nth, Some(1));
+        assert_eq!(
+            r.fault,
+            Fault::Redirect {
+                status: 307,
+                location: "http://127.0.0.1:9/x?a=b".into()
+            }
+        );
+        assert!(
+            "CommitUpload:redirect=200=http://x"
+                .parse::<FaultRule>()
+                .is_err()
+        );
+        let r: FaultRule = "PutObject:omit-crc".parse().unwrap();
+        assert_eq!(r.fault, Fault::OmitCrc);
         assert!("Nope:drop".parse::<FaultRule>().is_err());
         assert!("UploadPart:nth=2".parse::<FaultRule>().is_err());
     }

@@ -186,9 +186,13 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             }
             Fault::DropConnection => return dropped_connection(),
             Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::Redirect { status, location } => {
+                return Fault::redirect_response(status, &location);
+            }
             Fault::CosError { .. }
             | Fault::CompleteErrorBody
             | Fault::WrongCrc
+            | Fault::OmitCrc
             | Fault::ExpireCredentials => {}
         }
     }

@@ -113,27 +113,9 @@ struct Args {
     region: String,
 }
 
+/// Sizes as `8M`, `512K`, `1.5G`: the SDK's checked parser (an overflowing value is an error, never wrapped).
 fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                'B' => 1,
-                _ => return Err(format!("unknown size suffix in {s:?}")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("not a size: {s:?}"))?;
-    Ok((n * mult as f64) as u64)
+    tencent_vod::cos::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn human(bytes: u64) -> String {
