@@ -14,6 +14,8 @@
 //! ```text
 //! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
 //! error, retry: shared by all; mock (feature "mock"): an in-process VOD + COS server for tests
+//! events (tasks, event notifications, verified callbacks) and appserver (client-upload signatures, PullUpload,
+//! uploads from a URL) sit beside upload and use vod
 //! ```
 //!
 //! Secrets (SecretKey, session tokens, temporary credentials, `Authorization` values) never appear in `Debug`,
@@ -22,6 +24,7 @@
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+pub mod appserver;
 pub mod client;
 pub mod cos;
 pub mod credential;
@@ -42,8 +45,12 @@ pub use credential::{
     Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
     ProvideCredential,
 };
+pub use appserver::{PullUploadRequest, UploadSignature};
 pub use error::{Error, Result};
-pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
+pub use events::{
+    Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
+    parse_callback_verified,
+};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
