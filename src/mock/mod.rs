@@ -64,9 +64,17 @@
 //! - `DescribeTaskDetail`: `TaskType: "Procedure"`, `Status`, `CreateTime`, `BeginProcessTime`, `FinishTime`
 //!   (ISO 8601 UTC, `""` until reached) and `ProcedureTask`; an unknown task (or one of another `SubAppId`) →
 //!   `InvalidParameterValue.TaskId`.
-//! - Normal callbacks ([`MockServerBuilder::with_callback_url`]): each event is also POSTed (JSON, without
-//!   `EventHandle`, up to 3 attempts until a 2xx) — see [`MockServer::callback_deliveries`]. Events stay pullable
-//!   as well.
+//! - Normal callbacks ([`MockServerBuilder::with_callback_url`], or `ModifyEventConfig` with `Mode: PUSH` and a
+//!   `NotificationUrl`): each event is also POSTed (JSON, without `EventHandle`, up to 3 attempts until a 2xx) —
+//!   see [`MockServer::callback_deliveries`]. With a `SignKey` set by `ModifyEventConfig` the POSTed body carries
+//!   `Sign` = MD5(key + `T`) and `T` = now + 10 min. Events stay pullable as well (whatever the mode).
+//! - `ModifyEventConfig` / `DescribeEventConfig` (per `SubAppId`): mode, URL, the upload/delete/persistence
+//!   switches (an upload or delete event switched `OFF` is not emitted; both start `ON`), the callback key (never
+//!   returned).
+//! - `PullUpload`: the mock fetches `MediaUrl` (and `CoverUrl`) itself — loopback hosts only — stores the object,
+//!   and reports a task of type `PullUpload` through `DescribeTaskDetail` and a `PullComplete` event; an
+//!   unreachable source, an error status or a stalled source ([`MockServer::set_pull_timeout`]) ends the task
+//!   with `ErrCode` 60000. See [`MockServer::pull_tasks`].
 //!
 //! Task states are computed from the commit time whenever something looks (no clock to drive); a timer also
 //! queues the `ProcedureStateChanged` event at the finish time. Inspect with [`MockServer::events_pending`],
@@ -77,6 +85,7 @@
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
 //! selectors and the text form used by `examples/mock_server.rs --fault`.
 
+mod appserver;
 mod cos;
 
 mod events;
@@ -86,6 +95,7 @@ mod state;
 mod vod;
 
 pub use crate::cos::{crc64, crc64_combine};
+pub use appserver::{CALLBACK_SIGN_VALIDITY, DEFAULT_PULL_TIMEOUT, MockPullTask};
 pub use fault::{Fault, FaultRule, Target};
 
 use crate::client::VodClientBuilder;

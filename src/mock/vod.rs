@@ -284,7 +284,13 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         "PullEvents" => super::events::pull_events(&sh, &req).await,
         "ConfirmEvents" => super::events::confirm_events(&sh, &req),
         "DescribeTasks" => super::events::describe_tasks(&sh, &req),
-        "DescribeTaskDetail" => super::events::describe_task_detail(&sh, &req),
+        "DescribeTaskDetail" => match super::appserver::describe_pull_task(&sh, &req) {
+            Some(r) => r,
+            None => super::events::describe_task_detail(&sh, &req),
+        },
+        "PullUpload" => super::appserver::pull_upload(&sh, &req),
+        "ModifyEventConfig" => super::appserver::modify_event_config(&sh, &req),
+        "DescribeEventConfig" => super::appserver::describe_event_config(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
         other => Err(err(
             "InvalidAction",
