@@ -39,13 +39,13 @@ pub mod sign;
 pub mod upload;
 pub mod vod;
 
+pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
 pub use cos::{CosClient, CosClientBuilder};
 pub use credential::{
     Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
     ProvideCredential,
 };
-pub use appserver::{PullUploadRequest, UploadSignature};
 pub use error::{Error, Result};
 pub use events::{
     Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,

@@ -375,10 +375,7 @@ impl PullUploadTask {
         if !self.task_status().is_terminal() {
             return Err(Error::invalid(
                 "pull task",
-                format!(
-                    "{task_id} has not finished (status {})",
-                    self.task_status()
-                ),
+                format!("{task_id} has not finished (status {})", self.task_status()),
             ));
         }
         let code = self.err_code.unwrap_or(0);

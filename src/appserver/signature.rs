@@ -343,8 +343,7 @@ fn decode_component(field: &str, s: &str) -> Result<String> {
             }
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| Error::invalid(field, "the decoded value is not UTF-8"))
+    String::from_utf8(out).map_err(|_| Error::invalid(field, "the decoded value is not UTF-8"))
 }
 
 /// Parses a decoded `original` into parameters (validated).
@@ -396,10 +395,7 @@ fn parse_original(original: &str) -> Result<UploadSignatureParams> {
                     "0" => false,
                     "1" => true,
                     other => {
-                        return Err(Error::invalid(
-                            key,
-                            format!("{other:?} is not 0 or 1"),
-                        ));
+                        return Err(Error::invalid(key, format!("{other:?} is not 0 or 1")));
                     }
                 })
             }
@@ -424,7 +420,10 @@ fn int<T: std::str::FromStr>(field: &str, v: &str) -> Result<T> {
             field,
             format!(
                 "{v:?} is not a valid {}",
-                std::any::type_name::<T>().rsplit("::").next().unwrap_or("integer")
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("integer")
             ),
         )
     })

@@ -167,10 +167,7 @@ impl ModifyEventConfigRequest {
         if let Some(m) = &self.mode
             && EventMode::parse(m).is_none()
         {
-            return Err(Error::invalid(
-                "Mode",
-                format!("{m:?} is not PUSH or PULL"),
-            ));
+            return Err(Error::invalid("Mode", format!("{m:?} is not PUSH or PULL")));
         }
         if let Some(u) = self.notification_url.as_deref().filter(|u| !u.is_empty()) {
             let ok = url::Url::parse(u)
@@ -286,7 +283,10 @@ impl VodApi {
 
     /// `DescribeEventConfig`: the current notification settings of the application.
     pub async fn describe_event_config(&self, sub_app_id: Option<u64>) -> Result<EventConfig> {
-        self.call("DescribeEventConfig", &DescribeEventConfigRequest { sub_app_id })
-            .await
+        self.call(
+            "DescribeEventConfig",
+            &DescribeEventConfigRequest { sub_app_id },
+        )
+        .await
     }
 }

@@ -57,12 +57,12 @@ pub use model::{
     MediaSourceInfo, NEW_FILE_UPLOAD, PROCEDURE_STATE_CHANGED, PULL_COMPLETE,
     ProcedureStateChangeEvent, ProcedureTask, PullUploadTask,
 };
+pub use poller::{EventPoller, PollStats};
 pub use verify::{
     CallbackVerifier, DEFAULT_CALLBACK_SKEW, DEFAULT_MAX_SIGN_VALIDITY, MAX_CALLBACK_SKEW,
-    MAX_SIGN_KEY_LEN, MAX_SIGN_VALIDITY, VerifiedCallback, callback_sign,
-    parse_callback_verified, validate_sign_key,
+    MAX_SIGN_KEY_LEN, MAX_SIGN_VALIDITY, VerifiedCallback, callback_sign, parse_callback_verified,
+    validate_sign_key,
 };
-pub use poller::{EventPoller, PollStats};
 pub use wait::{
     MAX_PAGES_PER_POLL, PROCEDURE_TASK_TYPE, WaitOptions, find_procedure_task_id_with,
     wait_for_task_with,

@@ -184,10 +184,8 @@ impl CallbackVerifier {
             });
         }
         let expected = callback_sign(key, t);
-        if !crate::sign::constant_time_eq(
-            expected.as_bytes(),
-            sign.to_ascii_lowercase().as_bytes(),
-        ) {
+        if !crate::sign::constant_time_eq(expected.as_bytes(), sign.to_ascii_lowercase().as_bytes())
+        {
             return reject(CallbackRejection::SignMismatch);
         }
         let now = unix(now);
@@ -225,8 +223,9 @@ impl CallbackVerifier {
             });
         };
         // `parse_callback` accepted the body, so it is a JSON object.
-        let value: Value = serde_json::from_slice(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
-            .map_err(|e| Error::invalid("callback body", format!("not JSON ({e})")))?;
+        let value: Value =
+            serde_json::from_slice(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
+                .map_err(|e| Error::invalid("callback body", format!("not JSON ({e})")))?;
         let (sign, t) = sign_and_expiry(&value)?;
         self.check(&sign, t, now)?;
         Ok(VerifiedCallback {

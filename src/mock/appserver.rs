@@ -386,7 +386,10 @@ pub(crate) fn pull_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<
         ));
     }
     if let Some(p) = get_str(req, "TasksPriority")? {
-        let ok = p.trim().parse::<i64>().is_ok_and(|p| (-10..=10).contains(&p));
+        let ok = p
+            .trim()
+            .parse::<i64>()
+            .is_ok_and(|p| (-10..=10).contains(&p));
         if !ok {
             return Err(err(
                 "InvalidParameterValue.TasksPriority",
@@ -459,11 +462,7 @@ pub(crate) fn pull_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<
         ));
     }
     inner.app.pull_requests.push(Value::Object(req.clone()));
-    let task_id = format!(
-        "{}-Pull-{}",
-        sh.cfg.app_id,
-        random_hex(&mut inner.rng, 31)
-    );
+    let task_id = format!("{}-Pull-{}", sh.cfg.app_id, random_hex(&mut inner.rng, 31));
     inner.app.pulls.push(PullTask {
         task_id: task_id.clone(),
         sub_app_id,
@@ -535,7 +534,9 @@ async fn fetch(
     let resp = http.get(url.clone()).send().await.map_err(describe)?;
     let status = resp.status();
     if status.is_redirection() {
-        return Err(format!("the source answered HTTP {status}; redirects are not followed"));
+        return Err(format!(
+            "the source answered HTTP {status}; redirects are not followed"
+        ));
     }
     if !status.is_success() {
         return Err(format!("the source answered HTTP {}", status.as_u16()));
@@ -800,7 +801,8 @@ async fn run_pull(sh: Arc<Shared>, task_id: String, job: PullJob, timeout: Durat
     t.size = size;
     t.procedure_task_id = procedure_task_id.clone().unwrap_or_default();
     t.finished = Some(now_wall);
-    let body = json!({"EventType": crate::events::PULL_COMPLETE, "PullCompleteEvent": task_json(t)});
+    let body =
+        json!({"EventType": crate::events::PULL_COMPLETE, "PullCompleteEvent": task_json(t)});
     let sub_app_id = t.sub_app_id;
     tracing::debug!(task_id, size, "mock pull finished");
     sh.enqueue(inner, sub_app_id, body);
@@ -827,7 +829,8 @@ fn finish_failed(sh: &Shared, task_id: &str, code: i64, message: String) {
     t.err_code = code;
     t.message = message;
     t.finished = Some(SystemTime::now());
-    let body = json!({"EventType": crate::events::PULL_COMPLETE, "PullCompleteEvent": task_json(t)});
+    let body =
+        json!({"EventType": crate::events::PULL_COMPLETE, "PullCompleteEvent": task_json(t)});
     let sub_app_id = t.sub_app_id;
     sh.enqueue(inner, sub_app_id, body);
 }

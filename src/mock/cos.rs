@@ -661,7 +661,10 @@ fn signing_variants(
         && port.bytes().all(|b| b.is_ascii_digit())
         && ((name.starts_with('[') && name.ends_with(']')) || !name.contains(':'))
     {
-        let bare = name.trim_start_matches('[').trim_end_matches(']').to_string();
+        let bare = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         header_sets.push(
             headers
                 .iter()
