@@ -73,7 +73,9 @@ fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// Verifies signed normal callbacks; see the [module docs](self).
+/// Verifies signed normal callbacks: `T` and `Sign` = MD5(`SignKey` + `T`) added by VOD when a callback key is set
+/// (`ModifyEventConfig.SignKey`; source: <https://www.tencentcloud.com/document/api/266/57589>). The signature covers
+/// the key and `T`, not the body.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
