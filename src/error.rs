@@ -650,6 +650,7 @@ const SECRET_NAMES: &[&str] = &[
     "tmpsecretkey",
     "tmptoken",
     "vodsessionkey",
+    "signkey",
 ];
 
 /// Returns at most `max` characters of `body` as text, with the values of secret-looking fields
@@ -723,6 +724,8 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("AKIDx"), "secret ids are not secret: {r}");
+        let r = redact_excerpt(br#"{"Mode":"PUSH","SignKey":"Key123abc"}"#, 1000);
+        assert!(!r.contains("Key123abc") && r.contains("PUSH"), "{r}");
         let xml = b"<Error><Token>zzz</Token><Code>AccessDenied</Code></Error>";
         let r = redact_excerpt(xml, 1000);
         assert!(!r.contains("zzz") && r.contains("AccessDenied"), "{r}");
