@@ -187,7 +187,7 @@ pub enum CallbackRejection {
         /// The allowance that was applied, seconds.
         skew_secs: u64,
     },
-    /// `T` lies further ahead than any signature VOD issues (a replay window this long is refused).
+    /// `T` lies further ahead than any signature VOD hands out (a replay window this long is refused).
     ExpiryTooFar {
         /// `T`.
         expires_at: i64,
