@@ -14,6 +14,8 @@
 //! ```text
 //! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
 //! error, retry: shared by all
+//! events (tasks, event notifications, verified callbacks) and appserver (client-upload signatures, PullUpload,
+//! uploads from a URL) sit beside upload and use vod
 //! ```
 //!
 //! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
@@ -25,6 +27,7 @@
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+pub mod appserver;
 pub mod client;
 pub mod cos;
 pub mod credential;
@@ -37,6 +40,7 @@ pub mod sign;
 pub mod upload;
 pub mod vod;
 
+pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
 pub use cos::{CosClient, CosClientBuilder};
 pub use credential::{
@@ -44,7 +48,10 @@ pub use credential::{
     ProvideCredential,
 };
 pub use error::{Error, Result};
-pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
+pub use events::{
+    Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
+    parse_callback_verified,
+};
 pub use retry::RetryConfig;
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};

@@ -266,8 +266,14 @@ impl Shared {
         }
     }
 
-    /// Queues an event (and POSTs it to the callback URL, if any).
-    fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+    /// Queues an event (and POSTs it to the callback URL, if any, signed when a callback key is set); an event
+    /// switched off with `ModifyEventConfig` is dropped.
+    pub(crate) fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+        if !super::appserver::event_enabled(self, inner, sub_app_id, &body) {
+            tracing::debug!(event_type = ?body.get("EventType"), "mock event switched off");
+            return;
+        }
+        let target = super::appserver::callback_target(self, inner, sub_app_id);
         let q = &mut inner.events;
         q.next_seq += 1;
         q.pending.push(QueuedEvent {
@@ -279,8 +285,12 @@ impl Shared {
         });
         tracing::debug!(event_type = ?body.get("EventType"), "mock event queued");
         self.events_notify.notify_waiters();
-        if let Some((url, http)) = &self.cfg.callback {
-            post_callback(url.clone(), http.clone(), body, self.callback_log.clone());
+        if let Some((url, http, key)) = target {
+            let mut body = body;
+            if let Some(k) = key {
+                super::appserver::sign_callback_body(&mut body, &k, SystemTime::now());
+            }
+            post_callback(url, http, body, self.callback_log.clone());
         }
     }
 

@@ -121,6 +121,8 @@ pub(crate) struct Inner {
     pub events: crate::events::EventQueue,
     /// Procedure tasks started by `CommitUpload`.
     pub tasks: Vec<crate::events::TaskRecord>,
+    /// Event-notification settings and pull tasks.
+    pub app: crate::appserver::AppState,
 }
 
 pub(crate) struct Shared {
@@ -194,6 +196,7 @@ impl Shared {
                 file_seq: 0,
                 events: Default::default(),
                 tasks: Vec::new(),
+                app: Default::default(),
             }),
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),
