@@ -6,7 +6,8 @@
 //! consults.
 //!
 //! No variant ever holds a secret: credentials, security tokens and `Authorization` values are never copied into
-//! an error, and response excerpts are redacted (see [`redact_excerpt`]).
+//! an error, and response excerpts are redacted (secret values such as `SecretKey`, `Token` or `Signature`
+//! replaced by `***`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -843,7 +844,7 @@ const SECRET_NAMES: &[&str] = &[
 /// (`SecretKey`, `Token`, `Signature`, `Authorization`, `VodSessionKey`…) replaced by `***`.
 ///
 /// Works on JSON (`"SecretKey":"…"`), XML (`<Token>…</Token>`) and `name=value` text, and on truncated input.
-pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+pub(crate) fn redact_excerpt(body: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let redacted = redact_text(&text);
     let mut out: String = redacted.chars().take(max).collect();

@@ -23,9 +23,13 @@
 //!
 //! Secrets (SecretKey, session tokens, temporary credentials, `Authorization` values) never appear in `Debug`,
 //! `Display`, logs or errors.
-#![warn(missing_docs)]
-#![warn(rust_2018_idioms)]
-#![deny(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![deny(unsafe_code, rustdoc::broken_intra_doc_links)]
 
 pub mod appserver;
 pub mod client;
@@ -33,16 +37,16 @@ pub mod cos;
 pub mod credential;
 pub mod error;
 pub mod events;
-pub mod manifest;
-pub mod progress;
-pub mod retry;
-pub mod sign;
+mod manifest;
+mod progress;
+mod retry;
+mod sign;
 pub mod upload;
 pub mod vod;
 
 pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
-pub use cos::{CosClient, CosClientBuilder};
+pub use cos::{ConcurrencyBudget, CosClient, CosClientBuilder, TransferConfig};
 pub use credential::{
     Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
     ProvideCredential,
@@ -52,23 +56,89 @@ pub use events::{
     Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
     parse_callback_verified,
 };
-pub use retry::RetryConfig;
+pub use retry::{RetryConfig, RetryCounter};
 pub use sign::SignMethod;
-pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
+pub use tokio_util::sync::CancellationToken;
+pub use upload::{
+    COVER_TYPES, MEDIA_TYPES, UploadHandle, UploadOutcome, UploadProgress, UploadRequest,
+};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
 
-/// Internals shared with the workspace's own crates (the mock server `tencent-vod-mock`, the fuzz targets and the
-/// benchmarks). Not part of the documented API: no stability promise, may change in any release.
+/// Internals shared with the workspace's own crates (the mock server `tencent-vod-mock`, the fuzz targets, the
+/// benchmarks) and the integration tests. Not part of the documented API: no stability promise, may change in any
+/// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::cos::{crc64, crc64_combine};
-    pub use crate::manifest;
+    pub use crate::cos::crc::{Crc64, crc64, crc64_combine, crc64_combine_all};
+    pub use crate::cos::plan::PartPlan;
+    pub use crate::events::verify::{callback_sign, validate_sign_key};
+    pub use crate::events::wait::{find_procedure_task_id_with, wait_for_task_with};
     pub use crate::sign::{cos as cos_sign, tc3, v1};
-    pub use crate::vod::{API_VERSION as VOD_API_VERSION, SERVICE as VOD_SERVICE};
+    use crate::{CosClient, Result, TransferConfig};
+    use bytes::Bytes;
+
+    /// The VOD API version the SDK speaks (`X-TC-Version`).
+    pub const VOD_API_VERSION: &str = crate::vod::API_VERSION;
+    /// The TC3 service name of VOD.
+    pub const VOD_SERVICE: &str = crate::vod::SERVICE;
+
+    /// HLS / DASH manifest parsing (the segment references a manifest names).
+    pub mod manifest {
+        pub use crate::manifest::{parse_m3u8, parse_mpd};
+    }
+
+    /// The COS XML wire types and parsers.
+    pub mod cos_xml {
+        pub use crate::cos::xml::{
+            CompleteMultipartUpload, CompleteMultipartUploadResult, CompletePartXml, ErrorBody,
+            InitiateMultipartUploadResult, ListPartsResult, ListedPart, XmlResponse,
+            parse_document, parse_error_body, parse_response,
+        };
+    }
 
     /// Checks a region name the way the SDK does (`field` names the parameter in the error).
-    pub fn validate_region(field: &str, region: &str) -> crate::Result<()> {
+    pub fn validate_region(field: &str, region: &str) -> Result<()> {
         crate::vod::validate_region(field, region)
+    }
+
+    /// Reads a VOD API 3.0 answer: the `Response` object, or the error it carries.
+    pub fn parse_envelope(action: &str, status: u16, body: &[u8]) -> Result<serde_json::Value> {
+        crate::vod::parse_envelope(action, status, body)
+    }
+
+    /// An excerpt of a response body with secret values replaced by `***`.
+    pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+        crate::error::redact_excerpt(body, max)
+    }
+
+    /// `config` with COS's 1 MiB part-size floor lowered to `bytes` (for tests against the mock, which can be
+    /// told to accept small parts; real COS rejects them at Complete with `EntityTooSmall`).
+    pub fn with_min_part_size_unchecked(config: TransferConfig, bytes: u64) -> TransferConfig {
+        config.with_min_part_size_unchecked(bytes)
+    }
+
+    /// One `PUT Object` of an in-memory body; returns the ETag.
+    pub async fn put_object(cos: &CosClient, key: &str, body: Bytes) -> Result<String> {
+        Ok(cos.put_object(key, body).await?.etag)
+    }
+
+    /// Initiate Multipart Upload; returns the upload id.
+    pub async fn initiate_multipart_upload(cos: &CosClient, key: &str) -> Result<String> {
+        Ok(cos.initiate_multipart_upload(key, None).await?.upload_id)
+    }
+
+    /// One Upload Part of an in-memory body; returns the ETag.
+    pub async fn upload_part(
+        cos: &CosClient,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<String> {
+        Ok(cos
+            .upload_part(key, upload_id, part_number, body)
+            .await?
+            .etag)
     }
 }
 

@@ -30,7 +30,7 @@ pub struct ProgressEvent {
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::sync::Arc;
-/// use tencent_vod::progress::Progress;
+/// use tencent_vod::cos::Progress;
 /// let sent = Arc::new(AtomicU64::new(0));
 /// let s = sent.clone();
 /// let progress = Progress::new(move |e| s.store(e.bytes_sent, Ordering::Relaxed));

@@ -10,7 +10,8 @@ use support::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tencent_vod::cos::{PartPlan, TransferConfig};
+use tencent_vod::__private::PartPlan;
+use tencent_vod::TransferConfig;
 use tencent_vod::{Credential, Error, UploadRequest, VodClient};
 use tencent_vod_mock::MockServer;
 

@@ -11,9 +11,10 @@ use support::*;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use tencent_vod::__private::parse_envelope;
 use tencent_vod::cos::CosClient;
 use tencent_vod::error::CosOperation;
-use tencent_vod::vod::{ApplyUploadRequest, parse_envelope};
+use tencent_vod::vod::ApplyUploadRequest;
 use tencent_vod::{Credential, Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tracing_subscriber::fmt::format::FmtSpan;

@@ -52,7 +52,7 @@
 //!
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
-//! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
+//! CRC is combined from the parts and compared with the one COS reports after Complete (or
 //! PUT). A mismatch fails the upload with [`Error::Integrity`]. When a PUT or Complete answer carries no CRC, the
 //! object is checked with `HEAD Object` (size and CRC-64) and the upload fails if HEAD cannot confirm it
 //! ([`TransferConfig::with_trust_missing_crc`] accepts it unverified instead); a part without the header is covered
@@ -66,26 +66,26 @@
 //! [`CosClientBuilder::with_http_client`] must be built the same way.
 //!
 //! # Retries and failure
-//! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
-//! (fresh key time, never past the temporary credential's expiry: once it has passed, the request fails with
-//! [`Error::CredentialsExpired`] without being sent). A part failing for good
-//! stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
+//! Every request goes through the crate's retry loop ([`RetryConfig`]) and is re-signed on each attempt (fresh
+//! key time, never past the temporary credential's expiry: once it has passed, the request fails with
+//! [`Error::CredentialsExpired`] without being sent). A part failing for good stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
 //! names the upload id and the part.
 
-mod crc;
+pub(crate) mod crc;
 mod ops;
-mod plan;
+pub(crate) mod plan;
 mod source;
 mod transfer;
-pub mod xml;
+pub(crate) mod xml;
 
 pub use crate::progress::{Progress, ProgressEvent};
-pub use crc::{CRC64_XZ_POLY_REFLECTED, Crc64, crc64, crc64_combine, crc64_combine_all};
-pub use ops::{CompleteMultipartUploadOutput, HeadObjectOutput, PutObjectOutput, UploadPartOutput};
+pub(crate) use crc::crc64;
+pub use ops::HeadObjectOutput;
+pub(crate) use plan::PartPlan;
 pub use plan::{
     DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
     MAX_CONCURRENCY, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE,
-    PartPlan, TransferConfig, parse_size,
+    TransferConfig, parse_size,
 };
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
@@ -226,7 +226,7 @@ impl CosClient {
     }
 
     /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
-    pub fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
+    pub(crate) fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
         let wire = signer::object_path_on_wire(key);
         let mut s = match &self.inner.endpoint {
             Endpoint::VirtualHost(base) => {

@@ -16,7 +16,7 @@ pub(crate) const CRC_HEADER: &str = "x-cos-hash-crc64ecma";
 /// What `PUT Object` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PutObjectOutput {
+pub(crate) struct PutObjectOutput {
     /// `ETag` (quotes included), empty if the server sent none.
     pub etag: String,
     /// CRC-64 computed locally over the body sent.
@@ -27,13 +27,10 @@ pub struct PutObjectOutput {
     pub request_id: Option<String>,
 }
 
-/// What `Upload Part` answered.
-pub type UploadPartOutput = PutObjectOutput;
-
 /// What `Complete Multipart Upload` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CompleteMultipartUploadOutput {
+pub(crate) struct CompleteMultipartUploadOutput {
     /// The object's ETag (`"…-N"`).
     pub etag: String,
     /// `<Location>`.
@@ -286,7 +283,7 @@ impl CosClient {
     }
 
     /// `PUT Object` of an in-memory body, CRC-64 checked (with `HEAD Object` when the answer carries no CRC).
-    pub async fn put_object(&self, key: &str, body: Bytes) -> Result<PutObjectOutput> {
+    pub(crate) async fn put_object(&self, key: &str, body: Bytes) -> Result<PutObjectOutput> {
         validate_key(key)?;
         let ctx = Ctx {
             op: CosOperation::PutObject,
@@ -317,13 +314,13 @@ impl CosClient {
     }
 
     /// `Upload Part` of an in-memory body (`part_number` 1..=10000), CRC-64 checked when COS reports one.
-    pub async fn upload_part(
+    pub(crate) async fn upload_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
         body: Bytes,
-    ) -> Result<UploadPartOutput> {
+    ) -> Result<PutObjectOutput> {
         validate_key(key)?;
         if !(1..=10_000).contains(&part_number) {
             return Err(Error::invalid(
@@ -347,7 +344,7 @@ impl CosClient {
         let etag = w
             .etag
             .ok_or_else(|| missing_etag(ctx, w.request_id.clone()))?;
-        Ok(UploadPartOutput {
+        Ok(PutObjectOutput {
             etag,
             crc64: w.local_crc,
             server_crc64: w.server_crc,
@@ -390,7 +387,7 @@ impl CosClient {
     }
 
     /// `POST Object?uploads` (Initiate Multipart Upload).
-    pub async fn initiate_multipart_upload(
+    pub(crate) async fn initiate_multipart_upload(
         &self,
         key: &str,
         content_type: Option<&str>,
@@ -442,7 +439,7 @@ impl CosClient {
 
     /// `POST Object?uploadId=` (Complete Multipart Upload). `parts` must be ascending. A `200` whose body is an
     /// `<Error>` (possibly after whitespace) is an error; success requires an `<ETag>`.
-    pub async fn complete_multipart_upload(
+    pub(crate) async fn complete_multipart_upload(
         &self,
         key: &str,
         upload_id: &str,
@@ -510,7 +507,7 @@ impl CosClient {
     }
 
     /// `GET Object?uploadId=` (List Parts), following pagination; parts ascending.
-    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>> {
+    pub(crate) async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>> {
         validate_key(key)?;
         let ctx = Ctx {
             op: CosOperation::ListParts,

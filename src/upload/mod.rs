@@ -48,7 +48,7 @@
 //!
 //! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). Store errors
 //! never fail an upload: a `load` error starts over, `save`/`delete` errors are logged. A checkpoint holds the
-//! temporary credentials: see [`checkpoint`#secrets](checkpoint#secrets).
+//! temporary credentials: see [`Checkpoint`#secrets](Checkpoint#secrets).
 //!
 //! # Credential expiry
 //! ApplyUpload's temporary credentials are valid until `ExpiredTime`; the COS client never signs past it
@@ -66,7 +66,7 @@
 //! `warn!` and listed in [`Error::orphaned_uploads`](crate::Error::orphaned_uploads), or, when a restarted
 //! session succeeds, in [`UploadOutcome::orphaned_uploads`].
 
-pub mod checkpoint;
+mod checkpoint;
 mod handle;
 mod prepare;
 mod request;

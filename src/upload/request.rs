@@ -332,7 +332,7 @@ impl UploadRequest {
     ///
     /// With a checkpoint, a failed or cancelled upload leaves its multipart uploads in place (instead of
     /// aborting them) so they can be resumed. See [the module docs](crate::upload#resume) for when a
-    /// checkpoint is discarded, and [`checkpoint`](crate::upload::checkpoint#secrets): it holds secrets.
+    /// checkpoint is discarded, and [`Checkpoint`](crate::upload::Checkpoint#secrets): it holds secrets.
     ///
     /// ```
     /// use tencent_vod::UploadRequest;

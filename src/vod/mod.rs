@@ -23,9 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 /// The API version this crate speaks.
-pub const API_VERSION: &str = "2018-07-17";
+pub(crate) const API_VERSION: &str = "2018-07-17";
 /// The service name used in signatures.
-pub const SERVICE: &str = "vod";
+pub(crate) const SERVICE: &str = "vod";
 /// The default endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://vod.tencentcloudapi.com";
 
@@ -251,7 +251,7 @@ impl VodApi {
     }
 
     /// The credential provider.
-    pub fn credentials(&self) -> &Arc<dyn ProvideCredential> {
+    pub(crate) fn credentials(&self) -> &Arc<dyn ProvideCredential> {
         &self.inner.credentials
     }
 
@@ -501,7 +501,7 @@ pub(crate) fn followed_redirect(operation: &str, status: u16, final_url: &url::U
 
 /// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
 /// misbehaving server or proxy, and reading it all would only exhaust memory).
-pub const MAX_RESPONSE_BODY: usize = 16 << 20;
+pub(crate) const MAX_RESPONSE_BODY: usize = 16 << 20;
 
 /// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
 /// [`Error::InvalidResponse`] rather than an unbounded allocation.
@@ -546,7 +546,7 @@ pub(crate) async fn read_body_capped(
 
 /// Parses an API 3.0 envelope: `Response.Error` → [`Error::Vod`]; anything not an envelope →
 /// [`Error::InvalidResponse`]. Returns the `Response` object.
-pub fn parse_envelope(action: &str, status: u16, body: &[u8]) -> Result<serde_json::Value> {
+pub(crate) fn parse_envelope(action: &str, status: u16, body: &[u8]) -> Result<serde_json::Value> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {

@@ -31,8 +31,7 @@ pub fn client(server: &MockServer) -> (CosClient, String) {
 
 /// Tiny parts: threshold and part size [`PART`], chunks of 4 KiB.
 pub fn tiny() -> TransferConfig {
-    TransferConfig::default()
-        .with_min_part_size_unchecked(1)
+    tencent_vod::__private::with_min_part_size_unchecked(TransferConfig::default(), 1)
         .with_part_size(PART)
         .with_multipart_threshold(PART)
         .with_chunk_size(4096)
