@@ -56,12 +56,11 @@ pub use events::{
     Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
     parse_callback_verified,
 };
+pub use progress::{Progress, ProgressEvent};
 pub use retry::{RetryConfig, RetryCounter};
 pub use sign::SignMethod;
 pub use tokio_util::sync::CancellationToken;
-pub use upload::{
-    COVER_TYPES, MEDIA_TYPES, UploadHandle, UploadOutcome, UploadProgress, UploadRequest,
-};
+pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadHandle, UploadOutcome, UploadRequest};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
 
 /// Internals shared with the workspace's own crates (the mock server `tencent-vod-mock`, the fuzz targets, the

@@ -7,6 +7,7 @@ use support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::{Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
@@ -41,7 +42,9 @@ async fn cancel_mid_multipart_aborts_and_never_commits() {
             UploadRequest::from_path(&path)
                 .with_cancellation(token.clone())
                 .with_progress(move |p| {
-                    if p.part_done.is_some() && d.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                    if matches!(p.event, ProgressEvent::PartDone { .. })
+                        && d.fetch_add(1, Ordering::SeqCst) + 1 == 2
+                    {
                         t.cancel();
                     }
                 }),
@@ -137,7 +140,7 @@ async fn dropping_the_future_stops_every_request() {
     let first_part = Arc::new(tokio::sync::Notify::new());
     let n = first_part.clone();
     let upload = client.upload(UploadRequest::from_path(&path).with_progress(move |p| {
-        if p.part_done.is_some() {
+        if matches!(p.event, ProgressEvent::PartDone { .. }) {
             n.notify_one();
         }
     }));
@@ -168,7 +171,7 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
         UploadRequest::from_path(&a)
             .with_cancellation(child_a)
             .with_progress(move |p| {
-                if p.part_done.is_some() {
+                if matches!(p.event, ProgressEvent::PartDone { .. }) {
                     t.cancel();
                 }
             }),
@@ -194,7 +197,10 @@ async fn upload_handle_cancel_and_join() {
     let mut watch = handle.progress_watch();
     tokio::time::timeout(
         Duration::from_secs(30),
-        watch.wait_for(|p| p.as_ref().is_some_and(|p| p.part_done.is_some())),
+        watch.wait_for(|p| {
+            p.as_ref()
+                .is_some_and(|p| matches!(p.event, ProgressEvent::PartDone { .. }))
+        }),
     )
     .await
     .expect("a part completes")
@@ -218,16 +224,14 @@ async fn upload_handle_success_reports_final_progress() {
     assert_eq!(out.0.bytes_sent, bytes.len() as u64);
     let last = out.1.expect("progress reported");
     assert_eq!(last.bytes_sent, bytes.len() as u64);
-    assert_eq!(last.total_bytes, bytes.len() as u64);
+    assert_eq!(last.total, Some(bytes.len() as u64));
+    assert_eq!(last.event, ProgressEvent::ObjectDone);
     assert_eq!(server.commits().len(), 1);
 }
 
 async fn handle_join(
-    handle: tencent_vod::upload::UploadHandle,
-) -> (
-    tencent_vod::UploadOutcome,
-    Option<tencent_vod::UploadProgress>,
-) {
+    handle: tencent_vod::UploadHandle,
+) -> (tencent_vod::UploadOutcome, Option<tencent_vod::Progress>) {
     let watch = handle.progress_watch();
     let out = handle.join().await.unwrap();
     let last = watch.borrow().clone();

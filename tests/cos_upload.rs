@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::cos::*;
 use support::*;
@@ -75,8 +74,6 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     let file = write_temp(&body);
     // The first part request is held back, so later parts finish first.
     server.add_fault(part_fault(Fault::Delay(Duration::from_millis(1500))).nth(1));
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let o = order.clone();
     let rec = Recorder::default();
     let out = cos
         .upload(
@@ -84,11 +81,7 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
             UploadSource::path(file.path()),
             UploadOptions::default()
                 .with_config(tiny().with_concurrency(4))
-                .with_progress(rec.progress())
-                .with_on_part_complete(Arc::new(move |id: &str, p: &CompletedPart| {
-                    assert!(!id.is_empty());
-                    o.lock().unwrap().push(p.number)
-                })),
+                .with_progress(rec.progress()),
         )
         .await
         .unwrap();
@@ -96,7 +89,12 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     assert_eq!(out.size, len as u64);
     assert_eq!(out.crc64, crc64(&body));
     assert!(out.upload_id.is_some());
-    let order = order.lock().unwrap().clone();
+    let done = rec.parts_done();
+    assert!(
+        done.iter()
+            .all(|(id, _)| Some(id) == out.upload_id.as_ref())
+    );
+    let order: Vec<u32> = done.iter().map(|(_, n)| *n).collect();
     let mut sorted = order.clone();
     sorted.sort();
     assert_eq!(sorted, (1..=10).collect::<Vec<_>>());
@@ -304,8 +302,23 @@ async fn a_part_failing_once_is_retried_and_progress_rolls_back() {
     assert_eq!(server.count("UploadPart"), 7);
     assert_eq!(server.object_bytes(&bucket, "retry.bin").unwrap(), body);
     rec.assert_exact(len as u64);
-    let done: Vec<u32> = rec.events().iter().filter_map(|e| e.part_done).collect();
-    assert_eq!(done.len(), 5);
+    assert_eq!(rec.parts_done().len(), 5);
+    // Both failed part requests were sent again, and reported.
+    let events = rec.events();
+    let retried: Vec<_> = events
+        .iter()
+        .filter_map(|p| match p.event {
+            tencent_vod::ProgressEvent::Retrying { part } => Some(part),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    assert!(
+        retried
+            .iter()
+            .all(|p| p.is_some_and(|n| (1..=5).contains(&n)))
+    );
+    assert_eq!(events.last().unwrap().retries, 2);
 }
 
 #[tokio::test]
@@ -538,8 +551,6 @@ async fn resume_uploads_only_missing_parts() {
     // A checkpoint entry COS does not hold (wrong ETag) is re-sent.
     recorded[2].etag = "\"0000\"".into();
     let parts_before = server.count("UploadPart");
-    let persisted = Arc::new(Mutex::new(Vec::new()));
-    let p = persisted.clone();
     let rec = Recorder::default();
     let out = cos
         .upload(
@@ -551,10 +562,7 @@ async fn resume_uploads_only_missing_parts() {
                 .with_resume(ResumeState {
                     upload_id: id.clone(),
                     completed_parts: recorded,
-                })
-                .with_on_part_complete(Arc::new(move |uid: &str, cp: &CompletedPart| {
-                    p.lock().unwrap().push((uid.to_string(), cp.number))
-                })),
+                }),
         )
         .await
         .unwrap();
@@ -565,10 +573,11 @@ async fn resume_uploads_only_missing_parts() {
     assert_eq!(server.count("InitiateMultipartUpload"), 1);
     // Parts 2, 4 (bad checkpoint), 5 and 6.
     assert_eq!(server.count("UploadPart") - parts_before, 4);
-    let mut sent: Vec<u32> = persisted.lock().unwrap().iter().map(|(_, n)| *n).collect();
+    let persisted = rec.parts_done();
+    let mut sent: Vec<u32> = persisted.iter().map(|(_, n)| *n).collect();
     sent.sort();
     assert_eq!(sent, vec![2, 4, 5, 6]);
-    assert!(persisted.lock().unwrap().iter().all(|(u, _)| u == &id));
+    assert!(persisted.iter().all(|(u, _)| u == &id));
     assert_eq!(server.object_bytes(&bucket, key).unwrap(), body.to_vec());
     rec.assert_exact(body.len() as u64);
 }

@@ -7,6 +7,7 @@ use support::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::upload::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore,
@@ -150,7 +151,9 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
                 .with_checkpoint(store.clone(), Some("job-42".into()))
                 .with_cancellation(token.clone())
                 .with_progress(move |p| {
-                    if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                    if matches!(p.event, ProgressEvent::PartDone { .. })
+                        && n.fetch_add(1, Ordering::SeqCst) + 1 == 2
+                    {
                         t.cancel();
                     }
                 }),
@@ -517,7 +520,9 @@ async fn dropped_upload_resumes_like_a_killed_process() {
         UploadRequest::from_path(&path)
             .with_checkpoint(store.clone(), None)
             .with_progress(move |p| {
-                if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3 {
+                if matches!(p.event, ProgressEvent::PartDone { .. })
+                    && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3
+                {
                     r.notify_one();
                 }
             }),

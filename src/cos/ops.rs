@@ -217,6 +217,11 @@ impl CosClient {
                 let md5 = md5.clone();
                 async move {
                     tracing::debug!(attempt, "sending");
+                    if attempt > 1
+                        && let Some(t) = tracker
+                    {
+                        t.retrying(ctx.part);
+                    }
                     let mut headers = vec![("content-length".to_string(), data.len().to_string())];
                     if let Some(ct) = content_type {
                         headers.push(("content-type".to_string(), ct.to_string()));

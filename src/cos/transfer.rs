@@ -7,7 +7,7 @@ use super::source::{FileHandle, FileSnapshot, PartData, UploadSource};
 use super::xml::CompletePartXml;
 use super::{CosClient, Ctx, TransferConfig, now_unix, validate_key};
 use crate::error::{CosOperation, Error, OrphanedUpload, Result};
-use crate::progress::{Progress, ProgressTracker};
+use crate::progress::{ObjectProgress, Progress, ProgressSink, ProgressTracker};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -74,20 +74,16 @@ pub struct ResumeState {
     pub completed_parts: Vec<CompletedPart>,
 }
 
-/// Called with `(upload_id, part)` after each part is confirmed and verified (for checkpoint stores).
-pub type PartCompleteCallback = Arc<dyn Fn(&str, &CompletedPart) + Send + Sync>;
-
 /// Options of one [`CosClient::upload`].
 #[derive(Clone, Default)]
 pub struct UploadOptions {
     config: TransferConfig,
     budget: Option<ConcurrencyBudget>,
-    progress: Option<Progress>,
+    progress: Option<ObjectProgress>,
     cancellation: Option<CancellationToken>,
     keep_upload_on_cancel: bool,
     keep_upload_on_error: bool,
     resume: Option<ResumeState>,
-    on_part_complete: Option<PartCompleteCallback>,
     content_type: Option<String>,
     expected_source: Option<FileSnapshot>,
     orphans: Option<OrphanSink>,
@@ -107,7 +103,6 @@ impl fmt::Debug for UploadOptions {
             .field("keep_upload_on_cancel", &self.keep_upload_on_cancel)
             .field("keep_upload_on_error", &self.keep_upload_on_error)
             .field("resume", &self.resume)
-            .field("on_part_complete", &self.on_part_complete.is_some())
             .field("content_type", &self.content_type)
             .finish()
     }
@@ -126,9 +121,16 @@ impl UploadOptions {
         self
     }
 
-    /// A progress callback.
-    pub fn with_progress(mut self, progress: impl Into<Progress>) -> Self {
-        self.progress = Some(progress.into());
+    /// A progress callback: every report of this object ([`Progress`]), including each part confirmed by COS
+    /// ([`ProgressEvent::PartDone`](crate::ProgressEvent::PartDone), what a [`ResumeState`] records).
+    pub fn with_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressSink::single(Arc::new(f)).object(0));
+        self
+    }
+
+    /// Reports to one object of an upload-wide sink (a VOD upload's aggregate).
+    pub(crate) fn with_object_progress(mut self, progress: ObjectProgress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -158,12 +160,6 @@ impl UploadOptions {
     /// (`NoSuchUpload`), a new multipart upload is started.
     pub fn with_resume(mut self, state: ResumeState) -> Self {
         self.resume = Some(state);
-        self
-    }
-
-    /// Called after each part is confirmed and its CRC verified.
-    pub fn with_on_part_complete(mut self, f: PartCompleteCallback) -> Self {
-        self.on_part_complete = Some(f);
         self
     }
 
@@ -656,7 +652,6 @@ impl CosClient {
             ),
         )
         .await?;
-        tracker.part_done(1);
         tracker.finish(size);
         tracing::info!(size, "uploaded with a single PUT");
         Ok(UploadOutput {
@@ -886,10 +881,7 @@ impl CosClient {
                 Some(joined) = set.join_next(), if !set.is_empty() => match joined {
                     Ok(Ok(part)) => {
                         tracing::debug!(part = part.number, size = part.size, "part done");
-                        if let Some(cb) = &opts.on_part_complete {
-                            cb(upload_id, &part);
-                        }
-                        tracker.part_done(part.number);
+                        tracker.part_done(upload_id, &part);
                         done.insert(part.number, part);
                     }
                     Ok(Err(e)) => break Err(e),

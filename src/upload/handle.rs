@@ -1,8 +1,9 @@
 //! [`UploadHandle`]: an upload running on its own task, with cancel, progress and join.
 
-use super::{UploadOutcome, UploadProgress, UploadRequest};
+use super::{UploadOutcome, UploadRequest};
 use crate::client::VodClient;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -12,15 +13,16 @@ use tokio_util::sync::CancellationToken;
 ///
 /// - [`cancel`](Self::cancel) stops it cleanly (multipart uploads aborted, or kept when checkpointed; nothing
 ///   committed); [`join`](Self::join) then returns [`Error::Cancelled`].
-/// - [`progress`](Self::progress) is the latest aggregate progress; [`progress_watch`](Self::progress_watch) a
-///   receiver to await changes.
+/// - [`progress`](Self::progress) is the latest [`Progress`] report (the same value a
+///   [`with_progress`](UploadRequest::with_progress) callback receives); [`progress_watch`](Self::progress_watch)
+///   a receiver to await changes.
 /// - **Dropping the handle detaches the upload** (like dropping a `JoinHandle`): it runs to the end in the
 ///   background. Stopping async work cannot be done synchronously in `Drop`, so there is no abort-on-drop: call
 ///   [`cancel`](Self::cancel) (and preferably [`join`](Self::join)) before dropping it to stop the upload.
 #[derive(Debug)]
 pub struct UploadHandle {
     cancel: CancellationToken,
-    progress: watch::Receiver<Option<UploadProgress>>,
+    progress: watch::Receiver<Option<Progress>>,
     task: JoinHandle<Result<UploadOutcome>>,
 }
 
@@ -35,13 +37,13 @@ impl UploadHandle {
         self.cancel.clone()
     }
 
-    /// The latest progress snapshot (`None` before the first byte was acknowledged).
-    pub fn progress(&self) -> Option<UploadProgress> {
+    /// The latest progress report (`None` before the first one).
+    pub fn progress(&self) -> Option<Progress> {
         self.progress.borrow().clone()
     }
 
-    /// A receiver of progress snapshots (`changed().await` to wait for the next one).
-    pub fn progress_watch(&self) -> watch::Receiver<Option<UploadProgress>> {
+    /// A receiver of progress reports (`changed().await` to wait for the next one).
+    pub fn progress_watch(&self) -> watch::Receiver<Option<Progress>> {
         self.progress.clone()
     }
 
@@ -86,7 +88,7 @@ impl VodClient {
         request.cancel = Some(cancel.clone());
         let (tx, rx) = watch::channel(None);
         let user = request.progress.take();
-        request.progress = Some(Arc::new(move |p: &UploadProgress| {
+        request.progress = Some(Arc::new(move |p: &Progress| {
             if let Some(f) = &user {
                 f(p);
             }

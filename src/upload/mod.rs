@@ -79,16 +79,16 @@ pub use handle::UploadHandle;
 pub use prepare::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
 pub use request::{
     COVER_TYPES, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES,
-    ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
+    UploadOutcome, UploadRequest,
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
-    UploadOptions, UploadSource,
+    ConcurrencyBudget, CosClient, ResumeState, TransferConfig, UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
 use crate::events::WaitOptions;
+use crate::progress::{ProgressEvent, ProgressFn, ProgressSink};
 use crate::retry::RetryConfig;
 use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, CommitUploadRequest, VodApi};
 use bytes::Bytes;
@@ -97,6 +97,7 @@ use futures::StreamExt;
 use prepare::{check_file, collect_segments, complete_apply_fields, is_manifest_type, segment_key};
 use request::{CheckpointConfig, SourceSpec};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -143,56 +144,6 @@ pub(crate) async fn run(ctx: UploadContext<'_>, mut req: UploadRequest) -> Resul
                 }
             }
         }
-    }
-}
-
-/// Sums per-object progress into one aggregate and forwards it to the caller's callback.
-struct Aggregator {
-    per_object: Mutex<(Vec<u64>, u64)>,
-    sizes: Vec<Option<u64>>,
-    total: u64,
-    callback: request::ProgressCallback,
-}
-
-impl Aggregator {
-    /// Reports object `index` as already complete (resumed from a checkpoint).
-    fn skip(&self, index: usize, key: &str, size: u64) {
-        let bytes_sent = {
-            let mut g = self.per_object.lock().unwrap_or_else(|p| p.into_inner());
-            let prev = g.0[index];
-            g.0[index] = size;
-            g.1 = g.1 - prev + size;
-            g.1
-        };
-        (self.callback)(&UploadProgress {
-            key: key.to_string(),
-            object_bytes_sent: size,
-            object_total: Some(size),
-            bytes_sent,
-            total_bytes: self.total,
-            part_done: None,
-        });
-    }
-
-    fn progress_for(self: &Arc<Self>, index: usize) -> Progress {
-        let me = Arc::clone(self);
-        Progress::new(move |ev: ProgressEvent| {
-            let (bytes_sent, object_bytes) = {
-                let mut g = me.per_object.lock().unwrap_or_else(|p| p.into_inner());
-                let prev = g.0[index];
-                g.0[index] = ev.bytes_sent;
-                g.1 = g.1 - prev + ev.bytes_sent;
-                (g.1, ev.bytes_sent)
-            };
-            (me.callback)(&UploadProgress {
-                key: ev.key.clone(),
-                object_bytes_sent: object_bytes,
-                object_total: me.sizes[index].or(ev.total),
-                bytes_sent,
-                total_bytes: me.total,
-                part_done: ev.part_done,
-            });
-        })
     }
 }
 
@@ -528,7 +479,12 @@ fn is_credential_expiry(e: &Error, expiry: Option<i64>) -> bool {
 struct TransferPlan<'a> {
     transfer: &'a TransferConfig,
     budget: &'a ConcurrencyBudget,
-    aggregator: Option<&'a Arc<Aggregator>>,
+    /// The caller's progress callback.
+    progress: Option<&'a ProgressFn>,
+    /// The objects' sizes, when known before the transfer.
+    sizes: Vec<Option<u64>>,
+    /// Retries reported by earlier attempts (a restarted session keeps counting).
+    retries: &'a AtomicU32,
     /// Multipart uploads of every attempt that could not be aborted.
     orphans: &'a OrphanSink,
 }
@@ -571,6 +527,24 @@ async fn transfer_all(
     let cos_ref = &cos;
     let writer = session.writer.as_ref();
     let recorded = writer.map(|w| w.snapshot());
+    // One sink for the caller's callback and the checkpoint writer (which records each confirmed part).
+    let sink = (plan.progress.is_some() || writer.is_some()).then(|| {
+        let user = plan.progress.cloned();
+        let w = writer.cloned();
+        ProgressSink::new(
+            plan.sizes.clone(),
+            plan.retries.load(Ordering::Relaxed),
+            move |i, p| {
+                if let (Some(w), ProgressEvent::PartDone { upload_id, part }) = (&w, &p.event) {
+                    w.part_done(i, upload_id, part);
+                }
+                if let Some(f) = &user {
+                    f(p);
+                }
+            },
+        )
+    });
+    let sink = &sink;
     let work = async {
         let mut results = futures::stream::iter(sources.into_iter().enumerate().map(|(i, source)| {
             let key = session.keys[i].clone();
@@ -580,10 +554,10 @@ async fn transfer_all(
                 .with_cancellation(attempt.clone())
                 .with_expected_source(specs_snapshots[i])
                 .with_orphan_sink(Arc::clone(plan.orphans));
-            if let Some(a) = plan.aggregator {
-                opts = opts.with_progress(a.progress_for(i));
+            let progress = sink.as_ref().map(|s| s.object(i));
+            if let Some(p) = &progress {
+                opts = opts.with_object_progress(p.clone());
             }
-            let aggregator = plan.aggregator.cloned();
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
             let head_cancel = attempt.clone();
             async move {
@@ -596,8 +570,8 @@ async fn transfer_all(
                                         || (h.crc64.is_none() && transfer.trust_missing_crc())) =>
                             {
                                 tracing::info!(key = %key, size = done.size, "object already complete (checkpoint, HEAD Object): skipped");
-                                if let Some(a) = &aggregator {
-                                    a.skip(i, &key, done.size);
+                                if let Some(p) = &progress {
+                                    p.skipped(&key, done.size);
                                 }
                                 return Ok(done.size);
                             }
@@ -619,14 +593,10 @@ async fn transfer_all(
                         });
                     }
                 }
-                if let Some(w) = writer {
-                    let w = Arc::clone(w);
+                if writer.is_some() {
                     opts = opts
                         .with_keep_upload_on_cancel(true)
-                        .with_keep_upload_on_error(true)
-                        .with_on_part_complete(Arc::new(move |id: &str, part: &crate::cos::CompletedPart| {
-                            w.part_done(i, id, part)
-                        }));
+                        .with_keep_upload_on_error(true);
                 }
                 let Some(source) = source else {
                     return Err(Error::invalid(
@@ -683,6 +653,9 @@ async fn transfer_all(
             w.run().await;
         }
     });
+    if let Some(s) = sink {
+        plan.retries.store(s.retries(), Ordering::Relaxed);
+    }
     result
 }
 
@@ -853,20 +826,15 @@ async fn pipeline(
         return Err(Error::Cancelled);
     }
 
-    let aggregator = progress.map(|callback| {
-        Arc::new(Aggregator {
-            per_object: Mutex::new((vec![0; specs.len()], 0)),
-            sizes: specs.iter().map(|o| o.size).collect(),
-            total: specs.iter().filter_map(|o| o.size).sum(),
-            callback,
-        })
-    });
     let budget = budget.unwrap_or_else(|| ConcurrencyBudget::new(transfer.concurrency()));
     let orphans: OrphanSink = Arc::default();
+    let retries = AtomicU32::new(0);
     let plan = TransferPlan {
         transfer: &transfer,
         budget: &budget,
-        aggregator: aggregator.as_ref(),
+        progress: progress.as_ref(),
+        sizes: specs.iter().map(|o| o.size).collect(),
+        retries: &retries,
         orphans: &orphans,
     };
     let orphaned =

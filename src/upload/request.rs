@@ -3,6 +3,7 @@
 use super::checkpoint::CheckpointStore;
 use crate::cos::{ConcurrencyBudget, UploadSource};
 use crate::events::WaitOptions;
+use crate::progress::{Progress, ProgressFn};
 use crate::vod::ApplyUploadRequest;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -40,27 +41,6 @@ pub(crate) struct CheckpointConfig {
     pub store: Arc<dyn CheckpointStore>,
     pub key: Option<String>,
 }
-
-/// An upload progress snapshot, aggregated over every object of one upload (media, cover, segments).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UploadProgress {
-    /// The object this event is about (COS key).
-    pub key: String,
-    /// Bytes of this object acknowledged so far.
-    pub object_bytes_sent: u64,
-    /// Size of this object, when known.
-    pub object_total: Option<u64>,
-    /// Bytes of all objects acknowledged so far.
-    pub bytes_sent: u64,
-    /// Total bytes of all objects (unknown sizes, e.g. readers of unknown length, count as 0 until done).
-    pub total_bytes: u64,
-    /// The part that just completed, if this event marks one.
-    pub part_done: Option<u32>,
-}
-
-/// A progress callback for [`UploadRequest::with_progress`].
-pub type ProgressCallback = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
 
 pub(crate) enum SourceSpec {
     Path(PathBuf),
@@ -120,7 +100,7 @@ pub struct UploadRequest {
     pub(crate) apply: ApplyUploadRequest,
     pub(crate) concurrency: Option<usize>,
     pub(crate) part_size: Option<u64>,
-    pub(crate) progress: Option<ProgressCallback>,
+    pub(crate) progress: Option<ProgressFn>,
     pub(crate) resolve_task: Option<WaitOptions>,
     pub(crate) cancel: Option<CancellationToken>,
     pub(crate) deadline: Option<Duration>,
@@ -291,8 +271,9 @@ impl UploadRequest {
         self.part_size = Some(bytes);
         self
     }
-    /// A progress callback, called with the aggregate over every object of the upload.
-    pub fn with_progress(mut self, f: impl Fn(&UploadProgress) + Send + Sync + 'static) -> Self {
+    /// A progress callback: each [`Progress`] report is about one object (media, cover or segment) and carries
+    /// the totals over every object of the upload.
+    pub fn with_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }

@@ -238,7 +238,9 @@ pub async fn run(args: Args) -> ExitCode {
             bar.set_message(path.display().to_string());
             bar.enable_steady_tick(Duration::from_millis(200));
             req = req.with_progress(move |p| {
-                bar.set_length(p.total_bytes);
+                if let Some(total) = p.total {
+                    bar.set_length(total);
+                }
                 bar.set_position(p.bytes_sent);
             });
         }
