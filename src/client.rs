@@ -92,7 +92,8 @@ impl VodClient {
         self.inner.cos_endpoint.as_deref()
     }
 
-    /// The default transfer settings (part size, threshold, parts in flight).
+    /// The transfer settings of uploads that set none
+    /// ([`UploadRequest::with_transfer_config`](crate::UploadRequest::with_transfer_config) replaces them).
     pub fn transfer_config(&self) -> &TransferConfig {
         &self.inner.transfer
     }
@@ -313,27 +314,19 @@ impl VodClientBuilder {
         self
     }
 
-    /// Default transfer settings for uploads (part size, multipart threshold, parts in flight…).
+    /// The transfer settings of every upload (multipart threshold and part size, 8 MiB; parts in flight, 4,
+    /// shared by an upload's media, cover and segments; integrity checks…): the one place they are set. A request
+    /// can replace them with [`UploadRequest::with_transfer_config`]. Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// use tencent_vod::{TransferConfig, VodClient};
+    /// let builder = VodClient::builder().with_transfer_config(
+    ///     TransferConfig::default().with_part_size(16 << 20).with_concurrency(8),
+    /// );
+    /// # let _ = builder;
+    /// ```
     pub fn with_transfer_config(mut self, t: TransferConfig) -> Self {
         self.transfer = t;
-        self
-    }
-
-    /// Parts in flight per upload (default 4); media, cover and segments share this budget.
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.transfer = self.transfer.with_concurrency(n);
-        self
-    }
-
-    /// Multipart part size (default 8 MiB).
-    pub fn with_part_size(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_part_size(bytes);
-        self
-    }
-
-    /// Objects at least this large are uploaded by multipart (default 8 MiB).
-    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_multipart_threshold(bytes);
         self
     }
 

@@ -33,8 +33,7 @@ impl Local {
             .unwrap();
         let client = server
             .client_builder()
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
+            .with_transfer_config(parts_of(MIB))
             .with_retry(retry(3))
             .build()
             .unwrap();
@@ -346,41 +345,62 @@ async fn manifest_from_bytes_is_refused() {
 // ---------------------------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn zero_concurrency() {
+async fn bad_transfer_settings_are_refused_per_request_and_on_the_client() {
     let t = Local::new().await;
     let m = t.file("a.mp4", b"bytes");
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_concurrency(0))
-        .await;
-    assert_invalid(&e, "concurrency", &["at least 1"]);
-    // …and on the client builder.
-    let e = VodClient::builder()
-        .with_credential(Credential::new("AKIDx", "k"))
-        .with_concurrency(0)
-        .build()
-        .unwrap_err();
-    assert_invalid(&e, "concurrency", &[]);
+    let six_gib: u64 = 6 << 30;
+    let six = six_gib.to_string();
+    let d = TransferConfig::default;
+    let cases: Vec<(TransferConfig, &str, Vec<&str>)> = vec![
+        (d().with_concurrency(0), "concurrency", vec!["at least 1"]),
+        (
+            d().with_concurrency(1025),
+            "concurrency",
+            vec!["1025", "at most 1024"],
+        ),
+        (
+            d().with_part_size(1000),
+            "part_size",
+            vec!["1000 bytes", "1 MiB"],
+        ),
+        (
+            d().with_part_size(six_gib),
+            "part_size",
+            vec![&six, "5 GiB"],
+        ),
+        (
+            d().with_multipart_threshold(six_gib),
+            "multipart_threshold",
+            vec![&six, "5 GiB"],
+        ),
+        (
+            d().with_chunk_size(100),
+            "chunk_size",
+            vec!["100 bytes", "4 KiB"],
+        ),
+    ];
+    for (config, field, words) in cases {
+        let e = t
+            .reject(UploadRequest::from_path(&m).with_transfer_config(config.clone()))
+            .await;
+        assert_invalid(&e, field, &words);
+        let e = VodClient::builder()
+            .with_credential(Credential::new("AKIDx", "k"))
+            .with_transfer_config(config)
+            .build()
+            .unwrap_err();
+        assert_invalid(&e, field, &words);
+    }
 }
 
 #[tokio::test]
-async fn part_size_too_small() {
+async fn a_checkpoint_key_without_a_store_is_refused() {
     let t = Local::new().await;
     let m = t.file("a.mp4", b"bytes");
     let e = t
-        .reject(UploadRequest::from_path(&m).with_part_size(1000))
+        .reject(UploadRequest::from_path(&m).with_checkpoint_key("job-1"))
         .await;
-    assert_invalid(&e, "part_size", &["1000 bytes", "1 MiB"]);
-}
-
-#[tokio::test]
-async fn part_size_too_big() {
-    let t = Local::new().await;
-    let m = t.file("a.mp4", b"bytes");
-    let six_gib = 6 << 30;
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_part_size(six_gib))
-        .await;
-    assert_invalid(&e, "part_size", &[&six_gib.to_string(), "5 GiB"]);
+    assert_invalid(&e, "checkpoint_key", &["job-1", "with_checkpoint"]);
 }
 
 #[tokio::test]
@@ -679,12 +699,7 @@ async fn scripted_pair(
         .with_region("ap-guangzhou")
         .with_vod_endpoint(&vod.endpoint)
         .with_cos_endpoint(&cos.endpoint)
-        .with_transfer_config(
-            tencent_vod::cos::TransferConfig::default()
-                .with_part_size(MIB)
-                .with_multipart_threshold(MIB)
-                .with_trust_missing_crc(true),
-        )
+        .with_transfer_config(parts_of(MIB).with_trust_missing_crc(true))
         .with_retry(retry(3))
         .build()
         .unwrap();

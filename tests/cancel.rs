@@ -7,11 +7,11 @@ use support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use tencent_vod::CancellationToken;
 use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::{Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-use tokio_util::sync::CancellationToken;
 
 fn total_requests(server: &MockServer) -> u64 {
     server.stats().counts.values().sum()

@@ -6,13 +6,14 @@ use std::time::Duration;
 use support::cos::*;
 use support::*;
 use tencent_vod::__private::crc64;
+use tencent_vod::CancellationToken;
 use tencent_vod::Error;
 use tencent_vod::cos::{
-    CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UploadOptions, UploadSource,
+    CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UnfinishedUploadPolicy,
+    UploadOptions, UploadSource,
 };
 use tencent_vod::error::CosOperation;
 use tencent_vod_mock::{Fault, FaultRule, Target};
-use tokio_util::sync::CancellationToken;
 
 fn part_fault(fault: Fault) -> FaultRule {
     FaultRule::new(Target::Cos(CosOperation::UploadPart)).fault(fault)
@@ -486,40 +487,67 @@ async fn complete_answering_200_with_an_error_body_is_an_error() {
 }
 
 #[tokio::test]
-async fn cancellation_aborts_unless_kept() {
-    let server = server().await;
-    let (cos, _) = client(&server);
-    server.add_fault(part_fault(Fault::Delay(Duration::from_secs(30))));
-    for keep in [false, true] {
+async fn unfinished_upload_policy_decides_abort_or_keep() {
+    use UnfinishedUploadPolicy::*;
+    // (policy, stopped by a cancellation (else by a part failing for good), multipart upload kept)
+    let cases = [
+        (Abort, true, false),
+        (Abort, false, false),
+        (KeepIfCancelled, true, true),
+        (KeepIfCancelled, false, false),
+        (Keep, true, true),
+        (Keep, false, true),
+    ];
+    for (i, (policy, cancel, kept)) in cases.into_iter().enumerate() {
+        let server = server().await;
+        let (cos, bucket) = client(&server);
+        let fault = if cancel {
+            Fault::Delay(Duration::from_secs(30))
+        } else {
+            Fault::CosError {
+                status: 403,
+                code: "AccessDenied".into(),
+            }
+        };
+        server.add_fault(part_fault(fault));
         let token = CancellationToken::new();
         let t = token.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            t.cancel();
-        });
+        let key = format!("policy-{i}.bin");
         let started = std::time::Instant::now();
         let e = cos
             .upload(
-                "cancel.bin",
+                &key,
                 UploadSource::bytes(data((PART * 4) as usize, 13)),
                 UploadOptions::default()
                     .with_config(tiny())
                     .with_cancellation(token)
-                    .with_keep_upload_on_cancel(keep),
+                    .with_unfinished_upload_policy(policy)
+                    // Cancelled once part bytes are on the wire (the parts themselves never answer in time).
+                    .with_progress(move |p| {
+                        if cancel && p.bytes_sent > 0 {
+                            t.cancel();
+                        }
+                    }),
             )
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Cancelled), "{e}");
-        assert!(started.elapsed() < Duration::from_secs(25));
-        let open = server.multipart_uploads();
-        if keep {
-            assert_eq!(open.len(), 1, "kept for resume");
+        let case = format!("{policy:?}, cancelled {cancel}: {e}");
+        if cancel {
+            assert!(matches!(e, Error::Cancelled), "{case}");
+            assert!(started.elapsed() < Duration::from_secs(25), "{case}");
         } else {
-            assert!(open.is_empty());
-            assert_eq!(server.count("AbortMultipartUpload"), 1);
+            assert_eq!(e.code(), Some("AccessDenied"), "{case}");
+        }
+        let open = server.multipart_uploads();
+        if kept {
+            assert_eq!(open.len(), 1, "{case}");
+            assert_eq!((&open[0].0, &open[0].1), (&bucket, &key), "{case}");
+            assert_eq!(server.count("AbortMultipartUpload"), 0, "{case}");
+        } else {
+            assert!(open.is_empty(), "{case}");
+            assert_eq!(server.count("AbortMultipartUpload"), 1, "{case}");
         }
     }
-    assert_eq!(server.count("AbortMultipartUpload"), 1);
 }
 
 #[tokio::test]

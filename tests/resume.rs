@@ -7,6 +7,7 @@ use support::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use tencent_vod::CancellationToken;
 use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::upload::{
@@ -15,7 +16,6 @@ use tencent_vod::upload::{
 use tencent_vod::vod::CommitUploadRequest;
 use tencent_vod::{Error, UploadRequest, VodClient};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-use tokio_util::sync::CancellationToken;
 
 const PARTS: u64 = 6;
 
@@ -75,7 +75,7 @@ async fn failed_upload_resumes_with_only_the_missing_parts() {
 
     server.add_fault(part_fault(4));
     let err = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"), "{err}");
@@ -120,7 +120,7 @@ async fn failed_upload_resumes_with_only_the_missing_parts() {
     let sent_before = server.count("UploadPart");
     assert_eq!(sent_before, 4);
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("UploadPart") - sent_before, 3);
@@ -148,7 +148,8 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
     let err = client
         .upload(
             UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone(), Some("job-42".into()))
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-42")
                 .with_cancellation(token.clone())
                 .with_progress(move |p| {
                     if matches!(p.event, ProgressEvent::PartDone { .. })
@@ -171,7 +172,9 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
 
     let out = client
         .upload(
-            UploadRequest::from_path(&path).with_checkpoint(store.clone(), Some("job-42".into())),
+            UploadRequest::from_path(&path)
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-42"),
         )
         .await
         .unwrap();
@@ -191,7 +194,7 @@ async fn failed_run(server: &MockServer, client: &VodClient, path: &Path) -> Mem
     let store = MemoryCheckpointStore::new();
     server.add_fault(part_fault(4));
     client
-        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     server.clear_faults();
@@ -212,7 +215,7 @@ async fn modified_source_discards_the_checkpoint() {
     let (buf, _guard) = capture_logs();
     let sent_before = server.count("UploadPart");
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert!(
@@ -249,7 +252,7 @@ async fn expiring_credentials_in_checkpoint_discard_it() {
     store.put(&key, cp);
 
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("ApplyUpload"), 2);
@@ -278,7 +281,7 @@ async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
     client
         .upload(
             UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone(), None)
+                .with_checkpoint(store.clone())
                 .with_credential_margin(std::time::Duration::from_secs(30)),
         )
         .await
@@ -300,7 +303,7 @@ async fn uploaded_but_not_committed(
             .fault(Fault::VodError("FailedOperation".into())),
     );
     let err = client
-        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("FailedOperation"), "{err}");
@@ -318,7 +321,7 @@ async fn completed_objects_are_checked_with_head_and_only_committed() {
     let store = uploaded_but_not_committed(&server, &client, &path).await;
     let sent = server.count("UploadPart");
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("UploadPart"), sent, "nothing re-sent");
@@ -347,7 +350,7 @@ async fn already_committed_session_starts_over() {
         .unwrap();
 
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_ne!(out.file_id, first.file_id);
@@ -374,7 +377,7 @@ async fn checkpoint_recording_a_commit_is_discarded() {
     cp.committed = true;
     store.put(&key, cp);
     client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("ApplyUpload"), 2);
@@ -391,7 +394,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
     let store = JsonFileCheckpointStore::new(&store_dir);
     server.add_fault(part_fault(2));
     client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     server.clear_faults();
@@ -401,7 +404,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
 
     let (buf, _guard) = capture_logs();
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     let text = logs(&buf);
@@ -460,9 +463,7 @@ async fn checkpoint_is_ignored_for_bytes_sources() {
     let bytes = data((2 * MIB) as usize, 18);
     let store = MemoryCheckpointStore::new();
     let out = client
-        .upload(
-            UploadRequest::from_bytes(bytes.clone(), "mp4").with_checkpoint(store.clone(), None),
-        )
+        .upload(UploadRequest::from_bytes(bytes.clone(), "mp4").with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert!(store.is_empty());
@@ -485,7 +486,7 @@ async fn checkpointed_upload_with_cover_resumes() {
     let req = || {
         UploadRequest::from_path(&path)
             .with_cover_path(&cover_path)
-            .with_checkpoint(store.clone(), None)
+            .with_checkpoint(store.clone())
     };
     client.upload(req()).await.unwrap_err();
     server.clear_faults();
@@ -518,7 +519,7 @@ async fn dropped_upload_resumes_like_a_killed_process() {
     let (n, r) = (parts.clone(), reached.clone());
     let upload = client.upload(
         UploadRequest::from_path(&path)
-            .with_checkpoint(store.clone(), None)
+            .with_checkpoint(store.clone())
             .with_progress(move |p| {
                 if matches!(p.event, ProgressEvent::PartDone { .. })
                     && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3
@@ -542,7 +543,7 @@ async fn dropped_upload_resumes_like_a_killed_process() {
     let first = server.count("UploadPart");
 
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("ListParts"), 1);

@@ -145,8 +145,7 @@ async fn full_upload_logs_and_debug_leak_nothing() {
     let server = server().await;
     let builder = server
         .client_builder()
-        .with_part_size(MIB as u64)
-        .with_multipart_threshold(MIB as u64)
+        .with_transfer_config(parts_of(MIB as u64))
         .with_retry(retry(2));
     let builder_debug = format!("{builder:?}");
     let client = builder.build().unwrap();
@@ -258,8 +257,7 @@ async fn every_error_path_leaks_nothing() {
     let base = || {
         server
             .client_builder()
-            .with_part_size(MIB as u64)
-            .with_multipart_threshold(MIB as u64)
+            .with_transfer_config(parts_of(MIB as u64))
             .with_retry(retry(2))
     };
     let mut errors: Vec<(&str, Error)> = Vec::new();

@@ -6,7 +6,7 @@ use support::*;
 
 use std::sync::{Arc, Mutex};
 use tencent_vod::error::CosOperation;
-use tencent_vod::{Error, Progress, ProgressEvent, SignMethod, UploadRequest};
+use tencent_vod::{Error, Progress, ProgressEvent, SignMethod, TransferConfig, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 #[tokio::test]
@@ -48,7 +48,7 @@ async fn multipart_file_with_cover() {
         .upload(
             UploadRequest::from_path(&path)
                 .with_cover_path(&cover_path)
-                .with_concurrency(3),
+                .with_transfer_config(client.transfer_config().clone().with_concurrency(3)),
         )
         .await
         .unwrap();
@@ -358,10 +358,15 @@ async fn bad_input_is_rejected_before_any_request() {
             "session_context",
         ),
         (
-            UploadRequest::from_path(&ok).with_concurrency(0),
+            UploadRequest::from_path(&ok)
+                .with_transfer_config(TransferConfig::default().with_concurrency(0)),
             "concurrency",
         ),
-        (UploadRequest::from_path(&ok).with_part_size(1), "part"),
+        (
+            UploadRequest::from_path(&ok)
+                .with_transfer_config(TransferConfig::default().with_part_size(1)),
+            "part",
+        ),
         (
             UploadRequest::from_path(&ok).with_expire_time("tomorrow"),
             "expire_time",

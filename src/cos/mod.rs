@@ -89,7 +89,10 @@ pub use plan::{
 };
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
-pub use transfer::{CompletedPart, ConcurrencyBudget, ResumeState, UploadOptions, UploadOutput};
+pub use transfer::{
+    CompletedPart, ConcurrencyBudget, ResumeState, UnfinishedUploadPolicy, UploadOptions,
+    UploadOutput,
+};
 pub(crate) use transfer::{OrphanSink, or_cancel};
 
 use crate::credential::{Credential, ProvideCredential};

@@ -74,6 +74,34 @@ pub struct ResumeState {
     pub completed_parts: Vec<CompletedPart>,
 }
 
+/// What happens to a multipart upload that does not complete (the upload failed or was cancelled).
+///
+/// A multipart upload left in place keeps its parts in the bucket (billed as storage) until it is resumed
+/// ([`UploadOptions::with_resume`]), aborted ([`CosClient::abort_multipart_upload`]) or removed by a lifecycle
+/// rule. A multipart upload that cannot be aborted is reported in [`Error::orphaned_uploads`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnfinishedUploadPolicy {
+    /// Abort it, whatever stopped the upload (the default).
+    #[default]
+    Abort,
+    /// Keep it when the upload is cancelled; abort it when the upload fails.
+    KeepIfCancelled,
+    /// Keep it when the upload is cancelled or fails, to resume it later (what a checkpointed VOD upload does).
+    Keep,
+}
+
+impl UnfinishedUploadPolicy {
+    /// Whether an upload that ended with `error` keeps its multipart upload.
+    fn keeps(self, error: &Error) -> bool {
+        match self {
+            UnfinishedUploadPolicy::Abort => false,
+            UnfinishedUploadPolicy::KeepIfCancelled => matches!(error, Error::Cancelled),
+            UnfinishedUploadPolicy::Keep => true,
+        }
+    }
+}
+
 /// Options of one [`CosClient::upload`].
 #[derive(Clone, Default)]
 pub struct UploadOptions {
@@ -81,8 +109,7 @@ pub struct UploadOptions {
     budget: Option<ConcurrencyBudget>,
     progress: Option<ObjectProgress>,
     cancellation: Option<CancellationToken>,
-    keep_upload_on_cancel: bool,
-    keep_upload_on_error: bool,
+    unfinished: UnfinishedUploadPolicy,
     resume: Option<ResumeState>,
     content_type: Option<String>,
     expected_source: Option<FileSnapshot>,
@@ -100,8 +127,7 @@ impl fmt::Debug for UploadOptions {
             .field("budget", &self.budget)
             .field("progress", &self.progress.is_some())
             .field("cancellation", &self.cancellation.is_some())
-            .field("keep_upload_on_cancel", &self.keep_upload_on_cancel)
-            .field("keep_upload_on_error", &self.keep_upload_on_error)
+            .field("unfinished", &self.unfinished)
             .field("resume", &self.resume)
             .field("content_type", &self.content_type)
             .finish()
@@ -135,23 +161,16 @@ impl UploadOptions {
     }
 
     /// Cancellation: when `token` is cancelled, parts in flight are dropped, the multipart upload is aborted
-    /// (unless [`with_keep_upload_on_cancel`](Self::with_keep_upload_on_cancel)) and the upload returns
+    /// (unless the [policy](Self::with_unfinished_upload_policy) keeps it) and the upload returns
     /// [`Error::Cancelled`].
     pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
         self.cancellation = Some(token);
         self
     }
 
-    /// On cancellation, leave the multipart upload in place (to resume it later) instead of aborting it.
-    pub fn with_keep_upload_on_cancel(mut self, keep: bool) -> Self {
-        self.keep_upload_on_cancel = keep;
-        self
-    }
-
-    /// On failure (other than cancellation), leave the multipart upload in place (to resume it later with
-    /// [`with_resume`](Self::with_resume)) instead of aborting it. Used by checkpointed uploads.
-    pub fn with_keep_upload_on_error(mut self, keep: bool) -> Self {
-        self.keep_upload_on_error = keep;
+    /// What happens to the multipart upload when the upload fails or is cancelled (default: abort it).
+    pub fn with_unfinished_upload_policy(mut self, policy: UnfinishedUploadPolicy) -> Self {
+        self.unfinished = policy;
         self
     }
 
@@ -780,9 +799,9 @@ impl CosClient {
             }
             Err(e) => {
                 let cancelled = matches!(e, Error::Cancelled);
-                if cancelled && opts.keep_upload_on_cancel {
+                if cancelled && opts.unfinished.keeps(&e) {
                     tracing::info!(upload_id = %upload_id, "cancelled; multipart upload kept for resume");
-                } else if !cancelled && opts.keep_upload_on_error {
+                } else if opts.unfinished.keeps(&e) {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; multipart upload kept for resume");
                 } else {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; aborting the multipart upload");

@@ -83,7 +83,8 @@ pub use request::{
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, ResumeState, TransferConfig, UploadOptions, UploadSource,
+    ConcurrencyBudget, CosClient, ResumeState, TransferConfig, UnfinishedUploadPolicy,
+    UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
@@ -594,9 +595,7 @@ async fn transfer_all(
                     }
                 }
                 if writer.is_some() {
-                    opts = opts
-                        .with_keep_upload_on_cancel(true)
-                        .with_keep_upload_on_error(true);
+                    opts = opts.with_unfinished_upload_policy(UnfinishedUploadPolicy::Keep);
                 }
                 let Some(source) = source else {
                     return Err(Error::invalid(
@@ -729,25 +728,31 @@ async fn pipeline(
         media,
         cover,
         mut apply,
-        concurrency,
-        part_size,
+        transfer,
         progress,
         resolve_task,
         budget,
         checkpoint,
+        checkpoint_key,
         credential_margin,
         ..
     } = req;
 
     // 1. Everything local, before any request.
-    let mut transfer = ctx.transfer.clone();
-    if let Some(c) = concurrency {
-        transfer = transfer.with_concurrency(c);
-    }
-    if let Some(p) = part_size {
-        transfer = transfer.with_part_size(p);
-    }
+    let transfer = transfer.unwrap_or_else(|| ctx.transfer.clone());
     transfer.validate()?;
+    let checkpoint = match (checkpoint, checkpoint_key) {
+        (Some(store), key) => Some(CheckpointConfig { store, key }),
+        (None, Some(key)) => {
+            return Err(Error::invalid(
+                "checkpoint_key",
+                format!(
+                    "{key:?} is set but no checkpoint store is (UploadRequest::with_checkpoint)"
+                ),
+            ));
+        }
+        (None, None) => None,
+    };
     let (media_size, media_snapshot) = match &media {
         SourceSpec::Path(p) => {
             let (n, snap) = check_file("media", p).await?;

@@ -1,7 +1,7 @@
 //! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
 
 use super::checkpoint::CheckpointStore;
-use crate::cos::{ConcurrencyBudget, UploadSource};
+use crate::cos::{ConcurrencyBudget, TransferConfig, UploadSource};
 use crate::events::WaitOptions;
 use crate::progress::{Progress, ProgressFn};
 use crate::vod::ApplyUploadRequest;
@@ -81,7 +81,7 @@ impl std::fmt::Debug for SourceSpec {
 }
 
 /// One media upload: the media (a path, `Bytes` or an `AsyncRead`), an optional cover, every `ApplyUpload` field,
-/// and per-upload transfer settings.
+/// and how to run it (transfer settings, progress, cancellation, deadline, checkpoint).
 ///
 /// Defaults follow the official SDKs: the media type is the lower-cased file extension, the media name the file
 /// name without its last extension (`a.b.mp4` → `a.b`), the cover type the cover's extension.
@@ -91,21 +91,20 @@ impl std::fmt::Debug for SourceSpec {
 /// let req = UploadRequest::from_path("/data/movie.mp4")
 ///     .with_cover_path("/data/movie.jpg")
 ///     .with_procedure("LongVideoPreset")
-///     .with_sub_app_id(1500000001)
-///     .with_concurrency(8);
+///     .with_sub_app_id(1500000001);
 /// ```
 pub struct UploadRequest {
     pub(crate) media: SourceSpec,
     pub(crate) cover: Option<SourceSpec>,
     pub(crate) apply: ApplyUploadRequest,
-    pub(crate) concurrency: Option<usize>,
-    pub(crate) part_size: Option<u64>,
+    pub(crate) transfer: Option<TransferConfig>,
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) resolve_task: Option<WaitOptions>,
     pub(crate) cancel: Option<CancellationToken>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Option<ConcurrencyBudget>,
-    pub(crate) checkpoint: Option<CheckpointConfig>,
+    pub(crate) checkpoint: Option<Arc<dyn CheckpointStore>>,
+    pub(crate) checkpoint_key: Option<String>,
     pub(crate) credential_margin: Duration,
 }
 
@@ -115,12 +114,9 @@ impl std::fmt::Debug for UploadRequest {
             .field("media", &self.media)
             .field("cover", &self.cover)
             .field("apply", &self.apply)
-            .field("concurrency", &self.concurrency)
-            .field("part_size", &self.part_size)
-            .field(
-                "checkpoint_key",
-                &self.checkpoint.as_ref().map(|c| c.key.as_deref()),
-            )
+            .field("transfer", &self.transfer)
+            .field("checkpoint", &self.checkpoint.is_some())
+            .field("checkpoint_key", &self.checkpoint_key)
             .finish_non_exhaustive()
     }
 }
@@ -131,14 +127,14 @@ impl UploadRequest {
             media,
             cover: None,
             apply: ApplyUploadRequest::default(),
-            concurrency: None,
-            part_size: None,
+            transfer: None,
             progress: None,
             resolve_task: None,
             cancel: None,
             deadline: None,
             budget: None,
             checkpoint: None,
+            checkpoint_key: None,
             credential_margin: DEFAULT_CREDENTIAL_MARGIN,
         }
     }
@@ -261,14 +257,21 @@ impl UploadRequest {
         self.apply.media_storage_path = Some(v.into());
         self
     }
-    /// Parts in flight for this upload, shared by media, cover and segments (default: the client's).
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.concurrency = Some(n);
-        self
-    }
-    /// Multipart part size for this upload (default: the client's; raised automatically past 10,000 parts).
-    pub fn with_part_size(mut self, bytes: u64) -> Self {
-        self.part_size = Some(bytes);
+    /// Transfer settings for this upload, instead of the client's
+    /// ([`VodClientBuilder::with_transfer_config`](crate::VodClientBuilder::with_transfer_config)); they replace
+    /// the client's as a whole, so start from [`VodClient::transfer_config`](crate::VodClient::transfer_config) to
+    /// change one setting. The concurrency bounds the parts in flight of media, cover and segments together
+    /// (unless [`with_budget`](Self::with_budget) shares a budget).
+    ///
+    /// ```
+    /// # fn demo(client: &tencent_vod::VodClient) {
+    /// use tencent_vod::UploadRequest;
+    /// let req = UploadRequest::from_path("/data/large.mp4")
+    ///     .with_transfer_config(client.transfer_config().clone().with_part_size(64 << 20).with_concurrency(8));
+    /// # let _ = req; }
+    /// ```
+    pub fn with_transfer_config(mut self, config: TransferConfig) -> Self {
+        self.transfer = Some(config);
         self
     }
     /// A progress callback: each [`Progress`] report is about one object (media, cover or segment) and carries
@@ -307,26 +310,40 @@ impl UploadRequest {
 
     /// Makes the upload resumable: its state is saved in `store` (after ApplyUpload, after each verified part,
     /// when an object completes) and deleted after CommitUpload; running the same request again after a crash,
-    /// a kill or a failure picks up where it stopped. `key` names the checkpoint; `None` derives one from the
-    /// request (canonical local paths and every ApplyUpload field). Only file sources (media, cover, segments)
-    /// can be resumed: with bytes or a reader the checkpoint is ignored (logged at debug level).
+    /// a kill or a failure picks up where it stopped. The checkpoint's key is derived from the request (canonical
+    /// local paths and every ApplyUpload field) unless [`with_checkpoint_key`](Self::with_checkpoint_key) names
+    /// one. Only file sources (media, cover, segments) can be resumed: with bytes or a reader the checkpoint is
+    /// ignored (logged at debug level).
     ///
     /// With a checkpoint, a failed or cancelled upload leaves its multipart uploads in place (instead of
     /// aborting them) so they can be resumed. See [the module docs](crate::upload#resume) for when a
     /// checkpoint is discarded, and [`Checkpoint`](crate::upload::Checkpoint#secrets): it holds secrets.
     ///
     /// ```
-    /// use tencent_vod::UploadRequest;
-    /// use tencent_vod::upload::JsonFileCheckpointStore;
+    /// use tencent_vod::{JsonFileCheckpointStore, UploadRequest};
     /// let store = JsonFileCheckpointStore::new("/var/lib/myapp/vod-checkpoints");
-    /// let req = UploadRequest::from_path("/data/movie.mp4").with_checkpoint(store, None);
+    /// let req = UploadRequest::from_path("/data/movie.mp4").with_checkpoint(store);
     /// # let _ = req;
     /// ```
-    pub fn with_checkpoint(mut self, store: impl CheckpointStore, key: Option<String>) -> Self {
-        self.checkpoint = Some(CheckpointConfig {
-            store: Arc::new(store),
-            key,
-        });
+    pub fn with_checkpoint(mut self, store: impl CheckpointStore) -> Self {
+        self.checkpoint = Some(Arc::new(store));
+        self
+    }
+
+    /// Names the checkpoint (e.g. a job id) instead of deriving its key from the request. A checkpoint found
+    /// under this key but made for another request is discarded. Requires
+    /// [`with_checkpoint`](Self::with_checkpoint): without a store the upload fails with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) before any request.
+    ///
+    /// ```
+    /// use tencent_vod::{MemoryCheckpointStore, UploadRequest};
+    /// let req = UploadRequest::from_path("/data/movie.mp4")
+    ///     .with_checkpoint(MemoryCheckpointStore::new())
+    ///     .with_checkpoint_key("job-42");
+    /// # let _ = req;
+    /// ```
+    pub fn with_checkpoint_key(mut self, key: impl Into<String>) -> Self {
+        self.checkpoint_key = Some(key.into());
         self
     }
 

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tencent_vod::cos::ConcurrencyBudget;
-use tencent_vod::{MEDIA_TYPES, SignMethod, UploadRequest, VodClient, VodClientBuilder};
+use tencent_vod::{
+    MEDIA_TYPES, SignMethod, TransferConfig, UploadRequest, VodClient, VodClientBuilder,
+};
 
 /// Upload media files (or every media file directly inside a directory) to Tencent Cloud VOD.
 #[derive(clap::Args, Debug)]
@@ -132,9 +134,13 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn client(args: &Args) -> tencent_vod::Result<VodClient> {
+    let mut transfer = TransferConfig::default().with_concurrency(args.concurrency);
+    if let Some(p) = args.part_size {
+        transfer = transfer.with_part_size(p);
+    }
     let mut b = VodClientBuilder::from_env()?
         .with_sign_method(args.sign_method.parse::<SignMethod>()?)
-        .with_concurrency(args.concurrency);
+        .with_transfer_config(transfer);
     if let Some(r) = &args.region {
         b = b.with_region(r);
     }
@@ -143,9 +149,6 @@ fn client(args: &Args) -> tencent_vod::Result<VodClient> {
     }
     if let Some(e) = &args.cos_endpoint {
         b = b.with_cos_endpoint(e);
-    }
-    if let Some(p) = args.part_size {
-        b = b.with_part_size(p);
     }
     b.build()
 }

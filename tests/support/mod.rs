@@ -14,7 +14,7 @@ pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tencent_vod::{RetryConfig, VodClient};
+use tencent_vod::{RetryConfig, TransferConfig, VodClient};
 use tencent_vod_mock::MockServer;
 
 pub const MIB: u64 = 1 << 20;
@@ -59,6 +59,13 @@ pub fn retry(max_retries: u32) -> RetryConfig {
         .with_max_backoff(Duration::from_millis(50))
 }
 
+/// Transfer settings with `part`-byte parts and multipart threshold (the mock must accept parts that small).
+pub fn parts_of(part: u64) -> TransferConfig {
+    TransferConfig::default()
+        .with_part_size(part)
+        .with_multipart_threshold(part)
+}
+
 /// A mock server accepting 64 KiB parts, a client on it with 1 MiB parts and threshold (default concurrency),
 /// and a temporary directory for source files.
 pub async fn setup() -> (MockServer, VodClient, tempfile::TempDir) {
@@ -78,16 +85,14 @@ async fn setup_with(concurrency: Option<usize>) -> (MockServer, VodClient, tempf
         .start()
         .await
         .unwrap();
-    let mut builder = server
-        .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB);
+    let mut transfer = parts_of(MIB);
     if let Some(n) = concurrency {
-        builder = builder.with_concurrency(n);
+        transfer = transfer.with_concurrency(n);
     }
-    (
-        server,
-        builder.build().unwrap(),
-        tempfile::tempdir().unwrap(),
-    )
+    let client = server
+        .client_builder()
+        .with_transfer_config(transfer)
+        .build()
+        .unwrap();
+    (server, client, tempfile::tempdir().unwrap())
 }
