@@ -2,24 +2,68 @@
 //!
 //! Async server-side upload SDK for [Tencent Cloud VOD](https://cloud.tencent.com/product/vod) (云点播).
 //!
-//! Server-side upload is three steps, and this crate does all of them:
+//! Server-side upload is three steps, and [`VodClient::upload`] does all of them:
 //!
 //! 1. **ApplyUpload** (VOD API 3.0, TC3-HMAC-SHA256 signed): VOD answers with a COS bucket, storage paths, a
 //!    session key and temporary COS credentials;
-//! 2. **upload to COS** with those credentials: single PUT or parallel multipart, CRC-64 verified;
+//! 2. **upload to COS** with those credentials: single PUT or parallel multipart, CRC-64 verified, retried;
 //! 3. **CommitUpload**: VOD answers with the `FileId` and URLs and starts the processing `Procedure`.
 //!
-//! The data flows one way through the modules:
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mock = tencent_vod_mock::MockServer::start().await?;
+//! # let (secret_id, secret_key) = (mock.credential().secret_id().to_owned(), mock.credential().secret_key().to_owned());
+//! # let dir = tempfile::tempdir()?;
+//! # let video = dir.path().join("movie.mp4");
+//! # std::fs::write(&video, vec![7u8; 3 << 20])?;
+//! use tencent_vod::{Credential, ProgressEvent, UploadRequest, VodClient};
 //!
-//! ```text
-//! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
-//! error, retry: shared by all
-//! events (tasks, event notifications, verified callbacks) and appserver (client-upload signatures, PullUpload,
-//! uploads from a URL) sit beside upload and use vod
+//! // Or `VodClient::from_env()?`: TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_REGION.
+//! let client = VodClient::builder()
+//!     .with_credential(Credential::new(secret_id, secret_key))
+//!     .with_region("ap-guangzhou")
+//! #   .with_vod_endpoint(mock.vod_endpoint())
+//! #   .with_cos_endpoint(mock.cos_endpoint())
+//!     .build()?;
+//! let out = client
+//!     .upload(
+//!         UploadRequest::from_path(&video)
+//!             .with_procedure("LongVideoPreset")
+//!             .with_progress(|p| {
+//!                 if p.event == ProgressEvent::ObjectDone {
+//!                     println!("{}: {} bytes", p.object, p.object_bytes_sent);
+//!                 }
+//!             }),
+//!     )
+//!     .await?;
+//! println!("FileId {}, playable at {:?}", out.file_id, out.media_url);
+//! # assert_eq!(mock.commits()[0].file_id, out.file_id);
+//! # Ok(()) }
 //! ```
 //!
-//! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
-//! dev-dependency); the operator CLI is `tencent-vod-cli` (binary `tvod`).
+//! # Where to look
+//!
+//! - [`VodClient`] / [`VodClientBuilder`]: credentials ([`Credential`], [`DefaultCredentialChain`]), region,
+//!   endpoints, [`RetryConfig`], [`TransferConfig`] (part size, multipart threshold, parts in flight, integrity).
+//! - [`UploadRequest`] → [`UploadOutcome`]: a file, bytes or a reader (or a URL), a cover, every ApplyUpload
+//!   field, HLS/DASH manifests with their segments, [`Progress`] reports, cancellation ([`CancellationToken`]) and
+//!   deadline, resumable [checkpoints](CheckpointStore). [`VodClient::start_upload`] runs one as an
+//!   [`UploadHandle`]. The guarantees are in [`upload`].
+//! - [`Error`]: one error type; [`Error::is_retryable`], [`Error::code`], [`Error::request_id`]; details in
+//!   [`error`].
+//! - [`CosClient`]: the COS transfer engine on its own, for any bucket ([`cos`]).
+//! - [`events`]: tasks, event notifications, verified callbacks; [`appserver`]: client-upload signatures,
+//!   `PullUpload`; [`vod::VodApi`]: any VOD API 3.0 action.
+//!
+//! # Testing
+//!
+//! `tencent-vod-mock` (a dev-dependency) is an in-process VOD + COS server that verifies every signature like
+//! the real services, stores what it receives and injects faults: point a client at it with
+//! `MockServer::client_builder()`, upload, then assert on the stored objects and the commits. The operator CLI
+//! is `tencent-vod-cli` (binary `tvod`).
+//!
+//! # Secrets
 //!
 //! Secrets (SecretKey, session tokens, temporary credentials, `Authorization` values) never appear in `Debug`,
 //! `Display`, logs or errors.

@@ -143,6 +143,44 @@ struct Inner {
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
+///
+/// [`upload`](Self::upload) is the transfer engine [`VodClient`](crate::VodClient) uses, available for any
+/// bucket: single PUT or concurrent multipart, CRC-64 verified, retried, aborted (or kept, see
+/// [`UnfinishedUploadPolicy`]) on failure. [`head_object`](Self::head_object) checks an object;
+/// [`abort_multipart_upload`](Self::abort_multipart_upload) cleans up an
+/// [orphaned](crate::Error::orphaned_uploads) multipart upload.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let session = mock.create_cos_session(None);
+/// # let (bucket, region) = (session.bucket.clone(), session.region.clone());
+/// # let credential = session.credential.credential();
+/// # let expired_time = session.credential.expired_time;
+/// use tencent_vod::cos::{CosClient, UploadOptions, UploadSource};
+///
+/// // `credential`: temporary credentials (with a token) and their expiry, or a permanent key pair.
+/// let cos = CosClient::builder(&bucket, &region) // e.g. "examplebucket-1250000000", "ap-guangzhou"
+///     .with_credential(credential)
+///     .with_credential_expiry(expired_time)
+/// #   .with_endpoint(mock.cos_endpoint())
+///     .build()?;
+/// let video = vec![7u8; 5 << 20];
+/// let out = cos
+///     .upload(
+///         "videos/launch.mp4",
+///         UploadSource::bytes(video),
+///         UploadOptions::default()
+///             .with_content_type("video/mp4")
+///             .with_progress(|p| eprintln!("{} / {:?}", p.bytes_sent, p.total)),
+///     )
+///     .await?;
+/// assert_eq!(out.size, 5 << 20);
+/// let head = cos.head_object("videos/launch.mp4").await?.expect("uploaded");
+/// assert_eq!((head.size, head.crc64), (out.size, Some(out.crc64)));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct CosClient {
     inner: Arc<Inner>,

@@ -19,6 +19,35 @@ use tokio_util::sync::CancellationToken;
 /// - **Dropping the handle detaches the upload** (like dropping a `JoinHandle`): it runs to the end in the
 ///   background. Stopping async work cannot be done synchronously in `Drop`, so there is no abort-on-drop: call
 ///   [`cancel`](Self::cancel) (and preferably [`join`](Self::join)) before dropping it to stop the upload.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// use tencent_vod::{Error, UploadRequest};
+///
+/// // Run one upload to the end, watching its progress.
+/// let handle = client.start_upload(UploadRequest::from_bytes(vec![0u8; 1 << 20], "mp4"));
+/// let mut progress = handle.progress_watch();
+/// let watcher = tokio::spawn(async move {
+///     while progress.changed().await.is_ok() {
+///         if let Some(p) = progress.borrow_and_update().as_ref() {
+///             eprintln!("{} of {:?} bytes", p.bytes_sent, p.total);
+///         }
+///     }
+/// });
+/// let out = handle.join().await?;
+/// watcher.await?;
+/// assert_eq!(out.bytes_sent, 1 << 20);
+///
+/// // Cancel another one: nothing is committed.
+/// let handle = client.start_upload(UploadRequest::from_bytes(vec![0u8; 1 << 20], "mp4"));
+/// handle.cancel();
+/// assert!(matches!(handle.join().await, Err(Error::Cancelled)));
+/// # assert_eq!(mock.commits().len(), 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct UploadHandle {
     cancel: CancellationToken,

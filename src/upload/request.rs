@@ -87,11 +87,33 @@ impl std::fmt::Debug for SourceSpec {
 /// name without its last extension (`a.b.mp4` → `a.b`), the cover type the cover's extension.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// # let dir = tempfile::tempdir()?;
+/// # let (video, poster) = (dir.path().join("launch.mp4"), dir.path().join("launch.jpg"));
+/// # std::fs::write(&video, vec![1u8; 2 << 20])?;
+/// # std::fs::write(&poster, b"jpeg bytes")?;
+/// use std::time::Duration;
 /// use tencent_vod::UploadRequest;
-/// let req = UploadRequest::from_path("/data/movie.mp4")
-///     .with_cover_path("/data/movie.jpg")
+///
+/// let request = UploadRequest::from_path(&video) // MediaType `mp4`, MediaName `launch`
+///     .with_cover_path(&poster)
 ///     .with_procedure("LongVideoPreset")
-///     .with_sub_app_id(1500000001);
+///     .with_class_id(12)
+///     .with_session_context("order-1138")
+///     .with_deadline(Duration::from_secs(600));
+/// assert_eq!(request.apply_fields().procedure.as_deref(), Some("LongVideoPreset"));
+/// let out = client.upload(request).await?;
+/// assert!(out.cover_url.is_some());
+///
+/// // From memory (or a reader): the type cannot be inferred, so it is given.
+/// let out = client
+///     .upload(UploadRequest::from_bytes(vec![2u8; 4096], "mp3").with_media_name("jingle"))
+///     .await?;
+/// # assert_eq!(out.bytes_sent, 4096);
+/// # Ok(()) }
 /// ```
 pub struct UploadRequest {
     pub(crate) media: SourceSpec,
@@ -360,7 +382,27 @@ impl UploadRequest {
     }
 }
 
-/// What an upload produced.
+/// What an upload produced: the FileId and URLs VOD answered, where the objects went on COS, and the request ids
+/// a support ticket needs.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// use tencent_vod::UploadRequest;
+///
+/// let out = client
+///     .upload(UploadRequest::from_bytes(vec![0u8; 100_000], "mp4").with_cover_bytes(vec![1u8; 500], "png"))
+///     .await?;
+/// println!("FileId {} → {:?}", out.file_id, out.media_url);
+/// println!("ApplyUpload {}, CommitUpload {}", out.apply_request_id, out.commit_request_id);
+/// assert_eq!(out.bytes_sent, 100_500); // media and cover
+/// assert!(out.media_key.ends_with(".mp4") && out.cover_key.is_some());
+/// assert!(out.segment_keys.is_empty() && out.orphaned_uploads.is_empty());
+/// # assert_eq!(mock.object(&out.bucket, &out.media_key).map(|o| o.size), Some(100_000));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UploadOutcome {
