@@ -83,18 +83,21 @@ async fn cancel_during_apply_upload_returns_promptly() {
     );
     let path = write(dir.path(), "c.mp4", &data(100_000, 3));
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        t.cancel();
-    });
-    let err = tokio::time::timeout(
-        Duration::from_secs(20),
-        client.upload(UploadRequest::from_path(&path).with_cancellation(token)),
-    )
+    let upload = client.upload(UploadRequest::from_path(&path).with_cancellation(token.clone()));
+    // Cancelled once ApplyUpload has reached the server (and is held there).
+    let cancel = async {
+        eventually("ApplyUpload to arrive", Duration::from_secs(20), || {
+            server.count("ApplyUpload") == 1
+        })
+        .await;
+        token.cancel();
+    };
+    let (result, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(upload, cancel)
+    })
     .await
-    .expect("cancellation must not wait for the 30 s ApplyUpload")
-    .unwrap_err();
+    .expect("cancellation must not wait for the 30 s ApplyUpload");
+    let err = result.unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(server.count("PutObject"), 0);
     assert_eq!(server.count("CommitUpload"), 0);

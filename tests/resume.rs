@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::time::Duration;
 use support::*;
 
 use std::path::{Path, PathBuf};
@@ -282,7 +283,7 @@ async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
         .upload(
             UploadRequest::from_path(&path)
                 .with_checkpoint(store.clone())
-                .with_credential_margin(std::time::Duration::from_secs(30)),
+                .with_credential_margin(Duration::from_secs(30)),
         )
         .await
         .unwrap();
@@ -532,13 +533,31 @@ async fn dropped_upload_resumes_like_a_killed_process() {
         res = upload => panic!("should still be running: {res:?}"),
         _ = reached.notified() => {}
     }
-    // "Killed": the future is gone; let a save already handed to the blocking pool land.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let files = json_files(&store_dir);
-    assert_eq!(files.len(), 1);
-    let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    // "Killed": the future is gone, but a save already handed to the blocking pool still lands: wait until the
+    // file holds a verified part and has stopped changing.
+    let saved = || -> Option<Vec<u8>> {
+        let files = json_files(&store_dir);
+        let raw = std::fs::read(files.first()?).ok()?;
+        let cp: Checkpoint = serde_json::from_slice(&raw).ok()?;
+        (!cp.objects[0].parts.is_empty()).then_some(raw)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = None;
+    let raw = loop {
+        let now = saved();
+        if now.is_some() && now == last {
+            break now.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no settled checkpoint"
+        );
+        last = now;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(json_files(&store_dir).len(), 1);
+    let cp: Checkpoint = serde_json::from_slice(&raw).unwrap();
     let recorded = cp.objects[0].parts.len() as u64;
-    assert!(recorded >= 1, "{cp:?}");
     assert_eq!(server.count("CommitUpload"), 0);
     let first = server.count("UploadPart");
 

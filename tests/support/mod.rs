@@ -51,6 +51,19 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Polls `condition` every 10 ms until it holds (instead of sleeping a fixed time and hoping); panics naming
+/// `what` once `timeout` has passed.
+pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Retries that keep tests quick: `max_retries` after the first attempt, full-jitter backoff 5 ms … 50 ms.
 pub fn retry(max_retries: u32) -> RetryConfig {
     RetryConfig::default()
