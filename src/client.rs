@@ -3,9 +3,10 @@
 use crate::cos::TransferConfig;
 use crate::credential::{DefaultCredentialChain, ProvideCredential};
 use crate::error::{Error, Result};
+use crate::events::EventPoller;
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
-use crate::upload::{UploadOutcome, UploadRequest};
+use crate::upload::{UploadHandle, UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub(crate) struct ClientInner {
     pub(crate) transfer: TransferConfig,
     pub(crate) retry: RetryConfig,
     /// The "credentials over plain HTTP" warning of every COS client this client builds (logged once).
-    pub(crate) cos_plain_http: Arc<vod::PlainHttpWarning>,
+    pub(crate) cos_plain_http: Arc<crate::transport::http::PlainHttpWarning>,
 }
 
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
@@ -125,6 +126,31 @@ impl VodClient {
             request,
         )
         .await
+    }
+
+    /// Starts `request` on a new Tokio task and returns a handle to cancel it, watch its progress and join it.
+    /// The request's own cancellation token, deadline and progress callback still apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tencent_vod::VodClient) -> tencent_vod::Result<()> {
+    /// use tencent_vod::UploadRequest;
+    /// let handle = client.start_upload(UploadRequest::from_path("movie.mp4"));
+    /// // … later, e.g. on shutdown:
+    /// handle.cancel();
+    /// let result = handle.join().await; // Err(Error::Cancelled) unless it had already finished
+    /// # let _ = result; Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    /// Like `tokio::spawn`, when called outside a Tokio runtime.
+    pub fn start_upload(&self, request: UploadRequest) -> UploadHandle {
+        let client = self.clone();
+        UploadHandle::spawn(request, move |r| async move { client.upload(r).await })
+    }
+
+    /// An [`EventPoller`] for this client's default `SubAppId`.
+    pub fn event_poller(&self) -> EventPoller {
+        EventPoller::new(self.api().clone()).with_sub_app_id(self.sub_app_id())
     }
 }
 
@@ -347,20 +373,20 @@ impl VodClientBuilder {
                 Arc::new(chain)
             }
         };
-        let endpoint = vod::parse_endpoint(
+        let endpoint = crate::transport::endpoint::parse_endpoint(
             "vod_endpoint",
             self.vod_endpoint
                 .as_deref()
                 .unwrap_or(vod::DEFAULT_ENDPOINT),
         )?;
         if let Some(r) = &self.region {
-            vod::validate_region("region", r)?;
+            crate::transport::endpoint::validate_region("region", r)?;
         }
         if let Some(c) = &self.cos_endpoint {
             let probe = c
                 .replace("{bucket}", "bucket-1250000000")
                 .replace("{region}", "ap-guangzhou");
-            vod::parse_endpoint("cos_endpoint", &probe)?;
+            crate::transport::endpoint::parse_endpoint("cos_endpoint", &probe)?;
         }
         for (name, d) in [
             ("connect_timeout", self.connect_timeout),
@@ -373,7 +399,7 @@ impl VodClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => crate::cos::http_client(self.connect_timeout, self.read_timeout)?,
+            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
         };
         self.transfer.validate()?;
         let api = VodApi::new(

@@ -12,8 +12,9 @@
 //! The data flows one way through the modules:
 //!
 //! ```text
-//! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
-//! error, retry: shared by all
+//! credential -> sign::{tc3, v1, cos} -> transport (HTTP client, body caps, endpoints)
+//!            -> vod (API 3.0) / cos (object API) -> upload -> client (VodClient)
+//! events (task and event APIs) beside upload, using vod; error, retry, progress: shared by all
 //! ```
 //!
 //! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
@@ -34,6 +35,7 @@ pub mod manifest;
 pub mod progress;
 pub mod retry;
 pub mod sign;
+pub mod transport;
 pub mod upload;
 pub mod vod;
 
@@ -61,7 +63,7 @@ pub mod __private {
 
     /// Checks a region name the way the SDK does (`field` names the parameter in the error).
     pub fn validate_region(field: &str, region: &str) -> crate::Result<()> {
-        crate::vod::validate_region(field, region)
+        crate::transport::endpoint::validate_region(field, region)
     }
 }
 

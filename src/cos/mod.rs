@@ -99,9 +99,14 @@ use crate::credential::{Credential, ProvideCredential};
 use crate::error::{CosError, CosOperation, Error, Result};
 use crate::retry::RetryConfig;
 use crate::sign::cos as signer;
+use crate::transport::endpoint::{authority, parse_endpoint, validate_region};
+use crate::transport::http::{
+    MAX_RESPONSE_BODY, PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
+};
+pub(crate) use crate::transport::now_unix;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Default endpoint template.
 pub const DEFAULT_ENDPOINT: &str = "https://{bucket}.cos.{region}.myqcloud.com";
@@ -114,13 +119,6 @@ pub const DEFAULT_ABORT_RESERVE: Duration = Duration::from_secs(30);
 const SIGNATURE_LIFETIME: i64 = 3600;
 /// How far back the key time starts (clock skew allowance).
 const CLOCK_SKEW_ALLOWANCE: i64 = 60;
-
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Debug, Clone)]
 enum Endpoint {
@@ -139,7 +137,7 @@ struct Inner {
     abort_reserve: Duration,
     endpoint: Endpoint,
     retry: RetryConfig,
-    plain_http: Arc<crate::vod::PlainHttpWarning>,
+    plain_http: Arc<PlainHttpWarning>,
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
@@ -173,7 +171,7 @@ pub struct CosClientBuilder {
     retry: RetryConfig,
     connect_timeout: Duration,
     read_timeout: Duration,
-    plain_http: Option<Arc<crate::vod::PlainHttpWarning>>,
+    plain_http: Option<Arc<PlainHttpWarning>>,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -362,7 +360,7 @@ impl CosClientBuilder {
 
     /// Shares the "credentials over plain HTTP" warning with another client (the `VodClient`'s), so it is
     /// logged once for all of them.
-    pub(crate) fn with_plain_http_warning(mut self, w: Arc<crate::vod::PlainHttpWarning>) -> Self {
+    pub(crate) fn with_plain_http_warning(mut self, w: Arc<PlainHttpWarning>) -> Self {
         self.plain_http = Some(w);
         self
     }
@@ -402,7 +400,7 @@ impl CosClientBuilder {
                 ),
             ));
         }
-        crate::vod::validate_region("region", &self.region)?;
+        validate_region("region", &self.region)?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::Credentials("no credential given to the COS client (with_credential)".into())
         })?;
@@ -411,10 +409,10 @@ impl CosClientBuilder {
             let s = template
                 .replace("{bucket}", &bucket)
                 .replace("{region}", &self.region);
-            Endpoint::VirtualHost(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+            Endpoint::VirtualHost(parse_endpoint("cos_endpoint", &s)?)
         } else {
             let s = template.replace("{region}", &self.region);
-            Endpoint::PathStyle(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+            Endpoint::PathStyle(parse_endpoint("cos_endpoint", &s)?)
         };
         for (name, d) in [
             ("connect_timeout", self.connect_timeout),
@@ -426,7 +424,7 @@ impl CosClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => http_client(self.connect_timeout, self.read_timeout)?,
+            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
         };
         // Short-lived credentials: never reserve more than a quarter of what is left.
         let abort_reserve = match self.expiry {
@@ -527,7 +525,7 @@ impl CosClient {
     ) -> Result<RawResponse> {
         let cred = self.inner.credentials.credential().await?;
         let url = self.object_url(ctx.key, query)?;
-        let host = crate::vod::authority(&url);
+        let host = authority(&url);
         let signed = self.sign_headers(
             &cred,
             ctx.op,
@@ -552,23 +550,13 @@ impl CosClient {
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
         if resp.status().is_redirection() {
-            return Err(crate::vod::redirect_error(
-                &ctx.label(),
-                status,
-                &url,
-                resp.headers(),
-            ));
+            return Err(redirect_error(&ctx.label(), status, &url, resp.headers()));
         }
         if resp.url() != &url {
-            return Err(crate::vod::followed_redirect(
-                &ctx.label(),
-                status,
-                resp.url(),
-            ));
+            return Err(followed_redirect(&ctx.label(), status, resp.url()));
         }
         let resp_headers = resp.headers().clone();
-        let body =
-            crate::vod::read_body_capped(&ctx.label(), resp, crate::vod::MAX_RESPONSE_BODY).await?;
+        let body = read_body_capped(&ctx.label(), resp, MAX_RESPONSE_BODY).await?;
         if !(200..300).contains(&status) {
             return Err(self.cos_error(ctx, status, &resp_headers, &body));
         }
@@ -637,25 +625,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-/// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
-/// cut short), `TCP_NODELAY`, pooled connections, and **no redirects** (a 3xx is returned as
-/// [`Error::Redirect`]; following it would carry signatures, session tokens and bodies to another host). Shared
-/// by `VodClient` (VOD + COS) and a standalone `CosClient`.
-pub(crate) fn http_client(
-    connect_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))
 }
 
 #[cfg(test)]

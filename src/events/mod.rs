@@ -54,7 +54,6 @@ pub use wait::{
     wait_for_task_with,
 };
 
-use crate::client::VodClient;
 use crate::error::{Error, Result};
 use crate::vod::VodApi;
 use std::time::Duration;
@@ -197,12 +196,5 @@ impl VodApi {
             async move { self.describe_tasks(&req).await }
         })
         .await
-    }
-}
-
-impl VodClient {
-    /// An [`EventPoller`] for this client's default `SubAppId`.
-    pub fn event_poller(&self) -> EventPoller {
-        EventPoller::new(self.api().clone()).with_sub_app_id(self.sub_app_id())
     }
 }

@@ -110,7 +110,7 @@ pub(crate) struct UploadContext<'a> {
     pub transfer: &'a TransferConfig,
     pub retry: &'a RetryConfig,
     pub sub_app_id: Option<u64>,
-    pub cos_plain_http: &'a Arc<crate::vod::PlainHttpWarning>,
+    pub cos_plain_http: &'a Arc<crate::transport::http::PlainHttpWarning>,
 }
 
 /// Runs one upload, honouring the request's cancellation token and deadline.
@@ -209,12 +209,14 @@ fn check_apply_response(resp: &ApplyUploadResponse, want_cover: bool) -> Result<
     if resp.storage_bucket.is_empty() {
         return Err(bad("StorageBucket is empty".into()));
     }
-    crate::vod::validate_region("StorageRegion", &resp.storage_region).map_err(|_| {
-        bad(format!(
-            "StorageRegion {:?} is not a region",
-            resp.storage_region
-        ))
-    })?;
+    crate::transport::endpoint::validate_region("StorageRegion", &resp.storage_region).map_err(
+        |_| {
+            bad(format!(
+                "StorageRegion {:?} is not a region",
+                resp.storage_region
+            ))
+        },
+    )?;
     if resp.vod_session_key.is_empty() {
         return Err(bad("VodSessionKey is empty".into()));
     }

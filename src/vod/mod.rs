@@ -16,10 +16,15 @@ use crate::credential::{Credential, ProvideCredential};
 use crate::error::{Error, Result, VodApiError};
 use crate::retry::RetryConfig;
 use crate::sign::{self, SignMethod};
+use crate::transport::endpoint::authority;
+use crate::transport::http::{
+    PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
+};
+use crate::transport::now_unix;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::Instrument;
 
 /// The API version this crate speaks.
@@ -46,129 +51,6 @@ impl Language {
             Language::ZhCn => "zh-CN",
             Language::EnUs => "en-US",
         }
-    }
-}
-
-/// Validates and normalises an endpoint URL (`https://host[:port]`, no path beyond `/`).
-pub(crate) fn parse_endpoint(field: &str, s: &str) -> Result<url::Url> {
-    let with_scheme = if s.contains("://") {
-        s.to_string()
-    } else {
-        format!("https://{s}")
-    };
-    let url = url::Url::parse(&with_scheme).map_err(|e| {
-        Error::invalid(
-            field,
-            format!(
-                "{s:?} is not a valid URL ({e}); expected e.g. https://vod.tencentcloudapi.com"
-            ),
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::invalid(
-            field,
-            format!("{s:?}: scheme must be http or https"),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid(field, format!("{s:?} has no host")));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid(
-            field,
-            format!("{s:?} must not have a query or fragment"),
-        ));
-    }
-    Ok(url)
-}
-
-/// `host[:port]` as sent in the `Host` header (the port only when it is not the scheme's default).
-pub(crate) fn authority(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    }
-}
-
-/// Whether a URL's host is a loopback address (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`).
-pub(crate) fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        None => false,
-    }
-}
-
-/// Logs one warning per client the first time credentials (a signature, a session token) are sent over plain
-/// HTTP to a host that is not a loopback address. Plain HTTP stays allowed (local mocks and proxies need it).
-#[derive(Debug, Default)]
-pub(crate) struct PlainHttpWarning(std::sync::atomic::AtomicBool);
-
-impl PlainHttpWarning {
-    /// Checks a request URL about to carry credentials for `service` (`VOD` or `COS`).
-    pub(crate) fn check(&self, service: &str, url: &url::Url) {
-        use std::sync::atomic::Ordering;
-        if url.scheme() == "http" && !is_loopback(url) && !self.0.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                service,
-                host = %authority(url),
-                "credentials are sent over plain HTTP to a non-loopback host: anyone on the path can read the \
-                 session token and replay signed requests; use an https:// endpoint"
-            );
-        }
-    }
-}
-
-/// The error for a 3xx answer: names the operation and the `Location` host, never its path or query.
-pub(crate) fn redirect_error(
-    operation: &str,
-    status: u16,
-    request_url: &url::Url,
-    headers: &reqwest::header::HeaderMap,
-) -> Error {
-    let location_host = headers
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|loc| request_url.join(loc.trim()).ok())
-        .filter(|u| u.host_str().is_some())
-        .map(|u| authority(&u));
-    tracing::warn!(
-        operation,
-        status,
-        location_host = location_host.as_deref().unwrap_or("-"),
-        "redirect refused"
-    );
-    Error::Redirect {
-        operation: operation.to_string(),
-        status,
-        location_host,
-        followed: false,
-    }
-}
-
-/// Validates a region name such as `ap-guangzhou` (lower-case letters, digits and `-`).
-pub(crate) fn validate_region(field: &str, region: &str) -> Result<()> {
-    let ok = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("{region:?} is not a region name; expected e.g. ap-guangzhou"),
-        ))
     }
 }
 
@@ -208,13 +90,6 @@ impl std::fmt::Debug for VodApi {
             .field("sign_method", &self.inner.config.sign_method)
             .finish_non_exhaustive()
     }
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A signed request ready to send.
@@ -483,66 +358,8 @@ impl VodApi {
     }
 }
 
-/// The error for a response that came from another URL than the one requested: a caller-supplied HTTP client
-/// followed a redirect.
-pub(crate) fn followed_redirect(operation: &str, status: u16, final_url: &url::Url) -> Error {
-    tracing::warn!(
-        operation,
-        location_host = %authority(final_url),
-        "the HTTP client followed a redirect (build it with redirect::Policy::none())"
-    );
-    Error::Redirect {
-        operation: operation.to_string(),
-        status,
-        location_host: Some(authority(final_url)),
-        followed: true,
-    }
-}
-
-/// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
-/// misbehaving server or proxy, and reading it all would only exhaust memory).
-pub const MAX_RESPONSE_BODY: usize = 16 << 20;
-
-/// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
-/// [`Error::InvalidResponse`] rather than an unbounded allocation.
-pub(crate) async fn read_body_capped(
-    operation: &str,
-    mut resp: reqwest::Response,
-    max: usize,
-) -> Result<bytes::Bytes> {
-    let status = resp.status().as_u16();
-    let request_id = resp
-        .headers()
-        .get("x-cos-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let too_large = |what: String, head: &[u8]| {
-        Error::invalid_response(
-            operation,
-            status,
-            format!("response body {what} exceeds the {max} byte limit"),
-            head,
-            request_id.clone(),
-        )
-    };
-    if let Some(n) = resp.content_length()
-        && n > max as u64
-    {
-        return Err(too_large(format!("of {n} bytes"), b""));
-    }
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Error::transport(operation, e))?
-    {
-        if buf.len() + chunk.len() > max {
-            return Err(too_large("streamed past the limit".into(), &buf));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
+/// The largest response body the crate reads (moved to [`crate::transport`]; kept here for compatibility).
+pub use crate::transport::MAX_RESPONSE_BODY;
 
 /// Parses an API 3.0 envelope: `Response.Error` → [`Error::Vod`]; anything not an envelope →
 /// [`Error::InvalidResponse`]. Returns the `Response` object.
@@ -642,41 +459,5 @@ mod tests {
         let s = format!("{e} {e:?}");
         assert!(s.contains("truncated"), "{s}");
         assert!(!s.contains("topsecret"), "{s}");
-    }
-
-    #[test]
-    fn endpoint_and_region_validation() {
-        assert_eq!(
-            authority(&parse_endpoint("e", "http://127.0.0.1:8080").unwrap()),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(
-            authority(&parse_endpoint("e", "vod.tencentcloudapi.com").unwrap()),
-            "vod.tencentcloudapi.com"
-        );
-        assert!(parse_endpoint("e", "ftp://x").is_err());
-        assert!(parse_endpoint("e", "http://").is_err());
-        for (url, loopback) in [
-            ("http://127.0.0.1:9000", true),
-            ("http://127.8.9.10", true),
-            ("http://localhost:80", true),
-            ("http://LOCALHOST.", true),
-            ("http://api.localhost", true),
-            ("http://[::1]:8080", true),
-            ("http://[::ffff:127.0.0.1]", true),
-            ("http://10.0.0.1", false),
-            ("http://vod.tencentcloudapi.com", false),
-            ("http://localhost.example.com", false),
-            ("http://[::2]", false),
-        ] {
-            assert_eq!(
-                is_loopback(&url::Url::parse(url).unwrap()),
-                loopback,
-                "{url}"
-            );
-        }
-        assert!(validate_region("r", "ap-guangzhou").is_ok());
-        assert!(validate_region("r", "AP GZ").is_err());
-        assert!(validate_region("r", "").is_err());
     }
 }

@@ -1,9 +1,8 @@
 //! The mock COS XML object API.
 
-use crate::fault::Fault;
+use crate::fault::{Fault, dropped_connection};
 use crate::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, now_unix, random_hex};
 use crate::verify::{self, constant_time_eq};
-use crate::vod::dropped_connection;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};

@@ -6,8 +6,8 @@
 //! finished task is seen (by any of these actions, an inspection method, or the timer started at commit), its
 //! `ProcedureStateChanged` event is queued.
 
-use crate::state::{Inner, Shared, random_string};
-use crate::vod::{VodErr, err, get_str, get_u64, missing};
+use crate::api::{VodErr, err, get_str, get_u64, missing};
+use crate::state::{Inner, Lease, QueuedEvent, Shared, TaskRecord, random_string};
 use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
@@ -19,46 +19,6 @@ const DEFAULT_TASKS_LIMIT: u64 = 10;
 /// How often an empty long poll looks again (for leases that expire and tasks that finish meanwhile).
 const PULL_RECHECK: Duration = Duration::from_millis(50);
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// A pulled event's lease: its current handle and when the lease ends.
-struct Lease {
-    handle: String,
-    until: Instant,
-}
-
-pub(crate) struct QueuedEvent {
-    seq: u64,
-    sub_app_id: Option<u64>,
-    /// The v3 `EventContent` without `EventHandle`.
-    body: Value,
-    lease: Option<Lease>,
-    deliveries: u32,
-}
-
-/// The event queue of one server (every `SubAppId`).
-#[derive(Default)]
-pub(crate) struct EventQueue {
-    next_seq: u64,
-    pending: Vec<QueuedEvent>,
-    confirmed: Vec<(Option<u64>, Value)>,
-}
-
-/// A Procedure task started by `CommitUpload`.
-pub(crate) struct TaskRecord {
-    pub seq: u64,
-    pub task_id: String,
-    pub sub_app_id: Option<u64>,
-    pub procedure: String,
-    pub file_id: String,
-    pub file_name: String,
-    pub file_url: String,
-    pub session_context: String,
-    pub session_id: String,
-    pub meta_data: Value,
-    pub created_wall: SystemTime,
-    pub created: Instant,
-    pub finish_event_queued: bool,
-}
 
 impl TaskRecord {
     fn status(&self, cfg: &crate::state::Config, now: Instant) -> TaskStatus {

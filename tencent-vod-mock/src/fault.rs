@@ -313,6 +313,14 @@ impl RuleState {
     }
 }
 
+/// A response whose body fails at once: hyper drops the connection without completing a response.
+pub(crate) fn dropped_connection() -> axum::response::Response {
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("mock fault: connection dropped"))
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

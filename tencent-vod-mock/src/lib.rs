@@ -83,6 +83,7 @@
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+mod api;
 mod cos;
 mod events;
 mod fault;

@@ -2,11 +2,12 @@
 
 use crate::fault::{Fault, RuleState, Target};
 use crate::{CommitRecord, CosSession, Rejection, StoredObject};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tencent_vod::credential::Credential;
 use tencent_vod::error::CosOperation;
 use tencent_vod::vod::TempCertificate;
@@ -104,6 +105,46 @@ pub(crate) struct Upload {
     pub initiated: SystemTime,
 }
 
+/// A pulled event's lease: its current handle and when the lease ends.
+pub(crate) struct Lease {
+    pub handle: String,
+    pub until: Instant,
+}
+
+pub(crate) struct QueuedEvent {
+    pub seq: u64,
+    pub sub_app_id: Option<u64>,
+    /// The v3 `EventContent` without `EventHandle`.
+    pub body: Value,
+    pub lease: Option<Lease>,
+    pub deliveries: u32,
+}
+
+/// The event queue of one server (every `SubAppId`).
+#[derive(Default)]
+pub(crate) struct EventQueue {
+    pub next_seq: u64,
+    pub pending: Vec<QueuedEvent>,
+    pub confirmed: Vec<(Option<u64>, Value)>,
+}
+
+/// A Procedure task started by `CommitUpload`.
+pub(crate) struct TaskRecord {
+    pub seq: u64,
+    pub task_id: String,
+    pub sub_app_id: Option<u64>,
+    pub procedure: String,
+    pub file_id: String,
+    pub file_name: String,
+    pub file_url: String,
+    pub session_context: String,
+    pub session_id: String,
+    pub meta_data: Value,
+    pub created_wall: SystemTime,
+    pub created: Instant,
+    pub finish_event_queued: bool,
+}
+
 pub(crate) struct Inner {
     pub rng: fastrand::Rng,
     pub faults: Vec<RuleState>,
@@ -118,9 +159,9 @@ pub(crate) struct Inner {
     pub commits: Vec<CommitRecord>,
     pub file_seq: u64,
     /// Events queued for `PullEvents` (and confirmed ones, for inspection).
-    pub events: crate::events::EventQueue,
+    pub events: EventQueue,
     /// Procedure tasks started by `CommitUpload`.
-    pub tasks: Vec<crate::events::TaskRecord>,
+    pub tasks: Vec<TaskRecord>,
 }
 
 pub(crate) struct Shared {

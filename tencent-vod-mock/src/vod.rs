@@ -1,14 +1,13 @@
 //! The mock VOD API 3.0 endpoint.
 
 use crate::CommitRecord;
-use crate::fault::Fault;
+use crate::api::{VodErr, envelope, err, get_str, get_u64, missing};
+use crate::fault::{Fault, dropped_connection};
 use crate::state::{Scope, Session, Shared, now_unix, random_hex};
 use crate::verify::{self, constant_time_eq};
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tencent_vod::__private::manifest;
@@ -43,54 +42,6 @@ const V1_COMMON: &[&str] = &[
     "Language",
     "RequestClient",
 ];
-
-pub(crate) struct VodErr {
-    code: String,
-    message: String,
-}
-
-pub(super) fn err(code: &str, message: impl Into<String>) -> VodErr {
-    VodErr {
-        code: code.to_string(),
-        message: message.into(),
-    }
-}
-
-pub(super) fn missing(name: &str) -> VodErr {
-    err(
-        "MissingParameter",
-        format!("The request is missing a required parameter `{name}`."),
-    )
-}
-
-fn envelope(request_id: &str, result: Result<Value, VodErr>) -> Response {
-    let body = match result {
-        Ok(mut v) => {
-            if let Some(o) = v.as_object_mut() {
-                o.insert("RequestId".into(), Value::String(request_id.to_string()));
-            }
-            json!({ "Response": v })
-        }
-        Err(e) => json!({"Response": {
-            "Error": {"Code": e.code, "Message": e.message},
-            "RequestId": request_id,
-        }}),
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-/// A response whose body fails at once: hyper drops the connection without completing a response.
-pub(crate) fn dropped_connection() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("mock fault: connection dropped"))
-    });
-    Response::new(Body::from_stream(stream))
-}
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
@@ -512,38 +463,6 @@ pub(crate) fn unflatten(params: &[(String, String)]) -> Value {
         insert(&mut root, &path, v);
     }
     arrayify(Value::Object(root))
-}
-
-pub(super) fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(err(
-            "InvalidParameter",
-            format!("The parameter `{name}` must be a string."),
-        )),
-    }
-}
-
-pub(super) fn get_u64(
-    m: &Map<String, Value>,
-    name: &str,
-    code: &str,
-) -> Result<Option<u64>, VodErr> {
-    let bad = || {
-        err(
-            code,
-            format!("The parameter `{name}` must be a positive integer."),
-        )
-    };
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
 }
 
 fn is_manifest(media_type: &str) -> bool {

@@ -1,0 +1,22 @@
+//! The HTTP layer under [`vod`](crate::vod) and [`cos`](crate::cos): the shared HTTP client, response-size caps,
+//! redirect refusal, the plain-HTTP warning, endpoint parsing and region validation, and the clock.
+//!
+//! Data flows one way through the crate: `credential -> sign -> transport -> vod / cos -> upload -> client`.
+//! Both API clients send through the helpers here, so neither borrows from the other.
+//!
+//! - [`http`]: the crate's `reqwest::Client` (`http::client`), the body cap ([`MAX_RESPONSE_BODY`]), the
+//!   redirect errors and the "credentials over plain HTTP" warning;
+//! - [`endpoint`]: endpoint URLs (`https://host[:port]`), `Host` authorities, loopback detection and region names.
+
+pub mod endpoint;
+pub mod http;
+
+pub use http::MAX_RESPONSE_BODY;
+
+/// The current unix time in seconds from the system clock.
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
