@@ -7,7 +7,7 @@
 //! `ProcedureStateChanged` event is queued.
 
 use crate::api::{VodErr, err, get_str, get_u64, missing};
-use crate::state::{Inner, Lease, QueuedEvent, Shared, TaskRecord, random_string};
+use crate::state::{Inner, Lease, MediaRecord, QueuedEvent, Shared, TaskRecord, random_string};
 use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
@@ -155,7 +155,7 @@ impl Shared {
     /// Records a successful commit: queues its `NewFileUpload` event and, with a Procedure, creates the task (and
     /// a timer that queues its `ProcedureStateChanged` event when it finishes).
     pub(crate) fn on_commit(self: &Arc<Self>, c: Committed) {
-        let now_wall = SystemTime::now();
+        let now_wall = self.now();
         let created = iso8601(now_wall);
         let class_id = c.class_id;
         let (class_name, class_path) = if class_id == 0 {
@@ -163,11 +163,7 @@ impl Shared {
         } else {
             ("", "")
         };
-        let body = json!({
-            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
-            "FileUploadEvent": {
-                "FileId": c.file_id,
-                "MediaBasicInfo": {
+        let basic_info = json!({
                     "Name": c.media_name,
                     "Description": "",
                     "CreateTime": created,
@@ -186,7 +182,12 @@ impl Shared {
                     "Category": category_of(&c.media_type),
                     "Status": "Normal",
                     "StorageClass": "STANDARD",
-                },
+        });
+        let body = json!({
+            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
+            "FileUploadEvent": {
+                "FileId": c.file_id,
+                "MediaBasicInfo": basic_info,
                 "ProcedureTaskId": c.procedure_task_id.clone().unwrap_or_default(),
                 "ReviewAudioVideoTaskId": "",
                 "MetaData": meta_data(&c),
@@ -194,6 +195,13 @@ impl Shared {
         });
         {
             let mut inner = self.lock();
+            inner.media.push(MediaRecord {
+                sub_app_id: c.sub_app_id,
+                file_id: c.file_id.clone(),
+                created: now_wall,
+                basic_info,
+                meta_data: meta_data(&c),
+            });
             self.enqueue(&mut inner, c.sub_app_id, body);
             if let (Some(task_id), Some(procedure)) = (&c.procedure_task_id, &c.procedure) {
                 let seq = inner.tasks.len() as u64 + 1;

@@ -33,6 +33,8 @@ pub(crate) struct Config {
     pub task_processing: Duration,
     /// Where events are POSTed (normal callback), with the client doing it.
     pub callback: Option<(String, reqwest::Client)>,
+    /// How a second `CommitUpload` of a committed session is answered.
+    pub recommit: crate::Recommit,
 }
 
 /// Where temporary credentials may write.
@@ -145,6 +147,17 @@ pub(crate) struct TaskRecord {
     pub finish_event_queued: bool,
 }
 
+/// A media file of the library (one per successful `CommitUpload`).
+pub(crate) struct MediaRecord {
+    pub sub_app_id: Option<u64>,
+    pub file_id: String,
+    /// The mock's time at the commit.
+    pub created: SystemTime,
+    /// `MediaBasicInfo` as in the `NewFileUpload` event (`MediaUrl` path = the storage path).
+    pub basic_info: Value,
+    pub meta_data: Value,
+}
+
 pub(crate) struct Inner {
     pub rng: fastrand::Rng,
     pub faults: Vec<RuleState>,
@@ -162,6 +175,8 @@ pub(crate) struct Inner {
     pub events: EventQueue,
     /// Procedure tasks started by `CommitUpload`.
     pub tasks: Vec<TaskRecord>,
+    /// The media library (`SearchMedia`, `DescribeMediaInfos`).
+    pub media: Vec<MediaRecord>,
 }
 
 pub(crate) struct Shared {
@@ -174,11 +189,12 @@ pub(crate) struct Shared {
     pub events_notify: tokio::sync::Notify,
     /// Outcomes of callback POSTs (shared with the tasks doing them).
     pub callback_log: std::sync::Arc<Mutex<Vec<crate::CallbackDelivery>>>,
+    /// Seconds the mock's clock is ahead of the host's (negative: behind).
+    clock_offset: std::sync::atomic::AtomicI64,
 }
 
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
@@ -205,7 +221,7 @@ impl Drop for InFlight<'_> {
 }
 
 impl Shared {
-    pub fn new(mut cfg: Config) -> Self {
+    pub fn new(mut cfg: Config, clock_offset: i64) -> Self {
         let rng = match cfg.seed {
             Some(s) => fastrand::Rng::with_seed(s),
             None => fastrand::Rng::new(),
@@ -235,13 +251,41 @@ impl Shared {
                 file_seq: 0,
                 events: Default::default(),
                 tasks: Vec::new(),
+                media: Vec::new(),
             }),
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             events_notify: tokio::sync::Notify::new(),
             callback_log: Default::default(),
+            clock_offset: std::sync::atomic::AtomicI64::new(clock_offset),
         }
+    }
+
+    /// The mock's own time: the host's plus the clock offset. Signature windows, `Date` headers, credential
+    /// expiry and the times of media, events and tasks use it.
+    pub fn now(&self) -> SystemTime {
+        let off = self.clock_offset();
+        let d = Duration::from_secs(off.unsigned_abs());
+        let host = SystemTime::now();
+        if off >= 0 {
+            host + d
+        } else {
+            host.checked_sub(d).unwrap_or(UNIX_EPOCH)
+        }
+    }
+
+    /// [`now`](Self::now) in unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        unix_secs(self.now())
+    }
+
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
     /// Locks the state (a poisoned lock is recovered: the state stays usable).
@@ -286,7 +330,7 @@ impl Shared {
     pub fn cos_request_id(&self) -> String {
         use base64::Engine as _;
         let n = self.next_seq();
-        let raw = format!("{:x}_{:08x}_{:x}", now_unix(), n, self.cfg.app_id);
+        let raw = format!("{:x}_{:08x}_{:x}", self.now_unix(), n, self.cfg.app_id);
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
     }
 
@@ -348,7 +392,7 @@ impl Shared {
             random_string(&mut inner.rng, ALNUM, 96),
             random_hex(&mut inner.rng, 32)
         );
-        let expired_time = now_unix() + self.cfg.temp_ttl.as_secs() as i64;
+        let expired_time = self.now_unix() + self.cfg.temp_ttl.as_secs() as i64;
         inner.temp_creds.insert(
             secret_id.clone(),
             TempCred {
