@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::events::EventPoller;
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
+use crate::transport::Clock;
 use crate::upload::{UploadHandle, UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
@@ -98,6 +99,12 @@ impl VodClient {
         &self.inner.transfer
     }
 
+    /// The clock shared by VOD calls and the COS clients of uploads: local time plus the offset to server time
+    /// it learned (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        self.inner.api.clock()
+    }
+
     /// Uploads one media file (plus its cover and HLS/DASH segments): ApplyUpload → COS → CommitUpload.
     ///
     /// ```no_run
@@ -122,6 +129,7 @@ impl VodClient {
                 retry: &self.inner.retry,
                 sub_app_id: self.inner.sub_app_id,
                 cos_plain_http: &self.inner.cos_plain_http,
+                clock: self.inner.api.clock(),
             },
             request,
         )
@@ -170,6 +178,7 @@ pub struct VodClientBuilder {
     http: Option<reqwest::Client>,
     sub_app_id: Option<u64>,
     transfer: TransferConfig,
+    clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for VodClientBuilder {
@@ -200,6 +209,7 @@ impl Default for VodClientBuilder {
             http: None,
             sub_app_id: None,
             transfer: TransferConfig::default(),
+            clock: None,
         }
     }
 }
@@ -248,7 +258,11 @@ impl VodClientBuilder {
         self
     }
 
-    /// The region sent as `X-TC-Region` (e.g. `ap-guangzhou`).
+    /// The region sent as `X-TC-Region` / `Region` (e.g. `ap-guangzhou`).
+    ///
+    /// **Required for uploads**: the API reference marks `Region` required for ApplyUpload and CommitUpload, so
+    /// without a region these calls (and [`VodClient::upload`]) fail with [`Error::InvalidInput`] (field
+    /// `region`) before any request. Other actions are sent without one.
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
         self
@@ -333,6 +347,13 @@ impl VodClientBuilder {
         self
     }
 
+    /// The clock for signatures and credential-expiry checks (default: the system clock, corrected from the
+    /// servers' `Date` headers; see [`Clock`]). Tests pass one with their own time source.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Default `SubAppId` for requests that name none.
     pub fn with_sub_app_id(mut self, id: u64) -> Self {
         self.sub_app_id = Some(id);
@@ -411,6 +432,7 @@ impl VodClientBuilder {
                 language: self.language,
                 request_timeout: self.request_timeout,
                 retry: self.retry.clone(),
+                clock: self.clock.unwrap_or_default(),
             },
             credentials,
         );

@@ -14,7 +14,8 @@
 //! ```text
 //! credential -> sign::{tc3, v1, cos} -> transport (HTTP client, body caps, endpoints)
 //!            -> vod (API 3.0) / cos (object API) -> upload -> client (VodClient)
-//! events (task and event APIs) beside upload, using vod; error, retry, progress: shared by all
+//! events (task and event APIs) and media (SearchMedia, DescribeMediaInfos) beside upload, using vod;
+//! error, retry, progress: shared by all
 //! ```
 //!
 //! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
@@ -32,6 +33,7 @@ pub mod credential;
 pub mod error;
 pub mod events;
 pub mod manifest;
+pub mod media;
 pub mod progress;
 pub mod retry;
 pub mod sign;
@@ -47,7 +49,7 @@ pub use credential::{
 };
 pub use error::{Error, Result};
 pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
-pub use retry::RetryConfig;
+pub use retry::{Idempotency, RetryConfig};
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};

@@ -99,11 +99,11 @@ use crate::credential::{Credential, ProvideCredential};
 use crate::error::{CosError, CosOperation, Error, Result};
 use crate::retry::RetryConfig;
 use crate::sign::cos as signer;
+use crate::transport::Clock;
 use crate::transport::endpoint::{authority, parse_endpoint, validate_region};
 use crate::transport::http::{
     MAX_RESPONSE_BODY, PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
 };
-pub(crate) use crate::transport::now_unix;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -138,6 +138,7 @@ struct Inner {
     endpoint: Endpoint,
     retry: RetryConfig,
     plain_http: Arc<PlainHttpWarning>,
+    clock: Clock,
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
@@ -172,6 +173,7 @@ pub struct CosClientBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     plain_http: Option<Arc<PlainHttpWarning>>,
+    clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -200,6 +202,7 @@ impl CosClient {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
             plain_http: None,
+            clock: None,
         }
     }
 
@@ -221,6 +224,11 @@ impl CosClient {
     /// The retry policy.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// The clock key times and expiry checks use (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
@@ -365,6 +373,13 @@ impl CosClientBuilder {
         self
     }
 
+    /// The clock for key times and expiry checks (default: a new system [`Clock`] with skew correction). Pass the
+    /// `VodClient`'s ([`VodClient::clock`](crate::VodClient::clock)) to share what it learned about server time.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Retry policy (default [`RetryConfig::default`]).
     pub fn with_retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
@@ -426,14 +441,10 @@ impl CosClientBuilder {
             Some(h) => h,
             None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
         };
-        // Short-lived credentials: never reserve more than a quarter of what is left.
+        let clock = self.clock.unwrap_or_default();
+        // Short-lived credentials: never reserve more than a quarter of what is left (in server time).
         let abort_reserve = match self.expiry {
-            Some(exp) => {
-                let left = (std::time::UNIX_EPOCH + Duration::from_secs(exp.max(0) as u64))
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default();
-                self.abort_reserve.min(left / 4)
-            }
+            Some(exp) => self.abort_reserve.min(clock.until(exp) / 4),
             None => self.abort_reserve,
         };
         Ok(CosClient {
@@ -447,6 +458,7 @@ impl CosClientBuilder {
                 endpoint,
                 retry: self.retry,
                 plain_http: self.plain_http.unwrap_or_default(),
+                clock,
             }),
         })
     }
@@ -534,7 +546,7 @@ impl CosClient {
             &host,
             query,
             headers,
-            now_unix(),
+            self.inner.clock.now(),
         )?;
         self.inner.plain_http.check("COS", &url);
         let mut rb = self.inner.http.request(method, url.clone());
@@ -549,6 +561,9 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if resp.url() == &url {
+            self.inner.clock.observe("COS", resp.headers());
+        }
         if resp.status().is_redirection() {
             return Err(redirect_error(&ctx.label(), status, &url, resp.headers()));
         }
@@ -583,7 +598,7 @@ impl CosClient {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(|v| parse_retry_after(v, self.inner.clock.now_system_time()));
         let (code, message, request_id, trace_id) = match parsed {
             Some(e) => (e.code, e.message, header_id.or(e.request_id), e.trace_id),
             None => (
@@ -616,15 +631,13 @@ impl CosClient {
     }
 }
 
-fn parse_retry_after(v: &str) -> Option<Duration> {
+/// A `Retry-After` value: seconds, or an HTTP date compared with `now` (server time).
+fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(v.trim()).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]

@@ -6,17 +6,13 @@
 //!
 //! - [`http`]: the crate's `reqwest::Client` (`http::client`), the body cap ([`MAX_RESPONSE_BODY`]), the
 //!   redirect errors and the "credentials over plain HTTP" warning;
-//! - [`endpoint`]: endpoint URLs (`https://host[:port]`), `Host` authorities, loopback detection and region names.
+//! - [`endpoint`]: endpoint URLs (`https://host[:port]`), `Host` authorities, loopback detection and region names;
+//! - [`clock`]: the one [`Clock`] (local time plus the learned offset to server time) every signature and expiry
+//!   check reads.
 
+pub mod clock;
 pub mod endpoint;
 pub mod http;
 
+pub use clock::{Clock, TimeSource};
 pub use http::MAX_RESPONSE_BODY;
-
-/// The current unix time in seconds from the system clock.
-pub(crate) fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}

@@ -14,13 +14,13 @@ pub use models::*;
 
 use crate::credential::{Credential, ProvideCredential};
 use crate::error::{Error, Result, VodApiError};
-use crate::retry::RetryConfig;
+use crate::retry::{Idempotency, RetryConfig};
 use crate::sign::{self, SignMethod};
+use crate::transport::Clock;
 use crate::transport::endpoint::authority;
 use crate::transport::http::{
     PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
 };
-use crate::transport::now_unix;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -63,6 +63,59 @@ pub(crate) struct ApiConfig {
     pub language: Option<Language>,
     pub request_timeout: Duration,
     pub retry: RetryConfig,
+    pub clock: Clock,
+}
+
+/// VOD actions whose `Region` common parameter the API reference marks **required**
+/// (CommitUpload: cloud.tencent.com/document/api/266/31766; intl ApplyUpload 266/34120 and CommitUpload
+/// 266/34119: "Region | Yes | Common Params"; the official upload SDKs always send the caller's region).
+/// Calling one of them without a configured region fails before any request.
+pub const REGION_REQUIRED_ACTIONS: &[&str] = &["ApplyUpload", "CommitUpload"];
+
+/// Whether repeating `action` is harmless when its outcome is unknown (see [`Idempotency`]): reads
+/// (`Describe*`, `Search*`, `Get*`, `List*`), `ParseStreamingManifest`, `ApplyUpload` (an unused session is
+/// only a waste), `PullEvents` and `ConfirmEvents` (a second confirmation changes nothing) are; `CommitUpload`
+/// and every other action (which may create or change something) are not.
+pub fn action_idempotency(action: &str) -> Idempotency {
+    const IDEMPOTENT_PREFIXES: &[&str] = &["Describe", "Search", "Get", "List"];
+    const IDEMPOTENT: &[&str] = &[
+        "ApplyUpload",
+        "ParseStreamingManifest",
+        "PullEvents",
+        "ConfirmEvents",
+    ];
+    if IDEMPOTENT.contains(&action) || IDEMPOTENT_PREFIXES.iter().any(|p| action.starts_with(p)) {
+        Idempotency::Idempotent
+    } else {
+        Idempotency::NotIdempotent
+    }
+}
+
+/// Per-call options of [`VodApi::call_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Whole-request timeout (default: the client's request timeout).
+    pub timeout: Option<Duration>,
+    /// Whether the call may be repeated when its outcome is unknown (default: [`action_idempotency`]).
+    pub idempotency: Option<Idempotency>,
+}
+
+impl CallOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the whole-request timeout.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+    /// Sets the idempotency.
+    pub fn with_idempotency(mut self, i: Idempotency) -> Self {
+        self.idempotency = Some(i);
+        self
+    }
 }
 
 struct ApiInner {
@@ -135,6 +188,11 @@ impl VodApi {
         &self.inner.config.retry
     }
 
+    /// The clock signatures are timed with (shared with the `VodClient`'s COS clients).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
     /// `ApplyUpload`: asks VOD where to upload and for temporary COS credentials.
     pub async fn apply_upload(&self, req: &ApplyUploadRequest) -> Result<ApplyUploadResponse> {
         self.call("ApplyUpload", req).await
@@ -159,8 +217,7 @@ impl VodApi {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        self.call_with_timeout(action, req, self.inner.config.request_timeout)
-            .await
+        self.call_with(action, req, CallOptions::new()).await
     }
 
     /// Like [`call`](Self::call) with a per-call timeout (e.g. long polls).
@@ -174,6 +231,37 @@ impl VodApi {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
+        self.call_with(action, req, CallOptions::new().with_timeout(timeout))
+            .await
+    }
+
+    /// Like [`call`](Self::call) with per-call options (timeout, idempotency).
+    ///
+    /// Fails with [`Error::InvalidInput`] (field `region`) before any request when `action` is one of
+    /// [`REGION_REQUIRED_ACTIONS`] and the client has no region.
+    pub async fn call_with<Req, Resp>(
+        &self,
+        action: &str,
+        req: &Req,
+        options: CallOptions,
+    ) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        if self.inner.config.region.is_none() && REGION_REQUIRED_ACTIONS.contains(&action) {
+            return Err(Error::invalid(
+                "region",
+                format!(
+                    "{action} requires a region (its Region common parameter is required by the API); set \
+                     VodClientBuilder::with_region or TENCENTCLOUD_REGION, e.g. ap-guangzhou"
+                ),
+            ));
+        }
+        let timeout = options.timeout.unwrap_or(self.inner.config.request_timeout);
+        let idempotency = options
+            .idempotency
+            .unwrap_or_else(|| action_idempotency(action));
         let json = serde_json::to_value(req)
             .map_err(|e| Error::invalid(action, format!("request cannot be serialized: {e}")))?;
         let span = tracing::info_span!("vod_call", action, request_id = tracing::field::Empty);
@@ -181,7 +269,7 @@ impl VodApi {
             .inner
             .config
             .retry
-            .run(action, |attempt| {
+            .run_with(action, idempotency, |attempt| {
                 let json = &json;
                 async move { self.attempt(action, json, timeout, attempt).await }
             })
@@ -330,7 +418,7 @@ impl VodApi {
         attempt: u32,
     ) -> Result<serde_json::Value> {
         let cred = self.inner.credentials.credential().await?;
-        let prepared = self.prepare(action, json, &cred, now_unix())?;
+        let prepared = self.prepare(action, json, &cred, self.inner.config.clock.now())?;
         let endpoint = &self.inner.config.endpoint;
         self.inner.plain_http.check("VOD", endpoint);
         let mut rb = self
@@ -345,6 +433,9 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
+        if resp.url() == endpoint {
+            self.inner.config.clock.observe("VOD", resp.headers());
+        }
         if resp.status().is_redirection() {
             return Err(redirect_error(action, status, endpoint, resp.headers()));
         }
