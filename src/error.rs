@@ -373,6 +373,160 @@ impl std::error::Error for CommitOutcomeUnknownError {
     }
 }
 
+/// Why an event callback was refused by [`CallbackVerifier`](crate::events::CallbackVerifier).
+///
+/// VOD signs a callback with the `SignKey` set by `ModifyEventConfig`: the body carries `T` (the signature's
+/// expiry, unix seconds) and `Sign` = lower-case hex MD5(`SignKey` + `T`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallbackRejection {
+    /// A key is configured but the body has no `Sign`.
+    MissingSign,
+    /// A key is configured but the body has no `T`.
+    MissingExpiry,
+    /// `Sign` or `T` is present but unusable.
+    Malformed {
+        /// `Sign` or `T`.
+        field: &'static str,
+        /// What was expected.
+        reason: String,
+    },
+    /// `Sign` is not MD5(key + `T`): the wrong key, or a forged or altered notification.
+    SignMismatch,
+    /// `T` has passed, by more than the clock-skew allowance.
+    Expired {
+        /// `T`.
+        expired_at: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The allowance that was applied, seconds.
+        skew_secs: u64,
+    },
+    /// `T` lies further ahead than any signature VOD hands out (a replay window this long is refused).
+    ExpiryTooFar {
+        /// `T`.
+        expires_at: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The largest accepted distance, seconds.
+        max_ahead_secs: u64,
+    },
+}
+
+impl fmt::Display for CallbackRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackRejection::MissingSign => {
+                f.write_str("no Sign in the notification, but a callback key is configured")
+            }
+            CallbackRejection::MissingExpiry => {
+                f.write_str("no T in the notification, but a callback key is configured")
+            }
+            CallbackRejection::Malformed { field, reason } => write!(f, "{field} {reason}"),
+            CallbackRejection::SignMismatch => {
+                f.write_str("Sign does not match MD5(callback key + T)")
+            }
+            CallbackRejection::Expired {
+                expired_at,
+                now,
+                skew_secs,
+            } => write!(
+                f,
+                "signature expired at {expired_at} (T), now {now}, allowance {skew_secs} s"
+            ),
+            CallbackRejection::ExpiryTooFar {
+                expires_at,
+                now,
+                max_ahead_secs,
+            } => write!(
+                f,
+                "T {expires_at} is more than {max_ahead_secs} s after now ({now})"
+            ),
+        }
+    }
+}
+
+/// Why a client-upload signature (客户端上传签名) did not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadSignatureRejection {
+    /// Not standard Base64.
+    NotBase64,
+    /// Too short to hold the 20-byte HMAC-SHA1 and a query string.
+    TooShort {
+        /// Decoded length, bytes.
+        len: usize,
+    },
+    /// The query string after the HMAC is not UTF-8.
+    NotUtf8,
+    /// The HMAC-SHA1 does not match the query string under this key.
+    HmacMismatch,
+    /// `expireTime` has passed.
+    Expired {
+        /// `expireTime`.
+        expire_time: i64,
+        /// The verifier's clock.
+        now: i64,
+    },
+}
+
+impl fmt::Display for UploadSignatureRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UploadSignatureRejection::NotBase64 => f.write_str("not standard Base64"),
+            UploadSignatureRejection::TooShort { len } => write!(
+                f,
+                "{len} bytes decoded; expected a 20-byte HMAC-SHA1 followed by the query string"
+            ),
+            UploadSignatureRejection::NotUtf8 => f.write_str("the query string is not UTF-8"),
+            UploadSignatureRejection::HmacMismatch => {
+                f.write_str("HMAC-SHA1 does not match (wrong SecretKey or altered parameters)")
+            }
+            UploadSignatureRejection::Expired { expire_time, now } => {
+                write!(f, "expired at {expire_time} (expireTime), now {now}")
+            }
+        }
+    }
+}
+
+/// A `PullUpload` task that ended with an error (`PullUploadTask.ErrCode` ≠ 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PullFailure {
+    /// The pull task id.
+    pub task_id: String,
+    /// `ErrCode`: 40000 invalid input, 60000 source file error, 70000 internal error (others possible).
+    pub err_code: i64,
+    /// `Message`.
+    pub message: String,
+}
+
+/// What kind of failure a [`PullFailure`] is, from its `ErrCode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PullErrorKind {
+    /// 40000: an input parameter is invalid.
+    InvalidInput,
+    /// 60000: the source could not be fetched or is damaged.
+    SourceFile,
+    /// 70000: VOD internal error; pulling again may succeed.
+    Internal,
+    /// Any other code.
+    Other,
+}
+
+impl PullFailure {
+    /// The kind, from `err_code`.
+    pub fn kind(&self) -> PullErrorKind {
+        match self.err_code {
+            40000 => PullErrorKind::InvalidInput,
+            60000 => PullErrorKind::SourceFile,
+            70000 => PullErrorKind::Internal,
+            _ => PullErrorKind::Other,
+        }
+    }
+}
+
 /// The crate's error type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -515,6 +669,22 @@ pub enum Error {
     /// committed. See [`CommitOutcomeUnknownError`]; never retry the upload blindly.
     #[error(transparent)]
     CommitOutcomeUnknown(Box<CommitOutcomeUnknownError>),
+
+    /// An event callback failed verification (see [`CallbackVerifier`](crate::events::CallbackVerifier)).
+    #[error("event callback rejected: {0}")]
+    CallbackRejected(CallbackRejection),
+
+    /// A client-upload signature failed verification (see
+    /// [`UploadSignature::verify`](crate::appserver::UploadSignature::verify)).
+    #[error("upload signature rejected: {0}")]
+    UploadSignatureRejected(UploadSignatureRejection),
+
+    /// A `PullUpload` task finished with an error.
+    #[error(
+        "pull task {} failed: ErrCode {} ({})",
+        .0.task_id, .0.err_code, .0.message
+    )]
+    PullFailed(Box<PullFailure>),
 }
 
 fn fmt_redirect(operation: &str, status: u16, host: Option<&str>, followed: bool) -> String {
@@ -845,6 +1015,7 @@ const SECRET_NAMES: &[&str] = &[
     "tmpsecretkey",
     "tmptoken",
     "vodsessionkey",
+    "signkey",
 ];
 
 /// Returns at most `max` characters of `body` as text, with the values of secret-looking fields
@@ -918,6 +1089,8 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("AKIDx"), "secret ids are not secret: {r}");
+        let r = redact_excerpt(br#"{"Mode":"PUSH","SignKey":"Key123abc"}"#, 1000);
+        assert!(!r.contains("Key123abc") && r.contains("PUSH"), "{r}");
         let xml = b"<Error><Token>zzz</Token><Code>AccessDenied</Code></Error>";
         let r = redact_excerpt(xml, 1000);
         assert!(!r.contains("zzz") && r.contains("AccessDenied"), "{r}");

@@ -12,9 +12,10 @@
 //! The data flows one way through the modules:
 //!
 //! ```text
-//! credential -> sign::{tc3, v1, cos} -> transport (HTTP client, body caps, endpoints)
+//! credential -> sign::{tc3, v1, cos} -> transport (HTTP client, clock, body caps, endpoints)
 //!            -> vod (API 3.0) / cos (object API) -> upload -> client (VodClient)
-//! events (task and event APIs) and media (SearchMedia, DescribeMediaInfos) beside upload, using vod;
+//! events (tasks, event notifications, verified callbacks), media (SearchMedia, DescribeMediaInfos) and
+//! appserver (client-upload signatures, PullUpload, uploads from a URL) sit beside upload and use vod;
 //! error, retry, progress: shared by all
 //! ```
 //!
@@ -27,6 +28,7 @@
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+pub mod appserver;
 pub mod client;
 pub mod cos;
 pub mod credential;
@@ -41,6 +43,7 @@ pub mod transport;
 pub mod upload;
 pub mod vod;
 
+pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
 pub use cos::{CosClient, CosClientBuilder};
 pub use credential::{
@@ -48,7 +51,10 @@ pub use credential::{
     ProvideCredential,
 };
 pub use error::{Error, Result};
-pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
+pub use events::{
+    Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
+    parse_callback_verified,
+};
 pub use retry::{Idempotency, RetryConfig};
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod mock;
+mod pull;
+mod sign_upload;
 mod upload;
 
 /// The environment variables every subcommand that talks to VOD reads (shown at the end of `--help`).
@@ -21,7 +23,7 @@ Environment:
   TENCENTCLOUD_VOD_SUB_APP_ID  default SubAppId
   RUST_LOG                     log filter for diagnostics on stderr (default: warn)
 
-`eval \"$(tvod mock)\"` in another shell sets these for a local mock server.";
+`tvod mock > mock.env &` then `. ./mock.env` points them at a local mock server.";
 
 /// Upload media to Tencent Cloud VOD, or run a local signature-checking mock of VOD + COS.
 #[derive(Parser, Debug)]
@@ -39,6 +41,8 @@ struct Cli {
 enum Command {
     Upload(upload::Args),
     Mock(mock::Args),
+    SignUpload(sign_upload::Args),
+    Pull(pull::Args),
 }
 
 #[tokio::main]
@@ -53,6 +57,8 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Upload(args) => upload::run(args).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::SignUpload(args) => sign_upload::run(args).await,
+        Command::Pull(args) => pull::run(args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::time::SystemTime;
 
 /// An API 3.0 error answer (`Response.Error.{Code,Message}`).
 pub(crate) struct VodErr {
@@ -77,4 +78,13 @@ pub(crate) fn get_u64(
         Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
         Some(_) => Err(bad()),
     }
+}
+
+/// `2019-01-09T16:36:22Z`.
+pub(crate) fn iso8601(t: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    dt.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_default()
 }

@@ -345,6 +345,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             &a,
             from_query,
             bucket_level,
+            !virtual_host,
         ),
     };
     if let Err(e) = verified {
@@ -507,6 +508,7 @@ fn verify(
     auth: &verify::cos::ParsedAuthorization,
     from_query: bool,
     bucket_level: bool,
+    path_style: bool,
 ) -> Result<(), CosErr> {
     let now = sh.now_unix();
     let secret = {
@@ -630,25 +632,29 @@ fn verify(
             "q-url-param-list names parameters that are not in the request.",
         ));
     }
-    let hv: Vec<(&str, &str)> = header_values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let path = format!("/{key}");
-    let expected = cossign::sign(
-        &auth.secret_id,
-        &secret.key,
-        &cossign::CosRequest {
-            method: method.as_str(),
-            path: &path,
-            query: &params,
-            headers: &hv,
-            key_time: auth.key_time,
-        },
-    );
     let sign_time_ok = auth.sign_time == auth.key_time;
-    if !sign_time_ok || !constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
-    {
+    let matched = sign_time_ok
+        && signing_variants(&bucket_key_path(bucket, key, path_style), &header_values)
+            .iter()
+            .any(|(path, headers)| {
+                let hv: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let expected = cossign::sign(
+                    &auth.secret_id,
+                    &secret.key,
+                    &cossign::CosRequest {
+                        method: method.as_str(),
+                        path,
+                        query: &params,
+                        headers: &hv,
+                        key_time: auth.key_time,
+                    },
+                );
+                constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
+            });
+    if !matched {
         return Err(cerr(
             403,
             "SignatureDoesNotMatch",
@@ -676,6 +682,54 @@ fn verify(
         }
     }
     Ok(())
+}
+
+/// The paths a request for `key` may have been signed over: `/{key}` always; with path-style addressing also the
+/// URL path `/{bucket}/{key}` (the Go SDK signs `req.URL.Path`).
+fn bucket_key_path(bucket: &str, key: &str, path_style: bool) -> Vec<String> {
+    let mut v = vec![format!("/{key}")];
+    if path_style {
+        v.push(format!("/{bucket}/{key}"));
+    }
+    v
+}
+
+/// The (path, signed headers) combinations the official COS SDKs produce for one request: every path of
+/// [`bucket_key_path`], with the `host` value as sent and — when it carries a port — without the port (the Python
+/// SDK signs `urlparse(url).hostname`, which drops it).
+fn signing_variants(
+    paths: &[String],
+    headers: &[(String, String)],
+) -> Vec<(String, Vec<(String, String)>)> {
+    let mut header_sets = vec![headers.to_vec()];
+    let host = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v);
+    if let Some(h) = host
+        && let Some((name, port)) = h.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && ((name.starts_with('[') && name.ends_with(']')) || !name.contains(':'))
+    {
+        let bare = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        header_sets.push(
+            headers
+                .iter()
+                .map(|(k, v)| {
+                    if k == "host" {
+                        (k.clone(), bare.clone())
+                    } else {
+                        (k.clone(), v.clone())
+                    }
+                })
+                .collect(),
+        );
+    }
+    paths
+        .iter()
+        .flat_map(|p| header_sets.iter().map(move |h| (p.clone(), h.clone())))
+        .collect()
 }
 
 fn is_manifest_key(key: &str) -> bool {

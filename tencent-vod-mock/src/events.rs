@@ -6,8 +6,10 @@
 //! finished task is seen (by any of these actions, an inspection method, or the timer started at commit), its
 //! `ProcedureStateChanged` event is queued.
 
-use crate::api::{VodErr, err, get_str, get_u64, missing};
-use crate::state::{Inner, Lease, MediaRecord, QueuedEvent, Shared, TaskRecord, random_string};
+use crate::api::{VodErr, err, get_str, get_u64, iso8601, missing};
+use crate::state::{
+    Inner, Lease, MediaRecord, QueuedEvent, Shared, TaskRecord, TaskRow, random_string,
+};
 use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
@@ -58,6 +60,30 @@ impl TaskRecord {
         (status, iso8601(self.created_wall), begin, finish)
     }
 
+    /// The task as a `DescribeTasks` row.
+    fn row(&self, cfg: &crate::state::Config, now: Instant) -> TaskRow {
+        let (status, created, begin, finish) = self.times(cfg, now);
+        let json = json!({
+            "TaskId": self.task_id,
+            "Status": status.as_str(),
+            "FileId": self.file_id,
+            "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
+            "CreateTime": created,
+            "BeginProcessTime": begin,
+            "FinishTime": finish,
+            "SessionId": self.session_id,
+            "SessionContext": self.session_context,
+        });
+        TaskRow {
+            seq: self.seq,
+            file_id: self.file_id.clone(),
+            finish_wall: (status == TaskStatus::Finish).then(|| self.finish_wall(cfg)),
+            status,
+            created_wall: self.created_wall,
+            json,
+        }
+    }
+
     fn procedure_task(&self, status: &TaskStatus) -> Value {
         json!({
             "TaskId": self.task_id,
@@ -78,15 +104,6 @@ impl TaskRecord {
             "SessionId": self.session_id,
         })
     }
-}
-
-/// `2019-01-09T16:36:22Z`.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_default()
 }
 
 fn parse_iso(field: &str, s: &str) -> Result<SystemTime, VodErr> {
@@ -204,7 +221,7 @@ impl Shared {
             });
             self.enqueue(&mut inner, c.sub_app_id, body);
             if let (Some(task_id), Some(procedure)) = (&c.procedure_task_id, &c.procedure) {
-                let seq = inner.tasks.len() as u64 + 1;
+                let seq = inner.next_task_seq();
                 inner.tasks.push(TaskRecord {
                     seq,
                     task_id: task_id.clone(),
@@ -234,8 +251,14 @@ impl Shared {
         }
     }
 
-    /// Queues an event (and POSTs it to the callback URL, if any).
-    fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+    /// Queues an event (and POSTs it to the callback URL, if any, signed when a callback key is set); an event
+    /// switched off with `ModifyEventConfig` is dropped.
+    pub(crate) fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+        if !super::appserver::event_enabled(self, inner, sub_app_id, &body) {
+            tracing::debug!(event_type = ?body.get("EventType"), "mock event switched off");
+            return;
+        }
+        let target = super::appserver::callback_target(self, inner, sub_app_id);
         let q = &mut inner.events;
         q.next_seq += 1;
         q.pending.push(QueuedEvent {
@@ -247,8 +270,12 @@ impl Shared {
         });
         tracing::debug!(event_type = ?body.get("EventType"), "mock event queued");
         self.events_notify.notify_waiters();
-        if let Some((url, http)) = &self.cfg.callback {
-            post_callback(url.clone(), http.clone(), body, self.callback_log.clone());
+        if let Some((url, http, key)) = target {
+            let mut body = body;
+            if let Some(k) = key {
+                super::appserver::sign_callback_body(&mut body, &k, self.now());
+            }
+            post_callback(url, http, body, self.callback_log.clone());
         }
     }
 
@@ -509,9 +536,9 @@ fn parse_scroll_token(token: &str, desc: bool) -> Result<u64, VodErr> {
     u64::from_str_radix(rest, 16).map_err(|_| bad())
 }
 
-/// `DescribeTasks`: Procedure tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`, `FinishTime`; sorted by
-/// creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here, every task takes the same time;
-/// default newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
+/// `DescribeTasks`: Procedure and `PullUpload` tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`,
+/// `FinishTime`; sorted by creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here; default
+/// newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
 pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
     sh.advance_tasks();
     let sub_app_id = sub_app_id_of(req)?;
@@ -574,21 +601,24 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
 
     let inner = sh.lock();
     let now = Instant::now();
-    let mut matching: Vec<&TaskRecord> = inner
+    let rows = inner
         .tasks
         .iter()
         .filter(|t| t.sub_app_id == sub_app_id)
+        .map(|t| t.row(&sh.cfg, now))
+        .chain(crate::appserver::pull_task_rows(&inner, sub_app_id));
+    let mut matching: Vec<TaskRow> = rows
         .filter(|t| file_id.as_deref().is_none_or(|f| t.file_id == f))
         .filter(|t| {
             status
                 .as_deref()
-                .is_none_or(|s| t.status(&sh.cfg, now) == TaskStatus::parse(s))
+                .is_none_or(|s| t.status == TaskStatus::parse(s))
         })
         .filter(|t| in_range(t.created_wall, created_range))
         .filter(|t| {
             !finish_filter
-                || (t.status(&sh.cfg, now) == TaskStatus::Finish
-                    && in_range(t.finish_wall(&sh.cfg), finish_range))
+                || (t.status == TaskStatus::Finish
+                    && t.finish_wall.is_some_and(|f| in_range(f, finish_range)))
         })
         .filter(|t| match after_seq {
             None => true,
@@ -601,24 +631,9 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
         matching.reverse();
     }
     let more = matching.len() as u64 > limit;
-    let page = &matching[..matching.len().min(limit as usize)];
-    let task_set: Vec<Value> = page
-        .iter()
-        .map(|t| {
-            let (status, created, begin, finish) = t.times(&sh.cfg, now);
-            json!({
-                "TaskId": t.task_id,
-                "Status": status.as_str(),
-                "FileId": t.file_id,
-                "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
-                "CreateTime": created,
-                "BeginProcessTime": begin,
-                "FinishTime": finish,
-                "SessionId": t.session_id,
-                "SessionContext": t.session_context,
-            })
-        })
-        .collect();
+    matching.truncate(limit as usize);
+    let page = matching;
+    let task_set: Vec<&Value> = page.iter().map(|t| &t.json).collect();
     let token = match (more, page.last()) {
         (true, Some(last)) => scroll_token(desc, last.seq),
         _ => String::new(),

@@ -59,15 +59,24 @@
 //! - `ConfirmEvents`: `EventHandles` required, at most 16 (else `InvalidParameterValue`). **All or nothing**: a
 //!   handle that is unknown, already confirmed, expired or of another `SubAppId` rejects the request with
 //!   `InvalidParameterValue` and confirms none of the handles (VOD only honours a handle within its 30 s).
-//! - `DescribeTasks`: the Procedure tasks of the `SubAppId`, filtered by `FileId`, `Status`, `CreateTime`,
-//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (the same order here) `Asc`/`Desc` (default newest first);
+//! - `DescribeTasks`: the Procedure and `PullUpload` tasks of the `SubAppId` (`TaskType` tells them apart; a pull
+//!   task's `FileId` is `""` until the media exists), filtered by `FileId`, `Status`, `CreateTime`,
+//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (both in creation order here) `Asc`/`Desc` (default newest first);
 //!   `Limit` 1–100 (default 10); an opaque `ScrollToken` is returned while more tasks match (`""` on the last page).
 //! - `DescribeTaskDetail`: `TaskType: "Procedure"`, `Status`, `CreateTime`, `BeginProcessTime`, `FinishTime`
 //!   (ISO 8601 UTC, `""` until reached) and `ProcedureTask`; an unknown task (or one of another `SubAppId`) →
 //!   `InvalidParameterValue.TaskId`.
-//! - Normal callbacks ([`MockServerBuilder::with_callback_url`]): each event is also POSTed (JSON, without
-//!   `EventHandle`, up to 3 attempts until a 2xx) — see [`MockServer::callback_deliveries`]. Events stay pullable
-//!   as well.
+//! - Normal callbacks ([`MockServerBuilder::with_callback_url`], or `ModifyEventConfig` with `Mode: PUSH` and a
+//!   `NotificationUrl`): each event is also POSTed (JSON, without `EventHandle`, up to 3 attempts until a 2xx) —
+//!   see [`MockServer::callback_deliveries`]. With a `SignKey` set by `ModifyEventConfig` the POSTed body carries
+//!   `Sign` = MD5(key + `T`) and `T` = now + 10 min. Events stay pullable as well (whatever the mode).
+//! - `ModifyEventConfig` / `DescribeEventConfig` (per `SubAppId`): mode, URL, the upload/delete/persistence
+//!   switches (an upload or delete event switched `OFF` is not emitted; both start `ON`), the callback key (never
+//!   returned).
+//! - `PullUpload`: the mock fetches `MediaUrl` (and `CoverUrl`) itself — loopback hosts only — stores the object,
+//!   and reports a task of type `PullUpload` through `DescribeTaskDetail` and a `PullComplete` event; an
+//!   unreachable source, an error status or a stalled source ([`MockServer::set_pull_timeout`]) ends the task
+//!   with `ErrCode` 60000. See [`MockServer::pull_tasks`].
 //!
 //! Task states are computed from the commit time whenever something looks (no clock to drive); a timer also
 //! queues the `ProcedureStateChanged` event at the finish time. Inspect with [`MockServer::events_pending`],
@@ -84,6 +93,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod appserver;
 mod cos;
 mod events;
 mod fault;
@@ -95,6 +105,7 @@ mod state;
 pub mod verify;
 mod vod;
 
+pub use appserver::{CALLBACK_SIGN_VALIDITY, DEFAULT_PULL_TIMEOUT, MockPullTask};
 pub use fault::{Fault, FaultRule, Target};
 
 /// CRC-64/XZ (ECMA-182 polynomial, reflected, init and xor-out all ones): the checksum COS reports in

@@ -3,13 +3,14 @@
 use crate::fault::{Fault, RuleState, Target};
 use crate::{CommitRecord, CosSession, Rejection, StoredObject};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tencent_vod::credential::Credential;
 use tencent_vod::error::CosOperation;
+use tencent_vod::events::TaskStatus;
 use tencent_vod::vod::TempCertificate;
 
 pub(crate) struct Config {
@@ -147,6 +148,68 @@ pub(crate) struct TaskRecord {
     pub finish_event_queued: bool,
 }
 
+/// One `DescribeTasks` row (`TaskSimpleInfo`) of any task type, with what the filters and the order need.
+pub(crate) struct TaskRow {
+    /// Creation order, shared by every task type.
+    pub seq: u64,
+    pub file_id: String,
+    pub status: TaskStatus,
+    pub created_wall: SystemTime,
+    /// When it finished (`FINISH` only).
+    pub finish_wall: Option<SystemTime>,
+    /// The `TaskSimpleInfo` object.
+    pub json: Value,
+}
+
+/// Event-notification settings of one application.
+#[derive(Debug, Clone)]
+pub(crate) struct EventSettings {
+    pub mode: String,
+    pub notification_url: String,
+    pub upload_switch: bool,
+    pub delete_switch: bool,
+    pub persistence_switch: bool,
+    pub sign_key: Option<String>,
+}
+
+/// A pull task.
+pub(crate) struct PullTask {
+    pub seq: u64,
+    pub task_id: String,
+    pub sub_app_id: Option<u64>,
+    pub status: TaskStatus,
+    pub err_code: i64,
+    pub message: String,
+    pub progress: i64,
+    pub file_id: String,
+    pub file_url: String,
+    pub cover_url: String,
+    pub media_name: String,
+    pub media_type: String,
+    pub region: String,
+    pub class_id: i64,
+    pub source_context: String,
+    pub session_context: String,
+    pub session_id: String,
+    pub procedure_task_id: String,
+    pub expire_time: Option<String>,
+    pub size: u64,
+    pub created: SystemTime,
+    pub begun: Option<SystemTime>,
+    pub finished: Option<SystemTime>,
+}
+
+/// The app-server state of a mock server (in [`Inner`]): event-notification settings and pull tasks.
+#[derive(Default)]
+pub(crate) struct AppState {
+    pub settings: HashMap<Option<u64>, EventSettings>,
+    pub pulls: Vec<PullTask>,
+    pub pull_requests: Vec<Value>,
+    pub session_ids: HashSet<(Option<u64>, String)>,
+    pub pull_timeout: Option<Duration>,
+    pub http: OnceLock<reqwest::Client>,
+}
+
 /// A media file of the library (one per successful `CommitUpload`).
 pub(crate) struct MediaRecord {
     pub sub_app_id: Option<u64>,
@@ -177,6 +240,18 @@ pub(crate) struct Inner {
     pub tasks: Vec<TaskRecord>,
     /// The media library (`SearchMedia`, `DescribeMediaInfos`).
     pub media: Vec<MediaRecord>,
+    /// The last task sequence number handed out (Procedure and pull tasks share it: `DescribeTasks` order).
+    pub task_seq: u64,
+    /// Event-notification settings and pull tasks.
+    pub app: AppState,
+}
+
+impl Inner {
+    /// The next task sequence number (1, 2, …).
+    pub fn next_task_seq(&mut self) -> u64 {
+        self.task_seq += 1;
+        self.task_seq
+    }
 }
 
 pub(crate) struct Shared {
@@ -252,6 +327,8 @@ impl Shared {
                 events: Default::default(),
                 tasks: Vec::new(),
                 media: Vec::new(),
+                task_seq: 0,
+                app: Default::default(),
             }),
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),

@@ -245,7 +245,13 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         "PullEvents" => crate::events::pull_events(&sh, &req).await,
         "ConfirmEvents" => crate::events::confirm_events(&sh, &req),
         "DescribeTasks" => crate::events::describe_tasks(&sh, &req),
-        "DescribeTaskDetail" => crate::events::describe_task_detail(&sh, &req),
+        "DescribeTaskDetail" => match crate::appserver::describe_pull_task(&sh, &req) {
+            Some(r) => r,
+            None => crate::events::describe_task_detail(&sh, &req),
+        },
+        "PullUpload" => crate::appserver::pull_upload(&sh, &req),
+        "ModifyEventConfig" => crate::appserver::modify_event_config(&sh, &req),
+        "DescribeEventConfig" => crate::appserver::describe_event_config(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
         other => Err(err(
             "InvalidAction",

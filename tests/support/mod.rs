@@ -6,6 +6,7 @@
 //! ([`loopback_vod`]).
 #![allow(dead_code)]
 
+pub mod app;
 pub mod capture;
 pub mod cos;
 pub mod loopback_vod;
