@@ -85,7 +85,21 @@
 //! # Faults
 //!
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
-//! selectors and the text form used by `tvod mock --fault`.
+//! selectors and the text form used by `tvod mock --fault`. Faults bite before the work (status, drop, delay,
+//! throttle…) or after it ([`Fault::DropAfterProcessing`], [`Fault::StatusAfterProcessing`]: the request is
+//! processed — object stored, upload completed, session committed — and then its answer is lost).
+//!
+//! # Media library
+//!
+//! Every successful `CommitUpload` adds a media: `SearchMedia` and `DescribeMediaInfos` answer it with the
+//! `BasicInfo` of its `NewFileUpload` event (`MediaUrl` path = the session's `MediaStoragePath`). A second
+//! `CommitUpload` of a committed session is refused or answered again, per [`MockServerBuilder::with_recommit`].
+//!
+//! # Clock
+//!
+//! The mock keeps its own time ([`MockServerBuilder::with_clock_offset`], [`MockServer::set_clock_offset`]): it
+//! checks signature windows, stamps every answer's `Date`, sets and enforces credential expiry, and dates media,
+//! events and tasks with it, so tests can run a client ahead of or behind the servers without waiting.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
