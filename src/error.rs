@@ -246,6 +246,134 @@ pub struct InvalidResponseError {
     pub elapsed: Duration,
 }
 
+/// A `CommitUpload` whose outcome could not be established: the request may have been processed (its answer was
+/// lost: a reset connection, a timeout, a 5xx or an unreadable body), a second `CommitUpload` did not succeed
+/// (VOD answers a session that was already committed like an invalid one), and the media could not be found with
+/// `SearchMedia` / `DescribeMediaInfos` either. The media **may be committed**: do not upload it again before
+/// reconciling (search the media library for [`media_storage_path`](Self::media_storage_path), wait for the
+/// `NewFileUpload` event, or retry `CommitUpload` with [`vod_session_key`](Self::vod_session_key)).
+///
+/// `Display` and `Debug` never show the session key.
+#[non_exhaustive]
+pub struct CommitOutcomeUnknownError {
+    vod_session_key: String,
+    /// `SubAppId` of the session.
+    pub sub_app_id: Option<u64>,
+    /// COS bucket the objects were uploaded to.
+    pub bucket: String,
+    /// COS region of the bucket.
+    pub region: String,
+    /// `MediaStoragePath` of the session (the media's path; a committed media's `MediaUrl` has this path).
+    pub media_storage_path: String,
+    /// `CoverStoragePath` of the session, when a cover was uploaded.
+    pub cover_storage_path: Option<String>,
+    /// `MediaName` given to ApplyUpload, when there was one.
+    pub media_name: Option<String>,
+    /// When ApplyUpload answered (unix seconds, server time): the media was created after this.
+    pub applied_at: i64,
+    /// Request id of ApplyUpload.
+    pub apply_request_id: String,
+    /// Request ids of the `CommitUpload` attempts that got an answer (none when no answer came back).
+    pub commit_request_ids: Vec<String>,
+    /// Request ids of the `SearchMedia` / `DescribeMediaInfos` calls made to find the media.
+    pub search_request_ids: Vec<String>,
+    /// Why the outcome stays unknown, in words.
+    pub reason: String,
+    /// The failure of the first `CommitUpload`.
+    pub cause: Option<Box<Error>>,
+}
+
+impl CommitOutcomeUnknownError {
+    /// Describes an unresolved commit of the session `vod_session_key`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        vod_session_key: impl Into<String>,
+        sub_app_id: Option<u64>,
+        bucket: impl Into<String>,
+        region: impl Into<String>,
+        media_storage_path: impl Into<String>,
+        cover_storage_path: Option<String>,
+        media_name: Option<String>,
+        applied_at: i64,
+        apply_request_id: impl Into<String>,
+    ) -> Self {
+        CommitOutcomeUnknownError {
+            vod_session_key: vod_session_key.into(),
+            sub_app_id,
+            bucket: bucket.into(),
+            region: region.into(),
+            media_storage_path: media_storage_path.into(),
+            cover_storage_path,
+            media_name,
+            applied_at,
+            apply_request_id: apply_request_id.into(),
+            commit_request_ids: Vec::new(),
+            search_request_ids: Vec::new(),
+            reason: String::new(),
+            cause: None,
+        }
+    }
+
+    /// The session's `VodSessionKey` (a secret: it commits the session), e.g. to retry `CommitUpload` later.
+    pub fn vod_session_key(&self) -> &str {
+        &self.vod_session_key
+    }
+}
+
+impl fmt::Debug for CommitOutcomeUnknownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommitOutcomeUnknownError")
+            .field("vod_session_key", &"***")
+            .field("sub_app_id", &self.sub_app_id)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("media_storage_path", &self.media_storage_path)
+            .field("cover_storage_path", &self.cover_storage_path)
+            .field("media_name", &self.media_name)
+            .field("applied_at", &self.applied_at)
+            .field("apply_request_id", &self.apply_request_id)
+            .field("commit_request_ids", &self.commit_request_ids)
+            .field("search_request_ids", &self.search_request_ids)
+            .field("reason", &self.reason)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for CommitOutcomeUnknownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the outcome of CommitUpload is unknown for the media at {} (bucket {}, applied at {}, ApplyUpload \
+             request id {}): {}; the media may be committed: reconcile before uploading it again",
+            self.media_storage_path,
+            self.bucket,
+            self.applied_at,
+            self.apply_request_id,
+            self.reason
+        )?;
+        if !self.commit_request_ids.is_empty() {
+            write!(
+                f,
+                "; CommitUpload request ids {}",
+                self.commit_request_ids.join(", ")
+            )?;
+        }
+        if let Some(c) = &self.cause {
+            write!(f, "; first failure: {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CommitOutcomeUnknownError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 /// Why an event callback was refused by [`CallbackVerifier`](crate::events::CallbackVerifier).
 ///
 /// VOD signs a callback with the `SignKey` set by `ModifyEventConfig`: the body carries `T` (the signature's
@@ -570,6 +698,11 @@ pub enum Error {
     #[error("deadline of {0:?} exceeded")]
     DeadlineExceeded(Duration),
 
+    /// `CommitUpload` may have been processed but its outcome could not be established: the media may be
+    /// committed. See [`CommitOutcomeUnknownError`]; never retry the upload blindly.
+    #[error(transparent)]
+    CommitOutcomeUnknown(Box<CommitOutcomeUnknownError>),
+
     /// An event callback failed verification (see [`CallbackVerifier`](crate::events::CallbackVerifier)).
     #[error("event callback rejected: {0}")]
     CallbackRejected(CallbackRejection),
@@ -684,6 +817,51 @@ impl Error {
         }
     }
 
+    /// Whether the request may have been processed although no usable answer came back: a transport failure
+    /// after the connection was made (reset, timeout, short body), an unreadable answer, or a server error
+    /// (5xx, VOD `InternalError`). Repeating such a request is safe only for idempotent operations; the retry
+    /// loop never repeats a non-idempotent one then (see [`Idempotency`](crate::retry::Idempotency)).
+    ///
+    /// Throttling (`RequestLimitExceeded`, `SlowDown`, 429), a connection that could not be made, and every
+    /// 4xx answer mean the request was not processed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport(e) => e.kind != TransportKind::Connect,
+            Error::InvalidResponse(e) => e.status != 429,
+            Error::Vod(e) => {
+                !e.code.starts_with("RequestLimitExceeded")
+                    && (e.http_status >= 500
+                        || matches!(
+                            e.code.as_str(),
+                            "InternalError" | "ServiceUnavailable" | "ResourceUnavailable"
+                        )
+                        || e.code.starts_with("InternalError."))
+            }
+            Error::Cos(e) => e.status >= 500 && e.code != "SlowDown",
+            Error::CommitOutcomeUnknown(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the service refused the request because this host's clock is off: VOD
+    /// `AuthFailure.SignatureExpire` (timestamp more than 5 minutes away), COS `RequestTimeTooSkewed`, and COS
+    /// `AccessDenied` "Request has expired" (the signature's end time is past, by the server's clock). The retry
+    /// loop re-signs with the corrected clock and retries once.
+    pub fn is_clock_skew(&self) -> bool {
+        match self {
+            Error::Vod(e) => e.code == "AuthFailure.SignatureExpire",
+            Error::Cos(e) => {
+                e.code == "RequestTimeTooSkewed"
+                    || (e.code == "AccessDenied"
+                        && e.message
+                            .trim_start()
+                            .to_ascii_lowercase()
+                            .starts_with("request has expired"))
+            }
+            _ => false,
+        }
+    }
+
     /// The service error code (`InvalidParameterValue.MediaType`, `NoSuchUpload`…), for VOD and COS errors.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -699,6 +877,7 @@ impl Error {
             Error::Vod(e) => e.request_id.as_deref(),
             Error::Cos(e) => e.request_id.as_deref(),
             Error::InvalidResponse(e) => e.request_id.as_deref(),
+            Error::CommitOutcomeUnknown(e) => e.commit_request_ids.last().map(String::as_str),
             _ => None,
         }
     }

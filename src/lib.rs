@@ -53,8 +53,10 @@
 //! - [`Error`]: one error type; [`Error::is_retryable`], [`Error::code`], [`Error::request_id`]; details in
 //!   [`error`].
 //! - [`CosClient`]: the COS transfer engine on its own, for any bucket ([`cos`]).
-//! - [`events`]: tasks, event notifications, verified callbacks; [`appserver`]: client-upload signatures,
-//!   `PullUpload`; [`vod::VodApi`]: any VOD API 3.0 action.
+//! - [`events`]: tasks, event notifications, verified callbacks; [`media`]: `SearchMedia`,
+//!   `DescribeMediaInfos`; [`appserver`]: client-upload signatures, `PullUpload`; [`vod::VodApi`]: any VOD API
+//!   3.0 action.
+//! - [`Clock`]: the time every signature and expiry check reads, corrected from the services' `Date` headers.
 //!
 //! # Testing
 //!
@@ -82,9 +84,11 @@ pub mod credential;
 pub mod error;
 pub mod events;
 mod manifest;
+pub mod media;
 mod progress;
 mod retry;
 mod sign;
+pub(crate) mod transport;
 pub mod upload;
 pub mod vod;
 
@@ -101,9 +105,10 @@ pub use events::{
     parse_callback_verified,
 };
 pub use progress::{Progress, ProgressEvent};
-pub use retry::{RetryConfig, RetryCounter};
+pub use retry::{Idempotency, RetryConfig, RetryCounter};
 pub use sign::SignMethod;
 pub use tokio_util::sync::CancellationToken;
+pub use transport::{Clock, TimeSource};
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadHandle, UploadOutcome, UploadRequest};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
 
@@ -141,7 +146,7 @@ pub mod __private {
 
     /// Checks a region name the way the SDK does (`field` names the parameter in the error).
     pub fn validate_region(field: &str, region: &str) -> Result<()> {
-        crate::vod::validate_region(field, region)
+        crate::transport::endpoint::validate_region(field, region)
     }
 
     /// Reads a VOD API 3.0 answer: the `Response` object, or the error it carries.

@@ -306,7 +306,7 @@ impl PullUploadRequest {
             ));
         }
         if let Some(r) = &self.storage_region {
-            crate::vod::validate_region("StorageRegion", r)?;
+            crate::transport::endpoint::validate_region("StorageRegion", r)?;
         }
         if let Some(p) = &self.media_storage_path
             && !p.starts_with('/')

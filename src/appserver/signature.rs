@@ -219,7 +219,7 @@ impl UploadSignatureParams {
             MAX_SESSION_CONTEXT,
         )?;
         if let Some(r) = &self.storage_region {
-            crate::vod::validate_region("storageRegion", r)?;
+            crate::transport::endpoint::validate_region("storageRegion", r)?;
         }
         Ok(())
     }

@@ -107,7 +107,7 @@ impl UploadRequest {
             .map_err(|e| Error::transport(operation.clone(), e))?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            let body = crate::vod::read_body_capped(&operation, resp, 4096)
+            let body = crate::transport::http::read_body_capped(&operation, resp, 4096)
                 .await
                 .unwrap_or_default();
             return Err(Error::invalid_response(

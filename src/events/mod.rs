@@ -65,7 +65,6 @@ pub use verify::{
 pub use wait::{PROCEDURE_TASK_TYPE, WaitOptions};
 use wait::{find_procedure_task_id_with, wait_for_task_with};
 
-use crate::client::VodClient;
 use crate::error::{Error, Result};
 use crate::vod::VodApi;
 use std::time::Duration;
@@ -208,12 +207,5 @@ impl VodApi {
             async move { self.describe_tasks(&req).await }
         })
         .await
-    }
-}
-
-impl VodClient {
-    /// An [`EventPoller`] for this client's default `SubAppId`.
-    pub fn event_poller(&self) -> EventPoller {
-        EventPoller::new(self.api().clone()).with_sub_app_id(self.sub_app_id())
     }
 }

@@ -51,9 +51,18 @@ pub struct Checkpoint {
     pub sub_app_id: Option<u64>,
     /// Objects in upload order: the media, the cover, then HLS/DASH segments.
     pub objects: Vec<ObjectCheckpoint>,
-    /// Set once CommitUpload succeeded (normally the checkpoint is deleted then; a checkpoint with this flag is
-    /// discarded).
+    /// Set once CommitUpload succeeded (normally the checkpoint is deleted then; kept with this flag only when
+    /// the delete failed). A committed checkpoint answers a re-run with [`commit`](Self::commit), without
+    /// uploading anything.
     pub committed: bool,
+    /// When CommitUpload was (about to be) sent, unix seconds. Saved **before** the request goes out: a re-run
+    /// of a checkpoint recording a commit attempt never uploads again; it reconciles the commit (a second
+    /// CommitUpload, then a media search; see the [module docs](super#resume)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_attempted_at: Option<i64>,
+    /// CommitUpload's answer, once it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::vod::CommitUploadResponse>,
 }
 
 impl fmt::Debug for Checkpoint {
@@ -71,6 +80,8 @@ impl fmt::Debug for Checkpoint {
             .field("sub_app_id", &self.sub_app_id)
             .field("objects", &self.objects)
             .field("committed", &self.committed)
+            .field("commit_attempted_at", &self.commit_attempted_at)
+            .field("commit", &self.commit)
             .finish()
     }
 }
@@ -394,12 +405,18 @@ pub(crate) struct CheckpointWriter {
     generation: std::sync::atomic::AtomicU64,
     closed: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
+    clock: crate::transport::Clock,
 }
 
 impl CheckpointWriter {
-    pub(crate) fn new(store: Arc<dyn CheckpointStore>, checkpoint: Checkpoint) -> Arc<Self> {
+    pub(crate) fn new(
+        store: Arc<dyn CheckpointStore>,
+        checkpoint: Checkpoint,
+        clock: crate::transport::Clock,
+    ) -> Arc<Self> {
         Arc::new(CheckpointWriter {
             store,
+            clock,
             key: checkpoint.key.clone(),
             state: Mutex::new(checkpoint),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -421,7 +438,7 @@ impl CheckpointWriter {
         {
             let mut g = self.lock();
             f(&mut g);
-            g.updated_at = crate::cos::now_unix();
+            g.updated_at = self.clock.now();
         }
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -443,11 +460,15 @@ impl CheckpointWriter {
         });
     }
 
-    /// Saves now (awaited), outside the writer loop.
-    pub(crate) async fn save_now(&self) {
+    /// Saves now (awaited), outside the writer loop. Returns whether the save succeeded (failures are logged).
+    pub(crate) async fn save_now(&self) -> bool {
         let snap = self.snapshot();
-        if let Err(e) = self.store.save(&self.key, &snap).await {
-            tracing::warn!(key = %self.key, error = %e, "checkpoint save failed; the upload goes on but may not be resumable");
+        match self.store.save(&self.key, &snap).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(key = %self.key, error = %e, "checkpoint save failed; the upload goes on but may not be resumable");
+                false
+            }
         }
     }
 

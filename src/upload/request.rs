@@ -31,6 +31,9 @@ pub const MAX_SOURCE_CONTEXT: usize = 250;
 /// Maximum length of `SessionContext`.
 pub const MAX_SESSION_CONTEXT: usize = 1000;
 
+/// Default for [`UploadRequest::with_commit_reconcile_timeout`].
+pub const DEFAULT_COMMIT_RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Default for [`UploadRequest::with_credential_margin`]: temporary credentials (of a checkpoint) with less
 /// validity left than this are not used.
 pub const DEFAULT_CREDENTIAL_MARGIN: Duration = Duration::from_secs(300);
@@ -128,6 +131,7 @@ pub struct UploadRequest {
     pub(crate) checkpoint: Option<Arc<dyn CheckpointStore>>,
     pub(crate) checkpoint_key: Option<String>,
     pub(crate) credential_margin: Duration,
+    pub(crate) commit_reconcile_timeout: Duration,
 }
 
 impl std::fmt::Debug for UploadRequest {
@@ -158,6 +162,7 @@ impl UploadRequest {
             checkpoint: None,
             checkpoint_key: None,
             credential_margin: DEFAULT_CREDENTIAL_MARGIN,
+            commit_reconcile_timeout: DEFAULT_COMMIT_RECONCILE_TIMEOUT,
         }
     }
 
@@ -376,6 +381,14 @@ impl UploadRequest {
         self
     }
 
+    /// How long the media library may be searched for a commit whose answer was lost (default
+    /// [`DEFAULT_COMMIT_RECONCILE_TIMEOUT`], 60 s; the search is repeated with backoff because VOD indexes new
+    /// media with a delay). `Duration::ZERO` searches once. See [Exactly once](super#exactly-once).
+    pub fn with_commit_reconcile_timeout(mut self, timeout: Duration) -> Self {
+        self.commit_reconcile_timeout = timeout;
+        self
+    }
+
     /// The ApplyUpload fields as they stand (before defaults are inferred).
     pub fn apply_fields(&self) -> &ApplyUploadRequest {
         &self.apply
@@ -436,4 +449,8 @@ pub struct UploadOutcome {
     /// Multipart uploads of an earlier session (before a credential-expiry restart) that could not be aborted
     /// and were left open; also logged with `warn!`. Usually empty.
     pub orphaned_uploads: Vec<crate::error::OrphanedUpload>,
+    /// CommitUpload's answer was lost (or a checkpoint recorded a commit attempt) and the FileId was established
+    /// afterwards, by a second CommitUpload or by a media search (see [Exactly once](super#exactly-once));
+    /// `commit_request_id` is then the request id of the call that established it.
+    pub commit_reconciled: bool,
 }

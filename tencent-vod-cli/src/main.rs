@@ -17,7 +17,7 @@ Environment:
   TENCENTCLOUD_SECRET_KEY      API SecretKey
   TENCENTCLOUD_SESSION_TOKEN   token of temporary credentials (optional)
   TENCENTCLOUD_PROFILE         profile in ~/.tencentcloud/credentials (default: default)
-  TENCENTCLOUD_REGION          API region, X-TC-Region (e.g. ap-guangzhou)
+  TENCENTCLOUD_REGION          API region, X-TC-Region (e.g. ap-guangzhou); required for uploads
   TENCENTCLOUD_VOD_ENDPOINT    VOD API endpoint (default https://vod.tencentcloudapi.com)
   TENCENTCLOUD_COS_ENDPOINT    COS endpoint override (base URL, or a template with {bucket})
   TENCENTCLOUD_VOD_SUB_APP_ID  default SubAppId

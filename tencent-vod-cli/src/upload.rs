@@ -67,7 +67,7 @@ pub struct Args {
     /// MediaStoragePath (only with a single media file).
     #[arg(long)]
     media_storage_path: Option<String>,
-    /// API region (X-TC-Region).
+    /// API region (X-TC-Region); required: ApplyUpload and CommitUpload need it.
     #[arg(long, env = "TENCENTCLOUD_REGION")]
     region: Option<String>,
     /// VOD endpoint override.

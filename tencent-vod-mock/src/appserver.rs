@@ -9,14 +9,14 @@
 //! loopback host is refused up front with `InvalidParameterValue.MediaUrl` / `.CoverUrl`.
 
 use crate::MockServer;
-use crate::events::TaskRecord;
-use crate::state::{Inner, ObjectMeta, Shared, random_hex};
-use crate::vod::{VodErr, err, get_str, get_u64, missing};
+use crate::api::{VodErr, err, get_str, get_u64, iso8601, missing};
+use crate::state::{
+    EventSettings, Inner, ObjectMeta, PullTask, Shared, TaskRecord, TaskRow, random_hex,
+};
 use futures::StreamExt as _;
 use md5::Digest as _;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tencent_vod::events::TaskStatus;
 use tokio::io::AsyncWriteExt as _;
@@ -25,55 +25,6 @@ use tokio::io::AsyncWriteExt as _;
 pub const CALLBACK_SIGN_VALIDITY: Duration = Duration::from_secs(600);
 /// Default time a pull waits for the source (connect, and between bytes).
 pub const DEFAULT_PULL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Event-notification settings of one application.
-#[derive(Debug, Clone)]
-pub(crate) struct EventSettings {
-    mode: String,
-    notification_url: String,
-    upload_switch: bool,
-    delete_switch: bool,
-    persistence_switch: bool,
-    sign_key: Option<String>,
-}
-
-/// A pull task.
-pub(crate) struct PullTask {
-    seq: u64,
-    task_id: String,
-    sub_app_id: Option<u64>,
-    status: TaskStatus,
-    err_code: i64,
-    message: String,
-    progress: i64,
-    file_id: String,
-    file_url: String,
-    cover_url: String,
-    media_name: String,
-    media_type: String,
-    region: String,
-    class_id: i64,
-    source_context: String,
-    session_context: String,
-    session_id: String,
-    procedure_task_id: String,
-    expire_time: Option<String>,
-    size: u64,
-    created: SystemTime,
-    begun: Option<SystemTime>,
-    finished: Option<SystemTime>,
-}
-
-/// The app-server state of a mock server (in [`Inner`]).
-#[derive(Default)]
-pub(crate) struct AppState {
-    settings: HashMap<Option<u64>, EventSettings>,
-    pulls: Vec<PullTask>,
-    pull_requests: Vec<Value>,
-    session_ids: HashSet<(Option<u64>, String)>,
-    pull_timeout: Option<Duration>,
-    http: OnceLock<reqwest::Client>,
-}
 
 /// A pull task, as [`MockServer::pull_tasks`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,7 +437,7 @@ pub(crate) fn pull_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<
         procedure_task_id: String::new(),
         expire_time,
         size: 0,
-        created: SystemTime::now(),
+        created: sh.now(),
         begun: None,
         finished: None,
     });
@@ -635,7 +586,7 @@ async fn store(sh: &Shared, bucket: &str, key: &str, f: Fetched) -> Result<(), S
             crc64: f.crc64,
             etag: format!("\"{}\"", hex::encode(f.md5)),
             content_type: f.content_type,
-            last_modified: SystemTime::now(),
+            last_modified: sh.now(),
         },
     );
     Ok(())
@@ -652,7 +603,7 @@ fn with_task(sh: &Shared, task_id: &str, f: impl FnOnce(&mut PullTask)) {
 async fn run_pull(sh: Arc<Shared>, task_id: String, job: PullJob, timeout: Duration) {
     with_task(&sh, &task_id, |t| {
         t.status = TaskStatus::Processing;
-        t.begun = Some(SystemTime::now());
+        t.begun = Some(sh.now());
     });
     let http = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -757,7 +708,7 @@ async fn run_pull(sh: Arc<Shared>, task_id: String, job: PullJob, timeout: Durat
         None => String::new(),
     };
     let file_url = format!("{base}/{media_key}");
-    let now_wall = SystemTime::now();
+    let now_wall = sh.now();
     let mut guard = sh.lock();
     let inner = &mut *guard;
     let procedure_task_id = job.procedure.as_ref().map(|procedure| {
@@ -831,7 +782,7 @@ fn finish_failed(sh: &Shared, task_id: &str, code: i64, message: String) {
     t.status = TaskStatus::Finish;
     t.err_code = code;
     t.message = message;
-    t.finished = Some(SystemTime::now());
+    t.finished = Some(sh.now());
     let body =
         json!({"EventType": tencent_vod::events::PULL_COMPLETE, "PullCompleteEvent": task_json(t)});
     let sub_app_id = t.sub_app_id;
@@ -839,9 +790,9 @@ fn finish_failed(sh: &Shared, task_id: &str, code: i64, message: String) {
 }
 
 fn task_json(t: &PullTask) -> Value {
-    let iso = |t: Option<SystemTime>| t.map(crate::events::iso8601).unwrap_or_default();
+    let iso = |t: Option<SystemTime>| t.map(iso8601).unwrap_or_default();
     let ok = t.err_code == 0 && t.status == TaskStatus::Finish;
-    let created = crate::events::iso8601(t.created);
+    let created = iso8601(t.created);
     json!({
         "TaskId": t.task_id,
         "Status": t.status.as_str(),
@@ -882,14 +833,14 @@ fn task_json(t: &PullTask) -> Value {
 pub(crate) fn pull_task_rows(
     inner: &Inner,
     sub_app_id: Option<u64>,
-) -> impl Iterator<Item = crate::events::TaskRow> + '_ {
-    let iso = |t: Option<SystemTime>| t.map(crate::events::iso8601).unwrap_or_default();
+) -> impl Iterator<Item = TaskRow> + '_ {
+    let iso = |t: Option<SystemTime>| t.map(iso8601).unwrap_or_default();
     inner
         .app
         .pulls
         .iter()
         .filter(move |t| t.sub_app_id == sub_app_id)
-        .map(move |t| crate::events::TaskRow {
+        .map(move |t| TaskRow {
             seq: t.seq,
             file_id: t.file_id.clone(),
             status: t.status.clone(),
@@ -900,7 +851,7 @@ pub(crate) fn pull_task_rows(
                 "Status": t.status.as_str(),
                 "FileId": t.file_id,
                 "TaskType": tencent_vod::appserver::PULL_UPLOAD_TASK_TYPE,
-                "CreateTime": crate::events::iso8601(t.created),
+                "CreateTime": iso8601(t.created),
                 "BeginProcessTime": iso(t.begun),
                 "FinishTime": iso(t.finished),
                 "SessionId": t.session_id,
@@ -927,11 +878,11 @@ pub(crate) fn describe_pull_task(
             format!("The task `{task_id}` does not exist."),
         )));
     }
-    let iso = |t: Option<SystemTime>| t.map(crate::events::iso8601).unwrap_or_default();
+    let iso = |t: Option<SystemTime>| t.map(iso8601).unwrap_or_default();
     Some(Ok(json!({
         "TaskType": tencent_vod::appserver::PULL_UPLOAD_TASK_TYPE,
         "Status": t.status.as_str(),
-        "CreateTime": crate::events::iso8601(t.created),
+        "CreateTime": iso8601(t.created),
         "BeginProcessTime": iso(t.begun),
         "FinishTime": iso(t.finished),
         "PullUploadTask": task_json(t),

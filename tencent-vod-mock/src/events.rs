@@ -6,8 +6,10 @@
 //! finished task is seen (by any of these actions, an inspection method, or the timer started at commit), its
 //! `ProcedureStateChanged` event is queued.
 
-use crate::state::{Inner, Shared, random_string};
-use crate::vod::{VodErr, err, get_str, get_u64, missing};
+use crate::api::{VodErr, err, get_str, get_u64, iso8601, missing};
+use crate::state::{
+    Inner, Lease, MediaRecord, QueuedEvent, Shared, TaskRecord, TaskRow, random_string,
+};
 use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
@@ -19,59 +21,6 @@ const DEFAULT_TASKS_LIMIT: u64 = 10;
 /// How often an empty long poll looks again (for leases that expire and tasks that finish meanwhile).
 const PULL_RECHECK: Duration = Duration::from_millis(50);
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// A pulled event's lease: its current handle and when the lease ends.
-struct Lease {
-    handle: String,
-    until: Instant,
-}
-
-pub(crate) struct QueuedEvent {
-    seq: u64,
-    sub_app_id: Option<u64>,
-    /// The v3 `EventContent` without `EventHandle`.
-    body: Value,
-    lease: Option<Lease>,
-    deliveries: u32,
-}
-
-/// The event queue of one server (every `SubAppId`).
-#[derive(Default)]
-pub(crate) struct EventQueue {
-    next_seq: u64,
-    pending: Vec<QueuedEvent>,
-    confirmed: Vec<(Option<u64>, Value)>,
-}
-
-/// A Procedure task started by `CommitUpload`.
-pub(crate) struct TaskRecord {
-    pub seq: u64,
-    pub task_id: String,
-    pub sub_app_id: Option<u64>,
-    pub procedure: String,
-    pub file_id: String,
-    pub file_name: String,
-    pub file_url: String,
-    pub session_context: String,
-    pub session_id: String,
-    pub meta_data: Value,
-    pub created_wall: SystemTime,
-    pub created: Instant,
-    pub finish_event_queued: bool,
-}
-
-/// One `DescribeTasks` row (`TaskSimpleInfo`) of any task type, with what the filters and the order need.
-pub(crate) struct TaskRow {
-    /// Creation order, shared by every task type.
-    pub seq: u64,
-    pub file_id: String,
-    pub status: TaskStatus,
-    pub created_wall: SystemTime,
-    /// When it finished (`FINISH` only).
-    pub finish_wall: Option<SystemTime>,
-    /// The `TaskSimpleInfo` object.
-    pub json: Value,
-}
 
 impl TaskRecord {
     fn status(&self, cfg: &crate::state::Config, now: Instant) -> TaskStatus {
@@ -157,15 +106,6 @@ impl TaskRecord {
     }
 }
 
-/// `2019-01-09T16:36:22Z`.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_default()
-}
-
 fn parse_iso(field: &str, s: &str) -> Result<SystemTime, VodErr> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map(SystemTime::from)
@@ -232,7 +172,7 @@ impl Shared {
     /// Records a successful commit: queues its `NewFileUpload` event and, with a Procedure, creates the task (and
     /// a timer that queues its `ProcedureStateChanged` event when it finishes).
     pub(crate) fn on_commit(self: &Arc<Self>, c: Committed) {
-        let now_wall = SystemTime::now();
+        let now_wall = self.now();
         let created = iso8601(now_wall);
         let class_id = c.class_id;
         let (class_name, class_path) = if class_id == 0 {
@@ -240,11 +180,7 @@ impl Shared {
         } else {
             ("", "")
         };
-        let body = json!({
-            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
-            "FileUploadEvent": {
-                "FileId": c.file_id,
-                "MediaBasicInfo": {
+        let basic_info = json!({
                     "Name": c.media_name,
                     "Description": "",
                     "CreateTime": created,
@@ -263,7 +199,12 @@ impl Shared {
                     "Category": category_of(&c.media_type),
                     "Status": "Normal",
                     "StorageClass": "STANDARD",
-                },
+        });
+        let body = json!({
+            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
+            "FileUploadEvent": {
+                "FileId": c.file_id,
+                "MediaBasicInfo": basic_info,
                 "ProcedureTaskId": c.procedure_task_id.clone().unwrap_or_default(),
                 "ReviewAudioVideoTaskId": "",
                 "MetaData": meta_data(&c),
@@ -271,6 +212,13 @@ impl Shared {
         });
         {
             let mut inner = self.lock();
+            inner.media.push(MediaRecord {
+                sub_app_id: c.sub_app_id,
+                file_id: c.file_id.clone(),
+                created: now_wall,
+                basic_info,
+                meta_data: meta_data(&c),
+            });
             self.enqueue(&mut inner, c.sub_app_id, body);
             if let (Some(task_id), Some(procedure)) = (&c.procedure_task_id, &c.procedure) {
                 let seq = inner.next_task_seq();
@@ -325,7 +273,7 @@ impl Shared {
         if let Some((url, http, key)) = target {
             let mut body = body;
             if let Some(k) = key {
-                super::appserver::sign_callback_body(&mut body, &k, SystemTime::now());
+                super::appserver::sign_callback_body(&mut body, &k, self.now());
             }
             post_callback(url, http, body, self.callback_log.clone());
         }

@@ -109,3 +109,25 @@ async fn setup_with(concurrency: Option<usize>) -> (MockServer, VodClient, tempf
         .unwrap();
     (server, client, tempfile::tempdir().unwrap())
 }
+
+/// A client clock whose local time is the host's shifted by `offset_secs` (positive: ahead), plus a handle that
+/// moves it further (seconds) — a skewed host whose time the test can advance without sleeping.
+pub fn shifted_clock(
+    offset_secs: i64,
+) -> (
+    tencent_vod::Clock,
+    std::sync::Arc<std::sync::atomic::AtomicI64>,
+) {
+    let shift = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(offset_secs));
+    let s = shift.clone();
+    let clock = tencent_vod::Clock::with_time_source(move || {
+        let off = s.load(std::sync::atomic::Ordering::SeqCst);
+        let d = Duration::from_secs(off.unsigned_abs());
+        if off >= 0 {
+            SystemTime::now() + d
+        } else {
+            SystemTime::now() - d
+        }
+    });
+    (clock, shift)
+}
