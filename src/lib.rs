@@ -34,6 +34,7 @@ pub mod credential;
 pub mod error;
 pub mod events;
 pub mod manifest;
+mod netopts;
 pub mod progress;
 pub mod retry;
 pub mod sign;

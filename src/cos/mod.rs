@@ -174,6 +174,7 @@ pub struct CosClientBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     plain_http: Option<Arc<crate::vod::PlainHttpWarning>>,
+    net: crate::netopts::NetOptions,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -183,6 +184,7 @@ impl std::fmt::Debug for CosClientBuilder {
             .field("region", &self.region)
             .field("credentials", &self.credentials)
             .field("endpoint", &self.endpoint)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -202,6 +204,7 @@ impl CosClient {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
             plain_http: None,
+            net: crate::netopts::NetOptions::default(),
         }
     }
 
@@ -347,7 +350,9 @@ impl CosClientBuilder {
         self
     }
 
-    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts apply.
+    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts, TLS and proxy settings apply
+    /// (combining it with [`with_root_certificate`](Self::with_root_certificate) or
+    /// [`with_proxy`](Self::with_proxy) fails [`build`](Self::build)).
     ///
     /// **It must not follow redirects**: build it with
     /// `.redirect(reqwest::redirect::Policy::none())`. COS never redirects object API calls, and a client that
@@ -383,6 +388,53 @@ impl CosClientBuilder {
     /// parts are never cut short while data flows.
     pub fn with_read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = d;
+        self
+    }
+
+    /// Also trusts this root certificate (PEM, possibly a bundle, or one DER certificate); see
+    /// [`VodClientBuilder::with_root_certificate`](crate::VodClientBuilder::with_root_certificate).
+    pub fn with_root_certificate(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::netopts::RootCertificate::Bytes(Arc::from(
+                pem_or_der.as_ref(),
+            )));
+        self
+    }
+
+    /// Like [`with_root_certificate`](Self::with_root_certificate), read from a file when the client is built.
+    pub fn with_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::netopts::RootCertificate::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trust store is used (default `true`); see
+    /// [`VodClientBuilder::with_built_in_root_certificates`](crate::VodClientBuilder::with_built_in_root_certificates).
+    pub fn with_built_in_root_certificates(mut self, on: bool) -> Self {
+        self.net.built_in_roots = on;
+        self
+    }
+
+    /// Sends every request through this forward proxy (`http://[user:password@]host:port`); see
+    /// [`VodClientBuilder::with_proxy`](crate::VodClientBuilder::with_proxy).
+    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.net.proxy = Some(url.into());
+        self
+    }
+
+    /// Hosts the [`with_proxy`](Self::with_proxy) proxy is not used for (`NO_PROXY` style).
+    pub fn with_proxy_bypass(mut self, list: impl Into<String>) -> Self {
+        self.net.proxy_bypass = Some(list.into());
+        self
+    }
+
+    /// Whether `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` are honoured without
+    /// [`with_proxy`](Self::with_proxy) (default `true`; never for loopback destinations); see
+    /// [`VodClientBuilder::with_proxy_from_env`](crate::VodClientBuilder::with_proxy_from_env).
+    pub fn with_proxy_from_env(mut self, on: bool) -> Self {
+        self.net.proxy_from_env = on;
         self
     }
 
@@ -425,8 +477,13 @@ impl CosClientBuilder {
             }
         }
         let http = match self.http {
-            Some(h) => h,
-            None => http_client(self.connect_timeout, self.read_timeout)?,
+            Some(h) => {
+                self.net.check_unused_with_http_client()?;
+                h
+            }
+            None => {
+                crate::netopts::http_client(self.connect_timeout, self.read_timeout, &self.net)?
+            }
         };
         // Short-lived credentials: never reserve more than a quarter of what is left.
         let abort_reserve = match self.expiry {
@@ -551,6 +608,9 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if status == 407 {
+            return Err(Error::proxy_auth_required(ctx.label()));
+        }
         if resp.status().is_redirection() {
             return Err(crate::vod::redirect_error(
                 &ctx.label(),
@@ -637,25 +697,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-/// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
-/// cut short), `TCP_NODELAY`, pooled connections, and **no redirects** (a 3xx is returned as
-/// [`Error::Redirect`]; following it would carry signatures, session tokens and bodies to another host). Shared
-/// by `VodClient` (VOD + COS) and a standalone `CosClient`.
-pub(crate) fn http_client(
-    connect_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))
 }
 
 #[cfg(test)]

@@ -470,6 +470,9 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
+        if status == 407 {
+            return Err(Error::proxy_auth_required(action));
+        }
         if resp.status().is_redirection() {
             return Err(redirect_error(action, status, endpoint, resp.headers()));
         }
