@@ -395,19 +395,28 @@ pub(crate) fn classify(operation: &str, err: &reqwest::Error) -> Option<Error> {
                 elapsed: Duration::ZERO,
             })));
         }
-        cur = e.source();
+        cur = next_in_chain(e);
     }
     None
 }
 
-/// The `rustls::Error` this error is, or wraps as an `io::Error` payload (how tokio-rustls reports it).
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(r) = e.downcast_ref::<rustls::Error>() {
-        return Some(r);
+/// The next error down the chain. An `io::Error` wrapping a payload (how tokio-rustls reports a `rustls::Error`,
+/// possibly wrapped again by hyper) answers `source()` with the payload's *source*, skipping the payload itself,
+/// so descend into the payload instead.
+fn next_in_chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e.downcast_ref::<std::io::Error>() {
+        Some(io) => match io.get_ref() {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        },
+        None => e.source(),
     }
-    e.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    e.downcast_ref::<rustls::Error>()
 }
 
 fn tls_problem(e: &rustls::Error) -> TlsProblem {
