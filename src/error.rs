@@ -283,12 +283,14 @@ pub struct TlsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProxyProblem {
-    /// The proxy answered `407 Proxy Authentication Required`: it wants credentials, or refused those given
-    /// (put them in the proxy URL: `http://user:password@proxy:3128`). Not retried.
+    /// The proxy answered `407 Proxy Authentication Required` (or, to a forwarded plain-HTTP request, `401` with
+    /// `WWW-Authenticate`): it wants credentials, or refused those given (put them in the proxy URL:
+    /// `http://user:password@proxy:3128`). Not retried.
     AuthenticationRequired,
-    /// The proxy refused to open a tunnel (`CONNECT` answered with another non-2xx status: an access rule, a
-    /// port it does not tunnel to, or the destination unreachable from the proxy). Retried like a connection
-    /// failure, since the status that would tell policy from an upstream outage is not visible.
+    /// The proxy refused to open a tunnel: `CONNECT` answered with a non-2xx status other than 407 — an access
+    /// rule or a port it does not tunnel to (403), credentials it refused (some proxies answer 401), or a
+    /// destination it cannot reach (5xx). The HTTP stack does not report which status, and most of these are
+    /// configuration problems, so it is not retried.
     TunnelRefused,
     /// The proxy could not be reached, or closed the connection while the tunnel was set up. Retried.
     Unreachable,
@@ -302,7 +304,7 @@ pub struct ProxyError {
     pub operation: String,
     /// What went wrong.
     pub problem: ProxyProblem,
-    /// The proxy's HTTP status, when it is known (407).
+    /// The proxy's HTTP status, when it is known (407, or 401).
     pub status: Option<u16>,
     /// More detail, from the HTTP stack.
     pub detail: String,
@@ -586,7 +588,8 @@ pub enum Error {
     Tls(Box<TlsError>),
 
     /// A forward proxy (from `with_proxy` or `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`) did not carry the request:
-    /// it wants credentials (`407`, never retried), refused the tunnel, or could not be reached.
+    /// it wants credentials (`407`) or refused the tunnel (both never retried), or could not be reached
+    /// (retried like a connection failure).
     #[error(
         "{}: the proxy {}{}: {}, after {} attempt(s)",
         .0.operation,
@@ -772,7 +775,7 @@ impl Error {
                     || COS_RETRYABLE.contains(&e.code.as_str())
             }
             Error::Transport(_) => true,
-            Error::Proxy(e) => e.problem != ProxyProblem::AuthenticationRequired,
+            Error::Proxy(e) => e.problem == ProxyProblem::Unreachable,
             Error::InvalidResponse(e) => e.status >= 500 || e.status == 429 || e.status == 408,
             _ => false,
         }
@@ -947,16 +950,29 @@ impl Error {
         }))
     }
 
-    /// The error for a `407 Proxy Authentication Required` answer (a request forwarded by a proxy, plain HTTP).
-    pub(crate) fn proxy_auth_required(operation: impl Into<String>) -> Self {
-        Error::Proxy(Box::new(ProxyError {
-            operation: operation.into(),
+    /// The proxy-authentication error for a response to a request a proxy forwarded (plain HTTP), when it is
+    /// one: `407`, or `401` with `WWW-Authenticate` (VOD answers errors with HTTP 200 and COS with 403, never
+    /// 401; some proxies answer 401 to wrong credentials).
+    pub(crate) fn proxy_auth_from_response(
+        operation: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Option<Self> {
+        let detail = match status {
+            407 => "the proxy wants credentials, or refused those in the proxy URL",
+            401 if headers.contains_key(reqwest::header::WWW_AUTHENTICATE) => {
+                "an intermediary (the proxy) answered 401 with WWW-Authenticate: credentials refused"
+            }
+            _ => return None,
+        };
+        Some(Error::Proxy(Box::new(ProxyError {
+            operation: operation.to_string(),
             problem: ProxyProblem::AuthenticationRequired,
-            status: Some(407),
-            detail: "the proxy wants credentials or refused those in the proxy URL".into(),
+            status: Some(status),
+            detail: detail.into(),
             attempts: 1,
             elapsed: Duration::ZERO,
-        }))
+        })))
     }
 
     /// Builds an [`Error::InvalidResponse`] with a redacted excerpt of `body`.

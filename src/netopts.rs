@@ -382,9 +382,12 @@ pub(crate) fn classify(operation: &str, err: &reqwest::Error) -> Option<Error> {
                 "unsuccessful" => (ProxyProblem::TunnelRefused, None),
                 _ => (ProxyProblem::Unreachable, None),
             };
-            let detail = match e.source() {
-                Some(s) => format!("{rest}: {s}"),
-                None => rest.to_string(),
+            let detail = match (problem, e.source()) {
+                (ProxyProblem::TunnelRefused, _) => "CONNECT answered with a non-2xx status other than 407 \
+                     (401/403: credentials or an access rule; 5xx: the proxy cannot reach the destination)"
+                    .to_string(),
+                (_, Some(s)) => format!("{rest}: {s}"),
+                (_, None) => rest.to_string(),
             };
             return Some(Error::Proxy(Box::new(ProxyError {
                 operation: operation.to_string(),
@@ -518,6 +521,101 @@ mod tests {
         );
         let e = env_proxies(env(&[("HTTPS_PROXY", "http://u:secret@p:1/x")])).unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    /// A loopback HTTP server that records each connection's request head and answers `200 ok`.
+    async fn recorder() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let _ = tcp
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    fn client_with(proxies: Vec<reqwest::Proxy>) -> reqwest::Client {
+        let mut b = reqwest::Client::builder().no_proxy();
+        for p in proxies {
+            b = b.proxy(p);
+        }
+        b.build().unwrap()
+    }
+
+    /// Environment proxies carry non-loopback destinations (with percent-decoded credentials) and never loopback
+    /// ones. The non-loopback destination is a TEST-NET address: the request only ever reaches the loopback proxy.
+    #[tokio::test]
+    async fn environment_proxy_skips_loopback() {
+        let (proxy_port, proxy_seen) = recorder().await;
+        let (direct_port, direct_seen) = recorder().await;
+        let proxy_url = format!("http://u%40ser:p%3Ass@127.0.0.1:{proxy_port}");
+        let client = client_with(
+            env_proxies(env(&[
+                ("HTTP_PROXY", &proxy_url),
+                ("NO_PROXY", "internal.example"),
+            ]))
+            .unwrap(),
+        );
+        let r = client.get("http://192.0.2.1/x").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        {
+            let seen = proxy_seen.lock().unwrap();
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            let head = seen[0].to_ascii_lowercase();
+            assert!(
+                head.starts_with("get http://192.0.2.1/x http/1.1\r\n"),
+                "{head}"
+            );
+            use base64::Engine;
+            let auth = base64::engine::general_purpose::STANDARD.encode("u@ser:p:ss");
+            assert!(
+                head.contains(&format!(
+                    "proxy-authorization: basic {}",
+                    auth.to_ascii_lowercase()
+                )),
+                "{head}"
+            );
+        }
+        for dest in [
+            format!("http://127.0.0.1:{direct_port}/d"),
+            format!("http://localhost:{direct_port}/d"),
+        ] {
+            let r = client.get(&dest).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{dest}");
+        }
+        assert_eq!(
+            proxy_seen.lock().unwrap().len(),
+            1,
+            "loopback went to the proxy"
+        );
+        let direct = direct_seen.lock().unwrap();
+        assert_eq!(direct.len(), 2, "{direct:?}");
+        assert!(
+            direct.iter().all(|h| h.starts_with("GET /d HTTP/1.1")),
+            "{direct:?}"
+        );
     }
 
     #[test]

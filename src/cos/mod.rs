@@ -608,8 +608,8 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
-        if status == 407 {
-            return Err(Error::proxy_auth_required(ctx.label()));
+        if let Some(e) = Error::proxy_auth_from_response(&ctx.label(), status, resp.headers()) {
+            return Err(e);
         }
         if resp.status().is_redirection() {
             return Err(crate::vod::redirect_error(

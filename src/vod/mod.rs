@@ -470,8 +470,8 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
-        if status == 407 {
-            return Err(Error::proxy_auth_required(action));
+        if let Some(e) = Error::proxy_auth_from_response(action, status, resp.headers()) {
+            return Err(e);
         }
         if resp.status().is_redirection() {
             return Err(redirect_error(action, status, endpoint, resp.headers()));
