@@ -7,7 +7,10 @@ use std::time::Duration;
 use support::app::{Source, closed_port_url, gen_crc64};
 use tencent_vod::appserver::{PullUploadRequest, PullUploadTask};
 use tencent_vod::error::{PullErrorKind, PullFailure};
-use tencent_vod::events::{Event, PullEventsRequest, TaskStatus, WaitOptions};
+use tencent_vod::events::{
+    DescribeTasksRequest, DescribeTasksResponse, Event, PullEventsRequest, SortBy, TaskStatus,
+    WaitOptions,
+};
 use tencent_vod::{Error, VodClient};
 use tencent_vod_mock::MockServer;
 
@@ -286,6 +289,135 @@ async fn bad_requests_are_refused_before_or_by_the_service() -> R {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::DeadlineExceeded(_)), "{e:?}");
+    Ok(())
+}
+
+/// `DescribeTasks` lists pull tasks (`TaskType` `PullUpload`) beside the Procedure tasks, in one creation order,
+/// through every filter; the Procedure lookup by FileId still finds the Procedure task, not the pull.
+#[tokio::test]
+async fn describe_tasks_lists_pull_tasks_beside_procedure_tasks() -> R {
+    let (server, client, source) = setup().await;
+    server.set_pull_timeout(Duration::from_secs(30));
+    let ok = client
+        .pull_upload_and_wait(
+            PullUploadRequest::new(source.media("a.mp4", 4096))
+                .with_procedure("LongVideoPreset")
+                .with_session_id("pull-a")
+                .with_session_context("ctx a"),
+            quick(),
+        )
+        .await?;
+    let failed = client
+        .pull_upload(PullUploadRequest::new(format!(
+            "{}/missing/b.mp4",
+            source.base
+        )))
+        .await?;
+    failure(
+        client
+            .wait_for_pull(&failed.task_id, quick())
+            .await
+            .unwrap_err(),
+    );
+    let hanging = client
+        .pull_upload(PullUploadRequest::new(format!(
+            "{}/hang/c.mp4",
+            source.base
+        )))
+        .await?;
+    let procedure_id = ok.procedure_task_id.clone().unwrap();
+    let rows = |resp: DescribeTasksResponse| -> Vec<(String, String, String, String)> {
+        resp.task_set
+            .into_iter()
+            .map(|t| {
+                (
+                    t.task_id.unwrap_or_default(),
+                    t.task_type.unwrap_or_default(),
+                    t.status.unwrap_or_default(),
+                    t.file_id.unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let row = |id: &str, ty: &str, status: &str, file_id: &str| {
+        (
+            id.to_string(),
+            ty.to_string(),
+            status.to_string(),
+            file_id.to_string(),
+        )
+    };
+    let api = client.api();
+    // Newest first by default: the hanging pull (no FileId yet), the failed pull, the Procedure, the first pull.
+    let all = rows(api.describe_tasks(&DescribeTasksRequest::new()).await?);
+    let processing = all[0].2.clone();
+    assert!(
+        processing == "WAITING" || processing == "PROCESSING",
+        "{all:?}"
+    );
+    assert_eq!(
+        all,
+        [
+            row(&hanging.task_id, "PullUpload", &processing, ""),
+            row(&failed.task_id, "PullUpload", "FINISH", ""),
+            row(&procedure_id, "Procedure", "FINISH", &ok.file_id),
+            row(&ok.task_id, "PullUpload", "FINISH", &ok.file_id),
+        ]
+    );
+    // The same rows oldest first, paged two at a time.
+    let first = api
+        .describe_tasks(
+            &DescribeTasksRequest::new()
+                .with_sort(SortBy::asc("CreateTime"))
+                .with_limit(2),
+        )
+        .await?;
+    let token = first.next_token().unwrap().to_string();
+    let second = api
+        .describe_tasks(
+            &DescribeTasksRequest::new()
+                .with_sort(SortBy::asc("CreateTime"))
+                .with_limit(2)
+                .with_scroll_token(token),
+        )
+        .await?;
+    assert!(second.next_token().is_none());
+    let mut asc = rows(first);
+    asc.extend(rows(second));
+    asc.reverse();
+    assert_eq!(asc, all);
+    // Filters: FileId (the pull and the Procedure it started), Status, SessionId/Context carried on the row.
+    let by_file = api
+        .describe_tasks(&DescribeTasksRequest::new().with_file_id(&ok.file_id))
+        .await?;
+    assert_eq!(rows(by_file.clone()), all[2..].to_vec());
+    let pull_row = by_file.task_set.last().unwrap();
+    assert_eq!(pull_row.session_id.as_deref(), Some("pull-a"));
+    assert_eq!(pull_row.session_context.as_deref(), Some("ctx a"));
+    assert!(
+        pull_row
+            .finish_time
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let finished = api
+        .describe_tasks(&DescribeTasksRequest::new().with_status("FINISH"))
+        .await?;
+    assert_eq!(rows(finished), all[1..].to_vec());
+    let running = api
+        .describe_tasks(&DescribeTasksRequest::new().with_status(processing.clone()))
+        .await?;
+    assert_eq!(rows(running), all[..1].to_vec());
+    // Another SubAppId sees none of them.
+    let other = api
+        .describe_tasks(&DescribeTasksRequest::new().with_sub_app_id(1500000009))
+        .await?;
+    assert!(other.task_set.is_empty(), "{other:?}");
+    // Looking up the Procedure task of the pulled file skips the PullUpload row of the same FileId.
+    let found = api
+        .find_procedure_task_id(&ok.file_id, None, quick())
+        .await?;
+    assert_eq!(found, procedure_id);
     Ok(())
 }
 

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod mock;
+mod pull;
+mod sign_upload;
 mod upload;
 
 /// The environment variables every subcommand that talks to VOD reads (shown at the end of `--help`).
@@ -39,6 +41,8 @@ struct Cli {
 enum Command {
     Upload(upload::Args),
     Mock(mock::Args),
+    SignUpload(sign_upload::Args),
+    Pull(pull::Args),
 }
 
 #[tokio::main]
@@ -53,6 +57,8 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Upload(args) => upload::run(args).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::SignUpload(args) => sign_upload::run(args).await,
+        Command::Pull(args) => pull::run(args).await,
     }
 }
 

@@ -1,70 +1,10 @@
 //! `tvod upload` end to end against `tvod mock`, both run as the built binary.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const TVOD: &str = env!("CARGO_BIN_EXE_tvod");
-
-struct Mock {
-    child: Child,
-    info: serde_json::Value,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_mock(data_dir: &Path) -> Mock {
-    let mut child = Command::new(TVOD)
-        .args([
-            "mock",
-            "--json",
-            "--secret-id",
-            "AKIDcli",
-            "--secret-key",
-            "cli-secret-key",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("tvod mock printed {line:?}: {e}"));
-    Mock { child, info }
-}
-
-fn endpoint(info: &serde_json::Value, name: &str) -> String {
-    info[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
-}
-
-fn upload_cmd(mock: &Mock) -> Command {
-    let mut cmd = Command::new(TVOD);
-    cmd.arg("upload")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("TENCENTCLOUD_SECRET_ID", "AKIDcli")
-        .env("TENCENTCLOUD_SECRET_KEY", "cli-secret-key")
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .arg("--vod-endpoint")
-        .arg(endpoint(&mock.info, "vod_endpoint"))
-        .arg("--cos-endpoint")
-        .arg(endpoint(&mock.info, "cos_endpoint"));
-    cmd
-}
+use std::process::{Command, Stdio};
+use support::{Mock, TVOD, start_mock, upload_cmd};
 
 #[test]
 fn cli_uploads_a_directory_with_json_output() {
@@ -150,7 +90,13 @@ fn cli_wrong_secret_is_a_clean_error() {
 
 #[test]
 fn help_names_the_credential_environment_variables() {
-    for args in [&["--help"][..], &["upload", "--help"], &["mock", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["upload", "--help"],
+        &["mock", "--help"],
+        &["sign-upload", "--help"],
+        &["pull", "--help"],
+    ] {
         let out = Command::new(TVOD).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let help = String::from_utf8(out.stdout).unwrap();

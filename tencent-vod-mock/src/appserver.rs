@@ -39,6 +39,7 @@ pub(crate) struct EventSettings {
 
 /// A pull task.
 pub(crate) struct PullTask {
+    seq: u64,
     task_id: String,
     sub_app_id: Option<u64>,
     status: TaskStatus,
@@ -463,7 +464,9 @@ pub(crate) fn pull_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<
     }
     inner.app.pull_requests.push(Value::Object(req.clone()));
     let task_id = format!("{}-Pull-{}", sh.cfg.app_id, random_hex(&mut inner.rng, 31));
+    let seq = inner.next_task_seq();
     inner.app.pulls.push(PullTask {
+        seq,
         task_id: task_id.clone(),
         sub_app_id,
         status: TaskStatus::Waiting,
@@ -770,7 +773,7 @@ async fn run_pull(sh: Arc<Shared>, task_id: String, job: PullJob, timeout: Durat
             .find(|t| t.task_id == task_id)
             .map(|t| t.session_context.clone())
             .unwrap_or_default();
-        let seq = inner.tasks.len() as u64 + 1;
+        let seq = inner.next_task_seq();
         inner.tasks.push(TaskRecord {
             seq,
             task_id: id.clone(),
@@ -872,6 +875,38 @@ fn task_json(t: &PullTask) -> Value {
         "SessionId": t.session_id,
         "Progress": t.progress,
     })
+}
+
+/// The pull tasks of `sub_app_id` as `DescribeTasks` rows (`TaskType` `PullUpload`; `FileId` empty until the
+/// media exists).
+pub(crate) fn pull_task_rows(
+    inner: &Inner,
+    sub_app_id: Option<u64>,
+) -> impl Iterator<Item = crate::events::TaskRow> + '_ {
+    let iso = |t: Option<SystemTime>| t.map(crate::events::iso8601).unwrap_or_default();
+    inner
+        .app
+        .pulls
+        .iter()
+        .filter(move |t| t.sub_app_id == sub_app_id)
+        .map(move |t| crate::events::TaskRow {
+            seq: t.seq,
+            file_id: t.file_id.clone(),
+            status: t.status.clone(),
+            created_wall: t.created,
+            finish_wall: t.finished,
+            json: json!({
+                "TaskId": t.task_id,
+                "Status": t.status.as_str(),
+                "FileId": t.file_id,
+                "TaskType": tencent_vod::appserver::PULL_UPLOAD_TASK_TYPE,
+                "CreateTime": crate::events::iso8601(t.created),
+                "BeginProcessTime": iso(t.begun),
+                "FinishTime": iso(t.finished),
+                "SessionId": t.session_id,
+                "SessionContext": t.session_context,
+            }),
+        })
 }
 
 /// `DescribeTaskDetail` of a pull task; `None` when `TaskId` names no pull task (other task types answer).

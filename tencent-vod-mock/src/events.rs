@@ -60,6 +60,19 @@ pub(crate) struct TaskRecord {
     pub finish_event_queued: bool,
 }
 
+/// One `DescribeTasks` row (`TaskSimpleInfo`) of any task type, with what the filters and the order need.
+pub(crate) struct TaskRow {
+    /// Creation order, shared by every task type.
+    pub seq: u64,
+    pub file_id: String,
+    pub status: TaskStatus,
+    pub created_wall: SystemTime,
+    /// When it finished (`FINISH` only).
+    pub finish_wall: Option<SystemTime>,
+    /// The `TaskSimpleInfo` object.
+    pub json: Value,
+}
+
 impl TaskRecord {
     fn status(&self, cfg: &crate::state::Config, now: Instant) -> TaskStatus {
         let age = now.saturating_duration_since(self.created);
@@ -96,6 +109,30 @@ impl TaskRecord {
             _ => String::new(),
         };
         (status, iso8601(self.created_wall), begin, finish)
+    }
+
+    /// The task as a `DescribeTasks` row.
+    fn row(&self, cfg: &crate::state::Config, now: Instant) -> TaskRow {
+        let (status, created, begin, finish) = self.times(cfg, now);
+        let json = json!({
+            "TaskId": self.task_id,
+            "Status": status.as_str(),
+            "FileId": self.file_id,
+            "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
+            "CreateTime": created,
+            "BeginProcessTime": begin,
+            "FinishTime": finish,
+            "SessionId": self.session_id,
+            "SessionContext": self.session_context,
+        });
+        TaskRow {
+            seq: self.seq,
+            file_id: self.file_id.clone(),
+            finish_wall: (status == TaskStatus::Finish).then(|| self.finish_wall(cfg)),
+            status,
+            created_wall: self.created_wall,
+            json,
+        }
     }
 
     fn procedure_task(&self, status: &TaskStatus) -> Value {
@@ -236,7 +273,7 @@ impl Shared {
             let mut inner = self.lock();
             self.enqueue(&mut inner, c.sub_app_id, body);
             if let (Some(task_id), Some(procedure)) = (&c.procedure_task_id, &c.procedure) {
-                let seq = inner.tasks.len() as u64 + 1;
+                let seq = inner.next_task_seq();
                 inner.tasks.push(TaskRecord {
                     seq,
                     task_id: task_id.clone(),
@@ -551,9 +588,9 @@ fn parse_scroll_token(token: &str, desc: bool) -> Result<u64, VodErr> {
     u64::from_str_radix(rest, 16).map_err(|_| bad())
 }
 
-/// `DescribeTasks`: Procedure tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`, `FinishTime`; sorted by
-/// creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here, every task takes the same time;
-/// default newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
+/// `DescribeTasks`: Procedure and `PullUpload` tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`,
+/// `FinishTime`; sorted by creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here; default
+/// newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
 pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
     sh.advance_tasks();
     let sub_app_id = sub_app_id_of(req)?;
@@ -616,21 +653,24 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
 
     let inner = sh.lock();
     let now = Instant::now();
-    let mut matching: Vec<&TaskRecord> = inner
+    let rows = inner
         .tasks
         .iter()
         .filter(|t| t.sub_app_id == sub_app_id)
+        .map(|t| t.row(&sh.cfg, now))
+        .chain(crate::appserver::pull_task_rows(&inner, sub_app_id));
+    let mut matching: Vec<TaskRow> = rows
         .filter(|t| file_id.as_deref().is_none_or(|f| t.file_id == f))
         .filter(|t| {
             status
                 .as_deref()
-                .is_none_or(|s| t.status(&sh.cfg, now) == TaskStatus::parse(s))
+                .is_none_or(|s| t.status == TaskStatus::parse(s))
         })
         .filter(|t| in_range(t.created_wall, created_range))
         .filter(|t| {
             !finish_filter
-                || (t.status(&sh.cfg, now) == TaskStatus::Finish
-                    && in_range(t.finish_wall(&sh.cfg), finish_range))
+                || (t.status == TaskStatus::Finish
+                    && t.finish_wall.is_some_and(|f| in_range(f, finish_range)))
         })
         .filter(|t| match after_seq {
             None => true,
@@ -643,24 +683,9 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
         matching.reverse();
     }
     let more = matching.len() as u64 > limit;
-    let page = &matching[..matching.len().min(limit as usize)];
-    let task_set: Vec<Value> = page
-        .iter()
-        .map(|t| {
-            let (status, created, begin, finish) = t.times(&sh.cfg, now);
-            json!({
-                "TaskId": t.task_id,
-                "Status": status.as_str(),
-                "FileId": t.file_id,
-                "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
-                "CreateTime": created,
-                "BeginProcessTime": begin,
-                "FinishTime": finish,
-                "SessionId": t.session_id,
-                "SessionContext": t.session_context,
-            })
-        })
-        .collect();
+    matching.truncate(limit as usize);
+    let page = matching;
+    let task_set: Vec<&Value> = page.iter().map(|t| &t.json).collect();
     let token = match (more, page.last()) {
         (true, Some(last)) => scroll_token(desc, last.seq),
         _ => String::new(),

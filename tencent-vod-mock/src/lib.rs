@@ -59,8 +59,9 @@
 //! - `ConfirmEvents`: `EventHandles` required, at most 16 (else `InvalidParameterValue`). **All or nothing**: a
 //!   handle that is unknown, already confirmed, expired or of another `SubAppId` rejects the request with
 //!   `InvalidParameterValue` and confirms none of the handles (VOD only honours a handle within its 30 s).
-//! - `DescribeTasks`: the Procedure tasks of the `SubAppId`, filtered by `FileId`, `Status`, `CreateTime`,
-//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (the same order here) `Asc`/`Desc` (default newest first);
+//! - `DescribeTasks`: the Procedure and `PullUpload` tasks of the `SubAppId` (`TaskType` tells them apart; a pull
+//!   task's `FileId` is `""` until the media exists), filtered by `FileId`, `Status`, `CreateTime`,
+//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (both in creation order here) `Asc`/`Desc` (default newest first);
 //!   `Limit` 1–100 (default 10); an opaque `ScrollToken` is returned while more tasks match (`""` on the last page).
 //! - `DescribeTaskDetail`: `TaskType: "Procedure"`, `Status`, `CreateTime`, `BeginProcessTime`, `FinishTime`
 //!   (ISO 8601 UTC, `""` until reached) and `ProcedureTask`; an unknown task (or one of another `SubAppId`) →

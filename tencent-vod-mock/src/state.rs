@@ -121,8 +121,18 @@ pub(crate) struct Inner {
     pub events: crate::events::EventQueue,
     /// Procedure tasks started by `CommitUpload`.
     pub tasks: Vec<crate::events::TaskRecord>,
+    /// The last task sequence number handed out (Procedure and pull tasks share it: `DescribeTasks` order).
+    pub task_seq: u64,
     /// Event-notification settings and pull tasks.
     pub app: crate::appserver::AppState,
+}
+
+impl Inner {
+    /// The next task sequence number (1, 2, …).
+    pub fn next_task_seq(&mut self) -> u64 {
+        self.task_seq += 1;
+        self.task_seq
+    }
 }
 
 pub(crate) struct Shared {
@@ -196,6 +206,7 @@ impl Shared {
                 file_seq: 0,
                 events: Default::default(),
                 tasks: Vec::new(),
+                task_seq: 0,
                 app: Default::default(),
             }),
             seq: AtomicU64::new(1),
