@@ -126,7 +126,21 @@ pub(crate) async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // HTTP/2 carries the host in the `:authority` pseudo-header, not in `Host`: give the handlers (and the
+        // signature checks, which cover `host`) the header they read, as the real services do.
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    if !req.headers().contains_key(axum::http::header::HOST)
+                        && let Some(authority) = req.uri().authority()
+                        && let Ok(v) = axum::http::HeaderValue::from_str(authority.as_str())
+                    {
+                        req.headers_mut().insert(axum::http::header::HOST, v);
+                    }
+                    req
+                },
+            ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let alpn = alpn.clone();
