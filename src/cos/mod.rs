@@ -39,7 +39,11 @@
 //! # Memory bound
 //! - From a **file**: every part is read from disk while it is sent, with positional reads of
 //!   [`chunk_size`](TransferConfig::with_chunk_size) (256 KiB) chunks streamed as the request body; a retry
-//!   re-reads the range. Buffers are about `parts in flight × a few chunks`, independent of part and file size.
+//!   re-reads the range. Chunk buffers come from a pool of the upload (at most `3 × parts in flight + 1` idle
+//!   buffers, reused as soon as the HTTP stack has written a chunk), so memory is independent of part and file
+//!   size and the steady state allocates nothing. A chunk already in the page cache is read without blocking
+//!   (`preadv2` with `RWF_NOWAIT`, Linux) on the task's own thread, CRC'd there and written to the connection
+//!   from the same core's cache; anything else is read on the blocking pool (and CRC'd on that thread).
 //!   With `Content-MD5` enabled each part is read twice (a hashing pre-pass, then the send).
 //! - From **`Bytes`**: the caller's buffer is shared (sliced, never copied).
 //! - From a **reader**: at most `(parts in flight + 1) × part size` bytes (the parts in flight plus the one
