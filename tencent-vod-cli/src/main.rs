@@ -23,7 +23,7 @@ Environment:
   TENCENTCLOUD_VOD_SUB_APP_ID  default SubAppId
   RUST_LOG                     log filter for diagnostics on stderr (default: warn)
 
-`eval \"$(tvod mock)\"` in another shell sets these for a local mock server.";
+`tvod mock > mock.env &` then `. ./mock.env` points them at a local mock server.";
 
 /// Upload media to Tencent Cloud VOD, or run a local signature-checking mock of VOD + COS.
 #[derive(Parser, Debug)]
