@@ -893,7 +893,10 @@ impl Error {
     /// Whether trying the same request again may succeed: transport failures, throttling, server errors.
     /// Never true for authentication, parameter or local errors.
     ///
-    /// `AuthFailure.SignatureExpire` answers `false` here; the retry loop re-signs and retries it once on its own.
+    /// Clock-skew refusals ([`is_clock_skew`](Self::is_clock_skew), e.g. `AuthFailure.SignatureExpire`) answer
+    /// `false` here; the retry loop re-signs them with the corrected clock and retries once on its own. Whether a
+    /// retryable failure may be repeated also depends on the operation's
+    /// [`Idempotency`](crate::retry::Idempotency) (see [`is_outcome_unknown`](Self::is_outcome_unknown)).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Vod(e) => {
@@ -1310,5 +1313,118 @@ mod tests {
         assert!(!vod("InvalidParameterValue.MediaType").is_retryable());
         assert!(!Error::invalid("x", "y").is_retryable());
         assert_eq!(vod("InternalError").code(), Some("InternalError"));
+    }
+
+    #[test]
+    fn outcome_unknown_and_clock_skew() {
+        let vod = |code: &str, http_status: u16| {
+            Error::Vod(Box::new(VodApiError {
+                action: "CommitUpload".into(),
+                code: code.into(),
+                message: String::new(),
+                request_id: None,
+                http_status,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+            }))
+        };
+        let cos = |status: u16, code: &str, message: &str| {
+            Error::Cos(Box::new(CosError {
+                operation: CosOperation::CompleteMultipartUpload,
+                status,
+                code: code.into(),
+                message: message.into(),
+                request_id: None,
+                trace_id: None,
+                bucket: "b".into(),
+                key: "k".into(),
+                upload_id: None,
+                part_number: None,
+                retry_after: None,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                orphaned_uploads: Vec::new(),
+            }))
+        };
+        let transport = |kind| {
+            Error::Transport(Box::new(TransportError {
+                operation: "x".into(),
+                kind,
+                source: Box::new(std::io::Error::other("x")),
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                orphaned_uploads: Vec::new(),
+            }))
+        };
+        // (error, outcome unknown, clock skew)
+        let cases = [
+            (transport(TransportKind::Connect), false, false),
+            (transport(TransportKind::Body), true, false),
+            (transport(TransportKind::Timeout), true, false),
+            (
+                Error::invalid_response("c", 502, "r", b"", None),
+                true,
+                false,
+            ),
+            (
+                Error::invalid_response("c", 429, "r", b"", None),
+                false,
+                false,
+            ),
+            (vod("InternalError", 200), true, false),
+            (vod("InternalError.DbError", 200), true, false),
+            (
+                vod("RequestLimitExceeded.UinLimitExceeded", 200),
+                false,
+                false,
+            ),
+            (
+                vod("InvalidParameterValue.VodSessionKey", 200),
+                false,
+                false,
+            ),
+            (vod("AuthFailure.SignatureExpire", 200), false, true),
+            (cos(503, "SlowDown", "slow"), false, false),
+            (cos(500, "InternalError", "x"), true, false),
+            (cos(404, "NoSuchUpload", "x"), false, false),
+            (cos(403, "RequestTimeTooSkewed", "x"), false, true),
+            (cos(403, "AccessDenied", "Request has expired"), false, true),
+            (cos(403, "AccessDenied", "Access Denied."), false, false),
+            (Error::invalid("f", "r"), false, false),
+        ];
+        for (e, unknown, skew) in cases {
+            assert_eq!(e.is_outcome_unknown(), unknown, "{e}");
+            assert_eq!(e.is_clock_skew(), skew, "{e}");
+        }
+    }
+
+    #[test]
+    fn commit_outcome_unknown_hides_the_session_key() {
+        let mut u = CommitOutcomeUnknownError::new(
+            "SeSsIoNkEy/+=",
+            Some(7),
+            "b-1",
+            "ap-guangzhou",
+            "/d/f0.mp4",
+            None,
+            Some("m".into()),
+            1,
+            "apply-rid",
+        );
+        u.commit_request_ids.push("rid-2".into());
+        u.reason = "not found".into();
+        let e = Error::CommitOutcomeUnknown(Box::new(u));
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains("SeSsIoNkEy"), "{text}");
+            assert!(
+                text.contains("/d/f0.mp4") && text.contains("rid-2"),
+                "{text}"
+            );
+        }
+        assert_eq!(e.request_id(), Some("rid-2"));
+        let Error::CommitOutcomeUnknown(u) = &e else {
+            unreachable!()
+        };
+        assert_eq!(u.vod_session_key(), "SeSsIoNkEy/+=");
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct CommitTarget<'a> {
     pub applied_at: i64,
     /// How long the media search may be repeated.
     pub reconcile_timeout: Duration,
+    /// Stops the repeated search early (cancellation or deadline of the upload).
+    pub cancel: Option<&'a tokio_util::sync::CancellationToken>,
 }
 
 /// A committed session.
@@ -145,9 +147,13 @@ pub(crate) async fn reconcile(t: &CommitTarget<'_>, cause: Option<Error>) -> Res
     match find(t, &mut report.search_request_ids).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => {
+            let within = if t.cancel.is_some_and(|c| c.is_cancelled()) {
+                "before the upload was cancelled (or its deadline passed)".to_string()
+            } else {
+                format!("within {:?}", t.reconcile_timeout)
+            };
             report.reason = format!(
-                "no media with the storage path was found within {:?} (second CommitUpload: {second})",
-                t.reconcile_timeout
+                "no media with the storage path was found {within} (second CommitUpload: {second})"
             );
             report.cause = Some(Box::new(cause.unwrap_or(second)));
             Err(Error::CommitOutcomeUnknown(Box::new(report)))
@@ -179,10 +185,19 @@ pub(crate) async fn find(
             Err(e) => return Err(e),
         }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
+        if now >= deadline || t.cancel.is_some_and(|c| c.is_cancelled()) {
             return Ok(None);
         }
-        tokio::time::sleep(delay.min(deadline - now)).await;
+        let pause = tokio::time::sleep(delay.min(deadline - now));
+        match t.cancel {
+            Some(c) => {
+                tokio::select! {
+                    () = pause => {}
+                    () = c.cancelled() => return Ok(None),
+                }
+            }
+            None => pause.await,
+        }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
