@@ -209,7 +209,8 @@ async fn commit_never_processed_is_an_unknown_outcome_not_a_commit() {
     };
     assert!(u.reason.contains("no media"), "{e}");
     assert!(h.server.commits().is_empty());
-    assert_eq!(h.server.count("CommitUpload"), 2);
+    // The first commit, then three re-sends with backoff while the gateway keeps failing, then the search.
+    assert_eq!(h.server.count("CommitUpload"), 4);
     assert_eq!(h.server.count("SearchMedia"), 1);
 }
 
