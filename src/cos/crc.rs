@@ -1,9 +1,9 @@
 //! CRC-64/XZ (COS calls it "CRC64-ECMA", header `x-cos-hash-crc64ecma`) and CRC combination.
 //!
 //! Width 64, reflected polynomial `0xC96C5795D7870F42`, init and xor-out all ones; `check("123456789")` is
-//! `0x995DC9BBDF1939FA`. The running CRC uses [`crc_fast`] (SIMD: AVX-512
-//! VPCLMULQDQ where the CPU has it, else PCLMULQDQ, NEON on ARM; 25–48 GB/s on the 2-core AMD EPYC of
-//! BENCHMARKS.md, against 8.5 GB/s for a PCLMULQDQ-only kernel); [`crc64_combine`] joins the CRCs of two
+//! `0x995DC9BBDF1939FA`. The running CRC uses [`crc_fast`] (SIMD chosen at run time: AVX-512
+//! VPCLMULQDQ where the CPU has it and the crate was built with Rust ≥ 1.89, else PCLMULQDQ, NEON on ARM;
+//! 25–58 GB/s on the AMD EPYC of BENCHMARKS.md, against 8–15 GB/s for a PCLMULQDQ kernel); [`crc64_combine`] joins the CRCs of two
 //! adjacent byte ranges without re-reading them (the GF(2) matrix method of zlib's `crc32_combine`, as in
 //! cos-go-sdk-v5 `CRC64Combine`), which is how the whole object's CRC is derived from its parts.
 
