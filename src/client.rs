@@ -7,6 +7,7 @@ use crate::events::EventPoller;
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
 use crate::transport::Clock;
+use crate::transport::net::{NetOptions, RootCertificate, http_client};
 use crate::upload::{UploadHandle, UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
@@ -20,6 +21,10 @@ pub const ENV_VOD_ENDPOINT: &str = "TENCENTCLOUD_VOD_ENDPOINT";
 pub const ENV_COS_ENDPOINT: &str = "TENCENTCLOUD_COS_ENDPOINT";
 /// Environment variable with a default VOD `SubAppId`.
 pub const ENV_SUB_APP_ID: &str = "TENCENTCLOUD_VOD_SUB_APP_ID";
+/// Environment variable naming a PEM (or DER) file of extra root certificates to trust, e.g. the CA of a private
+/// endpoint (`tvod mock --tls` prints it) or of a TLS-intercepting corporate proxy. Read by
+/// [`VodClient::from_env`]; see [`VodClientBuilder::with_root_certificate_file`].
+pub const ENV_CA_FILE: &str = "TENCENTCLOUD_CA_FILE";
 
 pub(crate) struct ClientInner {
     pub(crate) api: VodApi,
@@ -87,7 +92,8 @@ impl VodClient {
     /// A client configured from the environment: credentials from [`DefaultCredentialChain`] (checked now, so a
     /// missing credential fails here), region from `TENCENTCLOUD_REGION`, endpoints from
     /// `TENCENTCLOUD_VOD_ENDPOINT` / `TENCENTCLOUD_COS_ENDPOINT`, default SubAppId from
-    /// `TENCENTCLOUD_VOD_SUB_APP_ID`.
+    /// `TENCENTCLOUD_VOD_SUB_APP_ID`, an extra trusted root certificate from `TENCENTCLOUD_CA_FILE`. Proxies come
+    /// from `HTTPS_PROXY` & co. as for any client (see [`VodClientBuilder::with_proxy_from_env`]).
     pub fn from_env() -> Result<Self> {
         VodClientBuilder::from_env()?.build()
     }
@@ -228,6 +234,7 @@ pub struct VodClientBuilder {
     sub_app_id: Option<u64>,
     transfer: TransferConfig,
     clock: Option<Clock>,
+    net: NetOptions,
 }
 
 impl std::fmt::Debug for VodClientBuilder {
@@ -238,6 +245,7 @@ impl std::fmt::Debug for VodClientBuilder {
             .field("vod_endpoint", &self.vod_endpoint)
             .field("cos_endpoint", &self.cos_endpoint)
             .field("sign_method", &self.sign_method)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -259,6 +267,7 @@ impl Default for VodClientBuilder {
             sub_app_id: None,
             transfer: TransferConfig::default(),
             clock: None,
+            net: NetOptions::default(),
         }
     }
 }
@@ -291,6 +300,11 @@ impl VodClientBuilder {
                 Error::invalid(ENV_SUB_APP_ID, format!("{s:?} is not an unsigned integer"))
             })?;
             b = b.with_sub_app_id(id);
+        }
+        if let Some(path) = std::env::var_os(ENV_CA_FILE)
+            && !path.is_empty()
+        {
+            b = b.with_root_certificate_file(path);
         }
         Ok(b)
     }
@@ -372,7 +386,9 @@ impl VodClientBuilder {
         self
     }
 
-    /// A caller-built `reqwest::Client` (proxies, TLS roots, …). Its own timeouts apply.
+    /// A caller-built `reqwest::Client`. Its own timeouts, TLS and proxy settings apply: combining it with
+    /// [`with_root_certificate`](Self::with_root_certificate) or [`with_proxy`](Self::with_proxy) fails
+    /// [`build`](Self::build).
     ///
     /// **It must not follow redirects**: build it with `.redirect(reqwest::redirect::Policy::none())`
     /// (reqwest follows up to 10 by default). Neither VOD nor COS redirects API calls; a client that follows a
@@ -400,6 +416,80 @@ impl VodClientBuilder {
     /// servers' `Date` headers; see [`Clock`]). Tests pass one with their own time source.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Also trusts this root certificate (PEM, possibly a bundle of several, or one DER certificate) when
+    /// verifying VOD and COS servers, e.g. the CA of a private endpoint or of a TLS-intercepting proxy. Checked
+    /// when the client is built ([`Error::InvalidInput`] naming `root_certificate`). Repeatable.
+    ///
+    /// ```no_run
+    /// # fn demo() -> tencent_vod::Result<()> {
+    /// let pem = std::fs::read("corp-ca.pem").unwrap();
+    /// let client = tencent_vod::VodClient::builder().with_root_certificate(pem).build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn with_root_certificate(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        self.net
+            .root_certificates
+            .push(RootCertificate::Bytes(Arc::from(pem_or_der.as_ref())));
+        self
+    }
+
+    /// Like [`with_root_certificate`](Self::with_root_certificate), read from a file when the client is built
+    /// (a missing file is [`Error::Io`] naming it). [`VodClient::from_env`] adds `TENCENTCLOUD_CA_FILE` this way.
+    pub fn with_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.net
+            .root_certificates
+            .push(RootCertificate::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trust store is used (default `true`). With `false` only the roots added with
+    /// [`with_root_certificate`](Self::with_root_certificate) are trusted (at least one is then required).
+    pub fn with_built_in_root_certificates(mut self, on: bool) -> Self {
+        self.net.built_in_roots = on;
+        self
+    }
+
+    /// Sends every VOD and COS request through this forward proxy: `http://[user:password@]host:port` (or
+    /// `https://` for TLS to the proxy); `https://` destinations through a `CONNECT` tunnel, `http://` ones
+    /// forwarded. Credentials in the URL (percent-encoded) go as `Proxy-Authorization: Basic`, and never appear
+    /// in `Debug` output, logs or errors. Applies to loopback destinations too (unlike environment proxies).
+    /// Overrides `HTTPS_PROXY` & co. A proxy that answers `407` fails with [`Error::Proxy`] (not retried).
+    ///
+    /// Without it, `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` are honoured, except for loopback
+    /// destinations (see [`with_proxy_from_env`](Self::with_proxy_from_env)).
+    ///
+    /// ```no_run
+    /// # fn demo() -> tencent_vod::Result<()> {
+    /// let client = tencent_vod::VodClient::builder()
+    ///     .with_proxy("http://build:s3cret@proxy.corp.example:3128")
+    ///     .with_proxy_bypass("internal.example,10.0.0.0/8")
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.net.proxy = Some(url.into());
+        self
+    }
+
+    /// Hosts the [`with_proxy`](Self::with_proxy) proxy is not used for, `NO_PROXY` style: comma-separated
+    /// domains (matching their subdomains too), IP addresses, CIDR ranges, or `*`.
+    pub fn with_proxy_bypass(mut self, list: impl Into<String>) -> Self {
+        self.net.proxy_bypass = Some(list.into());
+        self
+    }
+
+    /// Whether the proxy environment is honoured when no [`with_proxy`](Self::with_proxy) is given (default
+    /// `true`): `HTTPS_PROXY` for `https://` destinations, `HTTP_PROXY` for `http://` ones (ignored under CGI),
+    /// `ALL_PROXY` for either when the specific one is unset, `NO_PROXY` for exceptions — upper case first, then
+    /// lower case, read when the client is built. **Loopback destinations** (`localhost`, `127.0.0.0/8`, `::1`)
+    /// never go through an environment proxy, as with Go's `ProxyFromEnvironment` (used by Tencent's Go SDKs).
+    /// An invalid or SOCKS proxy URL in the environment fails [`build`](Self::build) with
+    /// [`Error::InvalidInput`] naming the variable. `false` connects directly.
+    pub fn with_proxy_from_env(mut self, on: bool) -> Self {
+        self.net.proxy_from_env = on;
         self
     }
 
@@ -460,8 +550,11 @@ impl VodClientBuilder {
             }
         }
         let http = match self.http {
-            Some(h) => h,
-            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
+            Some(h) => {
+                self.net.check_unused_with_http_client()?;
+                h
+            }
+            None => http_client(self.connect_timeout, self.read_timeout, &self.net)?,
         };
         self.transfer.validate()?;
         let api = VodApi::new(

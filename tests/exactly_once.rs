@@ -208,7 +208,8 @@ async fn commit_never_processed_is_an_unknown_outcome_not_a_commit() {
     };
     assert!(u.reason.contains("no media"), "{e}");
     assert!(h.server.commits().is_empty());
-    assert_eq!(h.server.count("CommitUpload"), 2);
+    // The first commit, then three re-sends with backoff while the gateway keeps failing, then the search.
+    assert_eq!(h.server.count("CommitUpload"), 4);
     assert_eq!(h.server.count("SearchMedia"), 1);
 }
 
@@ -483,4 +484,31 @@ async fn missing_region_fails_before_any_request() {
         .await
         .expect("ParseStreamingManifest without a region");
     assert_eq!(parsed.media_segment_set, vec!["a.ts".to_string()]);
+}
+
+/// A deadline passing while a lost commit is being reconciled ends the search at once, and the error stays the
+/// unknown outcome (the media may be committed), not a plain deadline error.
+#[tokio::test]
+async fn deadline_during_reconciliation_keeps_the_unknown_outcome() {
+    let h = Harness::new(
+        Recommit::Refuse,
+        vec![FaultRule::new(COMMIT).fault(Fault::Status(504))],
+    )
+    .await;
+    let req = h
+        .request(&data(SINGLE, 11), None)
+        .with_commit_reconcile_timeout(Duration::from_secs(600))
+        .with_deadline(Duration::from_millis(1500));
+    let started = tokio::time::Instant::now();
+    let e = h.run(req).await.unwrap_err();
+    let Error::CommitOutcomeUnknown(u) = &e else {
+        panic!("expected CommitOutcomeUnknown, got {e:?}")
+    };
+    assert!(u.reason.contains("cancelled"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the search stopped with the deadline"
+    );
+    assert!(h.server.commits().is_empty());
+    assert!(h.server.count("SearchMedia") >= 1);
 }

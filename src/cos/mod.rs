@@ -39,7 +39,11 @@
 //! # Memory bound
 //! - From a **file**: every part is read from disk while it is sent, with positional reads of
 //!   [`chunk_size`](TransferConfig::with_chunk_size) (256 KiB) chunks streamed as the request body; a retry
-//!   re-reads the range. Buffers are about `parts in flight × a few chunks`, independent of part and file size.
+//!   re-reads the range. Chunk buffers come from a pool of the upload (at most `3 × parts in flight + 1` idle
+//!   buffers, reused as soon as the HTTP stack has written a chunk), so memory is independent of part and file
+//!   size and the steady state allocates nothing. A chunk already in the page cache is read without blocking
+//!   (`preadv2` with `RWF_NOWAIT`, Linux) on the task's own thread, CRC'd there and written to the connection
+//!   from the same core's cache; anything else is read on the blocking pool (and CRC'd on that thread).
 //!   With `Content-MD5` enabled each part is read twice (a hashing pre-pass, then the send).
 //! - From **`Bytes`**: the caller's buffer is shared (sliced, never copied).
 //! - From a **reader**: at most `(parts in flight + 1) × part size` bytes (the parts in flight plus the one
@@ -212,6 +216,7 @@ pub struct CosClientBuilder {
     read_timeout: Duration,
     plain_http: Option<Arc<PlainHttpWarning>>,
     clock: Option<Clock>,
+    net: crate::transport::net::NetOptions,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -221,6 +226,7 @@ impl std::fmt::Debug for CosClientBuilder {
             .field("region", &self.region)
             .field("credentials", &self.credentials)
             .field("endpoint", &self.endpoint)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -241,6 +247,7 @@ impl CosClient {
             read_timeout: Duration::from_secs(60),
             plain_http: None,
             clock: None,
+            net: crate::transport::net::NetOptions::default(),
         }
     }
 
@@ -391,7 +398,9 @@ impl CosClientBuilder {
         self
     }
 
-    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts apply.
+    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts, TLS and proxy settings apply
+    /// (combining it with [`with_root_certificate`](Self::with_root_certificate) or
+    /// [`with_proxy`](Self::with_proxy) fails [`build`](Self::build)).
     ///
     /// **It must not follow redirects**: build it with
     /// `.redirect(reqwest::redirect::Policy::none())`. COS never redirects object API calls, and a client that
@@ -437,6 +446,53 @@ impl CosClientBuilder {
         self
     }
 
+    /// Also trusts this root certificate (PEM, possibly a bundle, or one DER certificate); see
+    /// [`VodClientBuilder::with_root_certificate`](crate::VodClientBuilder::with_root_certificate).
+    pub fn with_root_certificate(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::transport::net::RootCertificate::Bytes(Arc::from(
+                pem_or_der.as_ref(),
+            )));
+        self
+    }
+
+    /// Like [`with_root_certificate`](Self::with_root_certificate), read from a file when the client is built.
+    pub fn with_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::transport::net::RootCertificate::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trust store is used (default `true`); see
+    /// [`VodClientBuilder::with_built_in_root_certificates`](crate::VodClientBuilder::with_built_in_root_certificates).
+    pub fn with_built_in_root_certificates(mut self, on: bool) -> Self {
+        self.net.built_in_roots = on;
+        self
+    }
+
+    /// Sends every request through this forward proxy (`http://[user:password@]host:port`); see
+    /// [`VodClientBuilder::with_proxy`](crate::VodClientBuilder::with_proxy).
+    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.net.proxy = Some(url.into());
+        self
+    }
+
+    /// Hosts the [`with_proxy`](Self::with_proxy) proxy is not used for (`NO_PROXY` style).
+    pub fn with_proxy_bypass(mut self, list: impl Into<String>) -> Self {
+        self.net.proxy_bypass = Some(list.into());
+        self
+    }
+
+    /// Whether `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` are honoured without
+    /// [`with_proxy`](Self::with_proxy) (default `true`; never for loopback destinations); see
+    /// [`VodClientBuilder::with_proxy_from_env`](crate::VodClientBuilder::with_proxy_from_env).
+    pub fn with_proxy_from_env(mut self, on: bool) -> Self {
+        self.net.proxy_from_env = on;
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<CosClient> {
         let bucket = self.bucket;
@@ -476,8 +532,15 @@ impl CosClientBuilder {
             }
         }
         let http = match self.http {
-            Some(h) => h,
-            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
+            Some(h) => {
+                self.net.check_unused_with_http_client()?;
+                h
+            }
+            None => crate::transport::net::http_client(
+                self.connect_timeout,
+                self.read_timeout,
+                &self.net,
+            )?,
         };
         let clock = self.clock.unwrap_or_default();
         // Short-lived credentials: never reserve more than a quarter of what is left (in server time).
@@ -599,6 +662,9 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if let Some(e) = Error::proxy_auth_from_response(&ctx.label(), status, resp.headers()) {
+            return Err(e);
+        }
         if resp.url() == &url {
             self.inner.clock.observe("COS", resp.headers());
         }

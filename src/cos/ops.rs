@@ -267,14 +267,15 @@ impl CosClient {
                         }
                         Ok(resp) => {
                             let crc = meter.crc();
-                            if crc.len() != data.len() {
+                            let sent = meter.sent.load(Ordering::Relaxed);
+                            if sent != data.len() || crc.len() != data.len() {
                                 rollback();
                                 return Err(Error::invalid_response(
                                     ctx.op.as_str(),
                                     resp.status,
                                     format!(
                                         "server answered after {} of {} body bytes",
-                                        crc.len(),
+                                        sent,
                                         data.len()
                                     ),
                                     &resp.body,

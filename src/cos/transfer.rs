@@ -500,7 +500,8 @@ impl CosClient {
         }
         let plan = match source {
             UploadSource::Path(path) => {
-                let (file, size) = FileHandle::open(&path, opts.expected_source).await?;
+                let (file, size) =
+                    FileHandle::open(&path, opts.expected_source, cfg.concurrency()).await?;
                 match PartPlan::new(size, &cfg)? {
                     PartPlan::Single { size } => Plan::Single(PartData::File {
                         file,

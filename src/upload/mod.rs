@@ -174,6 +174,8 @@ pub(crate) async fn run(ctx: UploadContext<'_>, mut req: UploadRequest) -> Resul
                             tracing::warn!(file_id = %out.file_id, "the deadline passed while CommitUpload was in flight; the upload is committed");
                             Ok(out)
                         }
+                        // The media may be committed: that matters more than the deadline.
+                        Err(e @ Error::CommitOutcomeUnknown(_)) => Err(e),
                         Err(_) => Err(Error::DeadlineExceeded(d)),
                     }
                 }
@@ -967,6 +969,7 @@ async fn pipeline(
                         media_name: apply.media_name.as_deref(),
                         applied_at: session.applied_at,
                         reconcile_timeout: commit_reconcile_timeout,
+                        cancel: Some(&cancel),
                     };
                     // On failure the checkpoint keeps its commit attempt: a later run reconciles again.
                     let committed = commit::reconcile(&target, None).await?;
@@ -1056,6 +1059,7 @@ async fn pipeline(
             media_name: apply.media_name.as_deref(),
             applied_at: session.applied_at,
             reconcile_timeout: commit_reconcile_timeout,
+            cancel: Some(&cancel),
         };
         match commit::send(&target).await {
             Ok(c) => break (session, bytes_sent, c),

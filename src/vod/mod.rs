@@ -434,6 +434,9 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
+        if let Some(e) = Error::proxy_auth_from_response(action, status, resp.headers()) {
+            return Err(e);
+        }
         if resp.url() == endpoint {
             self.inner.config.clock.observe("VOD", resp.headers());
         }

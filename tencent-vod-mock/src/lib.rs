@@ -120,6 +120,7 @@ mod media;
 #[cfg_attr(docsrs, doc(cfg(feature = "standalone")))]
 pub mod standalone;
 mod state;
+mod tls;
 pub mod verify;
 mod vod;
 
@@ -308,6 +309,8 @@ pub struct MockServerBuilder {
     callback_url: Option<String>,
     clock_offset: i64,
     recommit: Recommit,
+    tls: bool,
+    tls_http2: bool,
 }
 
 /// The longest event/task duration the builder keeps (longer values are clamped, so time arithmetic cannot
@@ -341,6 +344,8 @@ impl Default for MockServerBuilder {
             callback_url: None,
             clock_offset: 0,
             recommit: Recommit::default(),
+            tls: false,
+            tls_http2: true,
         }
     }
 }
@@ -449,6 +454,20 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serve both endpoints over TLS (`https://`): a CA and a server certificate (for `localhost`, `127.0.0.1`,
+    /// `::1` and the bound IP) are generated at start; [`MockServer::ca_certificate_pem`] /
+    /// [`MockServer::ca_file`] hand the CA to clients, and [`MockServer::client_builder`] trusts it already.
+    pub fn with_tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+    /// With TLS: whether ALPN offers HTTP/2 besides HTTP/1.1 (default `true`, like VOD and COS), so a client
+    /// that asks for `h2` multiplexes its requests on one connection. `false` offers `http/1.1` only.
+    pub fn with_tls_http2(mut self, on: bool) -> Self {
+        self.tls_http2 = on;
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> Result<MockServer> {
         tencent_vod::__private::validate_region("region", &self.region)?;
@@ -499,6 +518,20 @@ impl MockServerBuilder {
                     .map_err(|e| Error::io(addr.to_string(), "bind the mock listener", e))
             }
         };
+        let tls = if self.tls {
+            let alpn: &[&[u8]] = if self.tls_http2 {
+                &[b"h2", b"http/1.1"]
+            } else {
+                &[b"http/1.1"]
+            };
+            let t = tls::generate(self.ip, alpn)?;
+            let ca_file = data_dir.join("ca.pem");
+            std::fs::write(&ca_file, &t.ca_pem)
+                .map_err(|e| Error::io(&ca_file, "write the mock CA certificate", e))?;
+            Some((t, ca_file))
+        } else {
+            None
+        };
         let vod_listener = bind(self.vod_port).await?;
         let cos_listener = bind(self.cos_port).await?;
         let vod_addr = vod_listener
@@ -529,9 +562,16 @@ impl MockServerBuilder {
             self.clock_offset,
         ));
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let acceptor = tls.as_ref().map(|(t, _)| t.acceptor.clone());
+        let tls_alpn = tls::AlpnCounts::default();
         let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
             let mut rx = rx.clone();
+            let acceptor = acceptor.clone();
+            let alpn = tls_alpn.clone();
             tokio::spawn(async move {
+                if let Some(acceptor) = acceptor {
+                    return tls::serve(listener, acceptor, router, rx, alpn).await;
+                }
                 let shutdown = async move {
                     let _ = rx.wait_for(|v| *v).await;
                 };
@@ -563,6 +603,8 @@ impl MockServerBuilder {
             shared,
             vod_addr,
             cos_addr,
+            tls: tls.map(|(t, path)| (t.ca_pem, path)),
+            tls_alpn,
             credential: credentials[0].clone(),
             shutdown: tx,
             tasks: vec![vod_task, cos_task],
@@ -619,6 +661,9 @@ pub struct MockServer {
     credential: Credential,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// With TLS: the CA (PEM) and the file it was written to.
+    tls: Option<(String, PathBuf)>,
+    tls_alpn: tls::AlpnCounts,
 }
 
 impl std::fmt::Debug for MockServer {
@@ -642,14 +687,39 @@ impl MockServer {
         MockServerBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT` of the VOD API.
-    pub fn vod_endpoint(&self) -> String {
-        format!("http://{}", self.vod_addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
-    /// `http://127.0.0.1:PORT` of COS (path-style addressing, see the module docs).
+    /// `http://127.0.0.1:PORT` of the VOD API (`https://` with [`MockServerBuilder::with_tls`]).
+    pub fn vod_endpoint(&self) -> String {
+        format!("{}://{}", self.scheme(), self.vod_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of COS (path-style addressing, see the module docs; `https://` with
+    /// [`MockServerBuilder::with_tls`]).
     pub fn cos_endpoint(&self) -> String {
-        format!("http://{}", self.cos_addr)
+        format!("{}://{}", self.scheme(), self.cos_addr)
+    }
+
+    /// With TLS, the CA certificate (PEM) that signed the server's certificate: what a client must trust.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// With TLS, the connections accepted so far (both endpoints) by the protocol ALPN settled on: `h2`,
+    /// `http/1.1`, or `-` for a client that offered none. Empty without TLS.
+    pub fn tls_connections(&self) -> BTreeMap<String, u64> {
+        self.tls_alpn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// With TLS, the file holding [`ca_certificate_pem`](Self::ca_certificate_pem) (`ca.pem` in the data
+    /// directory), e.g. for `curl --cacert` or `TENCENTCLOUD_CA_FILE`.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|(_, path)| path.as_path())
     }
 
     /// The VOD listener address.
@@ -687,13 +757,18 @@ impl MockServer {
         self.shared.cfg.data_dir.clone()
     }
 
-    /// A [`VodClientBuilder`] preset with the credential, both endpoints and the region.
+    /// A [`VodClientBuilder`] preset with the credential, both endpoints and the region (and, with TLS, trusting
+    /// the mock's CA).
     pub fn client_builder(&self) -> VodClientBuilder {
-        VodClientBuilder::default()
+        let b = VodClientBuilder::default()
             .with_credential(self.credential())
             .with_region(self.region())
             .with_vod_endpoint(self.vod_endpoint())
-            .with_cos_endpoint(self.cos_endpoint())
+            .with_cos_endpoint(self.cos_endpoint());
+        match self.ca_certificate_pem() {
+            Some(pem) => b.with_root_certificate(pem),
+            None => b,
+        }
     }
 
     /// Temporary COS credentials for `bucket` (default: the region's VOD bucket), valid for any key in it.

@@ -10,6 +10,7 @@ pub mod app;
 pub mod capture;
 pub mod cos;
 pub mod loopback_vod;
+pub mod proxy;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
