@@ -1116,3 +1116,6 @@ impl<S: MultipartStore> Engine<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
