@@ -71,6 +71,9 @@ struct Args {
     /// offers it by ALPN, i.e. over HTTPS).
     #[arg(long, default_value = "default")]
     http_version: String,
+    /// Streaming chunk size of ours, e.g. 64K (default: the SDK's).
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
     /// Where to create the temporary files (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -87,6 +90,9 @@ struct ChildArgs {
     /// `default`, `1` or `2` (see the parent's `--http-version`).
     #[arg(long, default_value = "default")]
     http_version: String,
+    /// Streaming chunk size (default: the SDK's).
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
     /// Files to upload (4 in flight when several).
     files: Vec<PathBuf>,
 }
@@ -349,8 +355,11 @@ fn ours_command(args: &Args, mock: &Mock, case: &Case) -> Result<Command, String
     let mut cmd = Command::new(exe);
     mock.env(&mut cmd);
     cmd.arg(CHILD)
-        .args(["--http-version", &args.http_version])
-        .args(&case.files);
+        .args(["--http-version", &args.http_version]);
+    if let Some(c) = args.chunk_size {
+        cmd.arg("--chunk-size").arg(c.to_string());
+    }
+    cmd.args(&case.files);
     Ok(cmd)
 }
 
@@ -449,10 +458,13 @@ fn parent(args: Args) -> Result<(), String> {
         .unwrap_or(0);
     println!(
         "# vs_curl v1 machine: cores={cores} cpu={:?} | load before: {} | mock: out of process, bench mode | ours: \
-         VodClient::from_env defaults, http_version={} | runs={} alternating",
+         VodClient::from_env defaults, http_version={} chunk_size={} | runs={} alternating",
         cpu_model(),
         loadavg(),
         args.http_version,
+        args.chunk_size
+            .map(human)
+            .unwrap_or_else(|| "default".into()),
         args.runs
     );
     for proto in &args.protocols {
@@ -546,6 +558,11 @@ async fn child(args: ChildArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .with_http_client(h.build()?);
         }
         other => return Err(format!("--http-version: {other:?}: expected default, 1 or 2").into()),
+    }
+    if let Some(c) = args.chunk_size {
+        b = b.with_transfer_config(
+            tencent_vod::cos::TransferConfig::default().with_chunk_size(c as usize),
+        );
     }
     let client = b.build()?;
     let mut total = 0u64;
