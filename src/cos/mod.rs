@@ -79,6 +79,7 @@ pub(crate) mod crc;
 mod ops;
 pub(crate) mod plan;
 mod source;
+mod store;
 mod transfer;
 pub(crate) mod xml;
 
