@@ -90,8 +90,8 @@ pub use plan::{
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
 pub use transfer::{
-    CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState, UploadOptions,
-    UploadOutput,
+    BandwidthLimit, CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState,
+    UploadOptions, UploadOutput,
 };
 pub(crate) use transfer::{OrphanSink, or_cancel};
 

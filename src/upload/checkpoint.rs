@@ -54,8 +54,30 @@ pub struct Checkpoint {
     /// Objects in upload order: the media, the cover, then HLS/DASH segments.
     pub objects: Vec<ObjectCheckpoint>,
     /// Set once CommitUpload succeeded (normally the checkpoint is deleted then; a checkpoint with this flag is
-    /// discarded).
+    /// discarded when an upload is run again).
     pub committed: bool,
+    /// The CommitUpload outcome, recorded when the checkpoint is kept after the commit
+    /// ([`UploadRequest::with_keep_committed_checkpoint`](super::UploadRequest::with_keep_committed_checkpoint)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommittedUpload>,
+}
+
+/// A successful CommitUpload, as recorded in a kept checkpoint ([`Checkpoint::committed_upload`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CommittedUpload {
+    /// The media's FileId.
+    pub file_id: String,
+    /// Playback URL.
+    pub media_url: Option<String>,
+    /// Cover URL, when a cover was uploaded.
+    pub cover_url: Option<String>,
+    /// Request id of the session's ApplyUpload.
+    pub apply_request_id: String,
+    /// Request id of CommitUpload.
+    pub commit_request_id: String,
+    /// When the commit answer arrived (unix seconds).
+    pub committed_at: i64,
 }
 
 impl fmt::Debug for Checkpoint {
@@ -73,6 +95,7 @@ impl fmt::Debug for Checkpoint {
             .field("sub_app_id", &self.sub_app_id)
             .field("objects", &self.objects)
             .field("committed", &self.committed)
+            .field("commit", &self.commit)
             .finish()
     }
 }
@@ -81,6 +104,20 @@ impl Checkpoint {
     /// When the temporary credentials expire (unix seconds), if the session has any.
     pub fn credential_expiry(&self) -> Option<i64> {
         self.apply.temp_certificate.as_ref().map(|c| c.expired_time)
+    }
+
+    /// The recorded CommitUpload outcome: `Some` when the session was committed and the checkpoint kept with
+    /// its outcome ([`UploadRequest::with_keep_committed_checkpoint`](super::UploadRequest::with_keep_committed_checkpoint)).
+    /// Such a checkpoint must not be uploaded again: the media is in VOD under this FileId.
+    pub fn committed_upload(&self) -> Option<&CommittedUpload> {
+        self.commit.as_ref().filter(|_| self.committed)
+    }
+
+    /// Whether every object is recorded complete on COS. CommitUpload is only ever sent after this was saved, so
+    /// a checkpoint that is complete but not [`committed`](Self::committed) belongs to a session whose commit
+    /// may or may not have reached VOD (the process stopped between the last object and the recorded answer).
+    pub fn all_objects_complete(&self) -> bool {
+        !self.objects.is_empty() && self.objects.iter().all(|o| o.completed.is_some())
     }
 
     /// Verified parts over all objects.

@@ -42,7 +42,8 @@
 //! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
 //!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
 //!    sent);
-//! 3. commits, and deletes the checkpoint. If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a
+//! 3. commits, and deletes the checkpoint (or keeps it, marked committed with the outcome, with
+//!    [`UploadRequest::with_keep_committed_checkpoint`]). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a
 //!    resumed session (already committed, or unknown), the checkpoint is discarded and the upload starts over
 //!    once.
 //!
@@ -72,8 +73,9 @@ mod prepare;
 mod request;
 
 pub use checkpoint::{
-    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CompletedObject, FINGERPRINT_HEAD_BYTES,
-    JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint, SourceFingerprint,
+    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CommittedUpload, CompletedObject,
+    FINGERPRINT_HEAD_BYTES, JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint,
+    SourceFingerprint,
 };
 pub use handle::UploadHandle;
 pub use prepare::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
@@ -83,8 +85,8 @@ pub use request::{
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
-    UploadOptions, UploadSource,
+    BandwidthLimit, ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState,
+    TransferConfig, UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
@@ -528,6 +530,7 @@ fn is_credential_expiry(e: &Error, expiry: Option<i64>) -> bool {
 struct TransferPlan<'a> {
     transfer: &'a TransferConfig,
     budget: &'a ConcurrencyBudget,
+    bandwidth: Option<&'a BandwidthLimit>,
     aggregator: Option<&'a Arc<Aggregator>>,
     /// Multipart uploads of every attempt that could not be aborted.
     orphans: &'a OrphanSink,
@@ -582,6 +585,9 @@ async fn transfer_all(
                 .with_orphan_sink(Arc::clone(plan.orphans));
             if let Some(a) = plan.aggregator {
                 opts = opts.with_progress(a.progress_for(i));
+            }
+            if let Some(l) = plan.bandwidth {
+                opts = opts.with_bandwidth_limit(l.clone());
             }
             let aggregator = plan.aggregator.cloned();
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
@@ -738,6 +744,7 @@ async fn fresh_session(
                 })
                 .collect(),
             committed: false,
+            commit: None,
         };
         let writer = CheckpointWriter::new(Arc::clone(&res.store), cp);
         writer.save_now().await;
@@ -762,7 +769,9 @@ async fn pipeline(
         resolve_task,
         budget,
         checkpoint,
+        keep_committed_checkpoint,
         credential_margin,
+        bandwidth,
         ..
     } = req;
 
@@ -866,6 +875,7 @@ async fn pipeline(
     let plan = TransferPlan {
         transfer: &transfer,
         budget: &budget,
+        bandwidth: bandwidth.as_ref(),
         aggregator: aggregator.as_ref(),
         orphans: &orphans,
     };
@@ -955,12 +965,26 @@ async fn pipeline(
         }
     };
     tracing::info!(file_id = %committed.file_id, request_id = %committed.request_id, "CommitUpload done");
-    if let (Some(res), Some(w)) = (&resumable, &session.writer)
-        && let Err(e) = res.store.delete(&res.key).await
-    {
-        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; marking it committed");
-        w.update(|cp| cp.committed = true);
-        w.save_now().await;
+    if let (Some(res), Some(w)) = (&resumable, &session.writer) {
+        if keep_committed_checkpoint {
+            let record = CommittedUpload {
+                file_id: committed.file_id.clone(),
+                media_url: committed.media_url.clone(),
+                cover_url: committed.cover_url.clone().filter(|u| !u.is_empty()),
+                apply_request_id: session.applied.request_id.clone(),
+                commit_request_id: committed.request_id.clone(),
+                committed_at: crate::cos::now_unix(),
+            };
+            w.update(|cp| {
+                cp.committed = true;
+                cp.commit = Some(record);
+            });
+            w.save_now().await;
+        } else if let Err(e) = res.store.delete(&res.key).await {
+            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; marking it committed");
+            w.update(|cp| cp.committed = true);
+            w.save_now().await;
+        }
     }
 
     // 5. Optionally find the procedure task.

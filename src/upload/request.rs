@@ -1,7 +1,7 @@
 //! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
 
 use super::checkpoint::CheckpointStore;
-use crate::cos::{ConcurrencyBudget, UploadSource};
+use crate::cos::{BandwidthLimit, ConcurrencyBudget, UploadSource};
 use crate::events::WaitOptions;
 use crate::vod::ApplyUploadRequest;
 use bytes::Bytes;
@@ -126,7 +126,9 @@ pub struct UploadRequest {
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Option<ConcurrencyBudget>,
     pub(crate) checkpoint: Option<CheckpointConfig>,
+    pub(crate) keep_committed_checkpoint: bool,
     pub(crate) credential_margin: Duration,
+    pub(crate) bandwidth: Option<BandwidthLimit>,
 }
 
 impl std::fmt::Debug for UploadRequest {
@@ -159,7 +161,9 @@ impl UploadRequest {
             deadline: None,
             budget: None,
             checkpoint: None,
+            keep_committed_checkpoint: false,
             credential_margin: DEFAULT_CREDENTIAL_MARGIN,
+            bandwidth: None,
         }
     }
 
@@ -346,6 +350,29 @@ impl UploadRequest {
             store: Arc::new(store),
             key,
         });
+        self
+    }
+
+    /// With a checkpoint: after a successful CommitUpload, keep the checkpoint, marked
+    /// [`committed`](crate::upload::Checkpoint::committed) with the outcome in
+    /// [`Checkpoint::commit`](crate::upload::Checkpoint::commit), instead of deleting it. The save is awaited
+    /// before `upload` returns.
+    ///
+    /// For callers that record the outcome elsewhere (a batch journal) and must survive a crash between the
+    /// commit and their own write: on restart they load the checkpoint
+    /// ([`CheckpointStore::load`](crate::upload::CheckpointStore::load)), find the FileId in
+    /// [`Checkpoint::committed_upload`](crate::upload::Checkpoint::committed_upload) instead of uploading the
+    /// media a second time, and delete the checkpoint themselves once their record is durable. An upload run
+    /// again with a committed checkpoint discards it and starts over, so check it first.
+    pub fn with_keep_committed_checkpoint(mut self, keep: bool) -> Self {
+        self.keep_committed_checkpoint = keep;
+        self
+    }
+
+    /// Caps the rate at which this upload's bytes are sent; share one [`BandwidthLimit`] between uploads to cap
+    /// them together.
+    pub fn with_bandwidth_limit(mut self, limit: BandwidthLimit) -> Self {
+        self.bandwidth = Some(limit);
         self
     }
 

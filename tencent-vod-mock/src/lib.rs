@@ -24,6 +24,8 @@
 //!   300 s off), `AuthFailure.SecretIdNotFound`, `AuthFailure.TokenFailure` (credential with a token and a missing or
 //!   different `X-TC-Token`/`Token`), `AuthFailure.InvalidAuthorization`. Errors use the real envelope (HTTP 200,
 //!   `Response.Error.{Code,Message}`, `RequestId`).
+//! - **Media search** on the VOD endpoint: `SearchMedia` over the committed uploads (see
+//!   [Media search](#media-search)).
 //! - **Events and tasks** on the VOD endpoint: every successful `CommitUpload` queues a v3 `NewFileUpload` event
 //!   (`FileUploadEvent.ProcedureTaskId` is the task id of the `Procedure` given to `ApplyUpload`, else `""`) and,
 //!   with a `Procedure`, creates a task of type `Procedure` that is `WAITING`, then `PROCESSING`, then `FINISH`
@@ -73,6 +75,15 @@
 //! queues the `ProcedureStateChanged` event at the finish time. Inspect with [`MockServer::events_pending`],
 //! [`MockServer::events_confirmed`] and [`MockServer::tasks`].
 //!
+//! # Media search
+//!
+//! `SearchMedia` answers from the committed uploads: `FileIds`, `Names` (case-insensitive substring, either way
+//! round, standing in for VOD's fuzzy match), `NamePrefixes`, `ClassIds`, `SourceTypes` (`Upload`),
+//! `StorageRegions`, `CreateTime` (`After`/`Before`, the commit time), `SubAppId`; `Sort` by `CreateTime`
+//! (default newest first); `Offset` + `Limit` (default 10) at most 5000. Each `MediaInfoSet` entry has `FileId`
+//! and `BasicInfo` (`Name`, `CreateTime`, `UpdateTime`, `ExpireTime`, `ClassId`, `CoverUrl`, `Type`,
+//! `MediaUrl`, `SourceInfo.{SourceType,SourceContext}`, `StorageRegion`, `Category`, `Status`).
+//!
 //! # Faults
 //!
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
@@ -86,6 +97,7 @@
 mod cos;
 mod events;
 mod fault;
+mod media;
 #[cfg(feature = "standalone")]
 #[cfg_attr(docsrs, doc(cfg(feature = "standalone")))]
 pub mod standalone;
@@ -186,6 +198,9 @@ pub struct MockStats {
     pub max_concurrent_uploads: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Body bytes received by PUT Object and Upload Part, counted as they arrive (bodies cut short and
+    /// refused ones included).
+    pub bytes_received: u64,
 }
 
 /// A queued (not yet confirmed) event, as [`MockServer::events_pending`] reports it.
@@ -675,6 +690,13 @@ impl MockServer {
             .clone()
     }
 
+    /// Body bytes received by PUT Object and Upload Part so far (also in [`stats`](Self::stats)).
+    pub fn bytes_received(&self) -> u64 {
+        self.shared
+            .bytes_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Counters.
     pub fn stats(&self) -> MockStats {
         let inner = self.shared.lock();
@@ -686,6 +708,7 @@ impl MockServer {
                 .max_in_flight
                 .load(std::sync::atomic::Ordering::Relaxed),
             faults_injected: inner.faults_injected,
+            bytes_received: self.bytes_received(),
         }
     }
 

@@ -291,6 +291,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         "DescribeTasks" => crate::events::describe_tasks(&sh, &req),
         "DescribeTaskDetail" => crate::events::describe_task_detail(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
+        "SearchMedia" => crate::media::search_media(&sh, &req),
         other => Err(err(
             "InvalidAction",
             format!("The action `{other}` does not exist."),
@@ -716,6 +717,7 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
             source_context,
             session_context,
             expire_time,
+            committed_at: None,
         },
     );
     Ok(json!({
@@ -861,6 +863,7 @@ fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, Vo
         ));
     }
     s.committed = true;
+    s.committed_at = Some(std::time::SystemTime::now());
     let base = format!("http://{}.vod2.myqcloud.com", sh.cfg.app_id);
     let media_url = format!("{base}/{}", s.media_key);
     let cover_url = s.cover_key.as_ref().map(|k| format!("{base}/{k}"));
