@@ -414,3 +414,4 @@ pub async fn v1_get(
 pub fn error_code(v: &serde_json::Value) -> Option<String> {
     v["Response"]["Error"]["Code"].as_str().map(str::to_string)
 }
+
