@@ -281,9 +281,12 @@ impl Output {
     pub async fn finish(self, summary_human: &str, summary_json: &Value) {
         match self.progress {
             Progress::Bars { multi, overall } => {
+                // The overall bar stays with its final state; what follows starts on a line of its own.
                 overall.set_message(files_message(&self.counters));
                 overall.finish();
+                drop(overall);
                 drop(multi);
+                eprintln!();
             }
             Progress::Plain { stop, task } => {
                 stop.cancel();

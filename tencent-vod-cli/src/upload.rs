@@ -233,6 +233,7 @@ pub async fn run(args: Args) -> ExitCode {
     }
     drop(results);
     signals.abort();
+    let _ = signals.await;
     let (ok, failed, bytes) = (ok.into_inner(), failed.into_inner(), bytes.into_inner());
     let secs = started.elapsed().as_secs_f64();
     let mbps = bytes as f64 / secs.max(1e-9) / 1e6;

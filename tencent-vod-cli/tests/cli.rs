@@ -1,75 +1,19 @@
 //! `tvod upload` end to end against `tvod mock`, both run as the built binary.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use support::{ChildMock, TVOD, start_child_mock};
 
-const TVOD: &str = env!("CARGO_BIN_EXE_tvod");
-
-struct Mock {
-    child: Child,
-    info: serde_json::Value,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_mock(data_dir: &Path) -> Mock {
-    let mut child = Command::new(TVOD)
-        .args([
-            "mock",
-            "--json",
-            "--secret-id",
-            "AKIDcli",
-            "--secret-key",
-            "cli-secret-key",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("tvod mock printed {line:?}: {e}"));
-    Mock { child, info }
-}
-
-fn endpoint(info: &serde_json::Value, name: &str) -> String {
-    info[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
-}
-
-fn upload_cmd(mock: &Mock) -> Command {
-    let mut cmd = Command::new(TVOD);
-    cmd.arg("upload")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("TENCENTCLOUD_SECRET_ID", "AKIDcli")
-        .env("TENCENTCLOUD_SECRET_KEY", "cli-secret-key")
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .arg("--vod-endpoint")
-        .arg(endpoint(&mock.info, "vod_endpoint"))
-        .arg("--cos-endpoint")
-        .arg(endpoint(&mock.info, "cos_endpoint"));
-    cmd
+fn upload_cmd(mock: &ChildMock) -> Command {
+    mock.tvod("upload")
 }
 
 #[test]
 fn cli_uploads_a_directory_with_json_output() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_mock(data.path());
+    let mock = start_child_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.mp4"), vec![1u8; 300_000]).unwrap();
     std::fs::write(dir.path().join("b.MOV"), vec![2u8; 1_000]).unwrap();
@@ -84,12 +28,17 @@ fn cli_uploads_a_directory_with_json_output() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+    let mut lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let summary = lines.pop().unwrap();
+    assert_eq!(summary["Summary"]["Ok"], 3, "{summary}");
+    assert_eq!(summary["Summary"]["Failed"], 0, "{summary}");
+    assert_eq!(summary["Summary"]["Bytes"], 303_000, "{summary}");
     assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l["Status"] == "ok"), "{lines:?}");
     let mut bytes: Vec<u64> = lines.iter().map(|l| l["Bytes"].as_u64().unwrap()).collect();
     bytes.sort();
     assert_eq!(bytes, vec![1_000, 2_000, 300_000]);
@@ -102,38 +51,64 @@ fn cli_uploads_a_directory_with_json_output() {
     }
 }
 
+/// Failures are one JSON line each with `--json` (one `error:` line each on stderr without), the good file still
+/// goes through, and the exit code is 1.
 #[test]
-fn cli_failures_are_one_line_each_and_exit_non_zero() {
+fn cli_failures_are_reported_per_file_and_exit_1() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_mock(data.path());
+    let mock = start_child_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("ok.mp4");
     std::fs::write(&good, vec![1u8; 100]).unwrap();
-    let out = upload_cmd(&mock)
-        .arg("--json")
-        .arg(&good)
-        .arg(dir.path().join("missing.mp4"))
-        .arg(dir.path().join("bad.exe"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let bad = dir.path().join("bad.exe");
+    std::fs::write(&bad, b"x").unwrap();
+    let run = |json: bool| {
+        let mut c = upload_cmd(&mock);
+        if json {
+            c.arg("--json");
+        }
+        c.arg(&good).arg(&bad).output().unwrap()
+    };
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1), "{}", support::show(&out));
+    let lines = support::json_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let failure = lines.iter().find(|l| l["Status"] == "failed").unwrap();
+    assert!(
+        failure["Path"].as_str().unwrap().ends_with("bad.exe"),
+        "{failure}"
+    );
+    assert_eq!(failure["ErrorCode"], "InvalidInput", "{failure}");
+    assert!(
+        failure["Message"].as_str().unwrap().contains("exe"),
+        "{failure}"
+    );
+    assert_eq!(failure["Retryable"], false);
+    assert!(lines.iter().any(|l| l["Status"] == "ok"));
+    assert_eq!(lines[2]["Summary"]["Failed"], 1);
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("error: "))
         .collect();
-    assert_eq!(errors.len(), 2, "{stderr}");
-    assert!(errors.iter().any(|l| l.contains("missing.mp4")), "{stderr}");
-    assert!(errors.iter().any(|l| l.contains("bad.exe")), "{stderr}");
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("bad.exe"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    // The good file still went through.
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // A path that does not exist is a usage error: exit 2, nothing sent.
+    let out = upload_cmd(&mock)
+        .arg(dir.path().join("missing.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", support::show(&out));
 }
 
 #[test]
 fn cli_wrong_secret_is_a_clean_error() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_mock(data.path());
+    let mock = start_child_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x.mp4");
     std::fs::write(&f, vec![1u8; 10]).unwrap();
@@ -150,7 +125,14 @@ fn cli_wrong_secret_is_a_clean_error() {
 
 #[test]
 fn help_names_the_credential_environment_variables() {
-    for args in [&["--help"][..], &["upload", "--help"], &["mock", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["upload", "--help"],
+        &["ingest", "--help"],
+        &["task", "wait", "--help"],
+        &["events", "pull", "--help"],
+        &["mock", "--help"],
+    ] {
         let out = Command::new(TVOD).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let help = String::from_utf8(out.stdout).unwrap();
@@ -183,7 +165,7 @@ fn mock_export_lines_drive_an_upload_through_eval() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mock = Mock {
+    let mock = ChildMock {
         child,
         info: serde_json::Value::Null,
     };
@@ -225,7 +207,8 @@ fn mock_export_lines_drive_an_upload_through_eval() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(line["Bytes"], 50_000, "{line}");
     assert!(
         line["FileId"].as_str().is_some_and(|s| !s.is_empty()),
@@ -237,7 +220,7 @@ fn mock_export_lines_drive_an_upload_through_eval() {
 #[test]
 fn cli_overflowing_part_size_is_refused_before_any_request() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_mock(data.path());
+    let mock = start_child_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x.mp4");
     std::fs::write(&f, vec![1u8; 10]).unwrap();

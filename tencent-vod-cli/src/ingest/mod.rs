@@ -265,7 +265,24 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
         exclude: sources::globs("--exclude", &args.exclude)?,
     };
 
-    // The journal (its identity and lock are checked before anything else happens).
+    // Configuration first: a bad flag or missing credentials fail before any file is touched.
+    let client = if has_sources && !args.dry_run {
+        let built = args
+            .conn
+            .builder()
+            .and_then(|b| args.transfer.apply(b).build());
+        Some(built.map_err(|e| Fatal::Usage(e.to_string()))?)
+    } else {
+        None
+    };
+    let defaults = MediaParams::from_args(&args.apply);
+    let collected = if has_sources {
+        collect(&args, &defaults, &walk)?
+    } else {
+        Vec::new()
+    };
+
+    // The journal: its identity and lock are checked before it is used.
     let journal: Arc<dyn Journal> = if args.no_journal {
         Arc::new(MemoryJournal::default())
     } else {
@@ -289,9 +306,6 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
         return Ok(EXIT_OK);
     }
 
-    let defaults = MediaParams::from_args(&args.apply);
-    let collected = collect(&args, &defaults, &walk)?;
-
     // Local checks and fingerprints (blocking file I/O, on the blocking pool).
     let (rehash, max_attempts) = (args.rehash, args.max_attempts);
     let existing = journal.items().await?;
@@ -305,11 +319,9 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
         return Ok(dry_run(&args, &plans, &new_items));
     }
 
-    let builder = match args.conn.builder() {
-        Ok(b) => args.transfer.apply(b),
-        Err(e) => return Err(Fatal::Usage(e.to_string())),
+    let Some(client) = client else {
+        return Err(Fatal::Usage("internal: no client".into()));
     };
-    let client = builder.build().map_err(|e| Fatal::Usage(e.to_string()))?;
 
     let added = journal
         .add(new_items.iter().map(|(_, n)| n.clone()).collect())
@@ -488,6 +500,7 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
     let _ = syncer.await;
     sync_and_clean(&ctx).await;
     signals.abort();
+    let _ = signals.await;
 
     let journal_failed = ctx
         .journal_error
@@ -629,10 +642,33 @@ fn plan(collected: Vec<Source>, existing: Vec<Item>, rehash: bool, max_attempts:
     for i in existing {
         by_path.entry(i.path.clone()).or_default().push(i);
     }
-    // Checks, deduplicated by canonical path (the first mention wins).
-    let mut seen_paths = HashSet::new();
+    // Checks, deduplicated by canonical path: a CSV row beats a list line, which beats a directory walk; among
+    // equals the first mention wins.
+    let rank = |s: &Source| {
+        if s.origin.starts_with("csv") {
+            2
+        } else if s.origin == "argument" {
+            0
+        } else {
+            1
+        }
+    };
+    let mut best: HashMap<PathBuf, (usize, u8)> = HashMap::new();
+    for (i, s) in collected.iter().enumerate() {
+        if let Ok(c) = std::fs::canonicalize(&s.path) {
+            let r = rank(s);
+            match best.get(&c) {
+                Some((_, br)) if *br >= r => {
+                    tracing::info!(path = %s.path.display(), origin = %s.origin, "listed more than once: the more specific (or first) mention is used");
+                }
+                _ => {
+                    best.insert(c, (i, r));
+                }
+            }
+        }
+    }
     let mut checked: Vec<Result<Checked, (Source, String)>> = Vec::new();
-    for source in collected {
+    for (i, source) in collected.into_iter().enumerate() {
         let canonical = match std::fs::canonicalize(&source.path) {
             Ok(c) => c,
             Err(e) => {
@@ -641,8 +677,7 @@ fn plan(collected: Vec<Source>, existing: Vec<Item>, rehash: bool, max_attempts:
                 continue;
             }
         };
-        if !seen_paths.insert(canonical.clone()) {
-            tracing::info!(path = %source.path.display(), origin = %source.origin, "listed more than once: the first mention is used");
+        if best.get(&canonical).is_some_and(|(bi, _)| *bi != i) {
             continue;
         }
         let r = sources::check(&canonical, &source.params).and_then(|c| {
@@ -860,6 +895,12 @@ fn dry_run(args: &Args, plans: &[Plan], new_items: &[(usize, NewItem)]) -> u8 {
                     )
                 }
             };
+        let key = match p {
+            Plan::Upload { item, .. } | Plan::Skip { item, .. } | Plan::GiveUp { item, .. } => {
+                Some(item.checkpoint_key.as_str())
+            }
+            Plan::Invalid { .. } => None,
+        };
         match action {
             "upload" | "retry" | "resume" => {
                 upload += 1;
@@ -871,7 +912,7 @@ fn dry_run(args: &Args, plans: &[Plan], new_items: &[(usize, NewItem)]) -> u8 {
         if args.output.json {
             println!(
                 "{}",
-                json!({"Status": "dry-run", "Action": action, "Path": path.display().to_string(), "Bytes": item_bytes, "Error": err})
+                json!({"Status": "dry-run", "Action": action, "Path": path.display().to_string(), "Bytes": item_bytes, "Error": err, "CheckpointKey": key})
             );
         } else if action == "invalid" {
             eprintln!("error: {}: {detail}", path.display());

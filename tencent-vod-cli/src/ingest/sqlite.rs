@@ -156,6 +156,12 @@ fn create(path: &Path) -> Result<(), JournalError> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("journal");
+    std::fs::create_dir_all(dir).map_err(|e| {
+        err(
+            path,
+            JournalErrorKind::Io(format!("cannot create its directory: {e}")),
+        )
+    })?;
     let tmp = dir.join(format!(
         ".{name}.{}.{:08x}.tmp",
         std::process::id(),
@@ -249,7 +255,15 @@ impl SqliteJournal {
         };
         match setup() {
             Ok(check) if check == "ok" => {}
-            Ok(problem) => return Err(err(path, JournalErrorKind::Corrupt(problem))),
+            Ok(problem) => {
+                let one_line = problem
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(err(path, JournalErrorKind::Corrupt(one_line)));
+            }
             Err(e) => return Err(sql_err(path, e)),
         }
         let tables: i64 = conn
