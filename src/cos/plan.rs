@@ -83,7 +83,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
             .map_err(|_| bad("is not a number".into()))?
     };
     let frac_bytes = frac_value * u128::from(mult);
-    if frac_bytes % scale != 0 {
+    if !frac_bytes.is_multiple_of(scale) {
         return Err(bad("is not a whole number of bytes".into()));
     }
     let total = int_value

@@ -383,12 +383,12 @@ impl PartData {
                     PartData::File { file, offset, .. } => {
                         let read = file.read_chunk(offset + pos, n as usize).await;
                         // After the last byte of the range (or a failed read): did the file change?
-                        if read.is_err() || pos + n >= total {
-                            if let Err(e) = file.verify_unchanged().await {
-                                let msg = e.to_string();
-                                meter.set_changed(e);
-                                return Some((Err(std::io::Error::other(msg)), total));
-                            }
+                        if (read.is_err() || pos + n >= total)
+                            && let Err(e) = file.verify_unchanged().await
+                        {
+                            let msg = e.to_string();
+                            meter.set_changed(e);
+                            return Some((Err(std::io::Error::other(msg)), total));
                         }
                         read
                     }

@@ -104,14 +104,15 @@ pub async fn run(cmd: Command) -> ExitCode {
                     println!("{}", serde_json::to_value(e).unwrap_or(Value::Null));
                 }
                 printed += events.len();
-                if a.confirm && !handles.is_empty() {
-                    if let Err(e) = confirm(&client, &handles, a.conn.sub_app_id).await {
-                        eprintln!(
-                            "error: the events were printed but not confirmed: {e} [{}]",
-                            error_code(&e)
-                        );
-                        return ExitCode::from(EXIT_FAILED);
-                    }
+                if a.confirm
+                    && !handles.is_empty()
+                    && let Err(e) = confirm(&client, &handles, a.conn.sub_app_id).await
+                {
+                    eprintln!(
+                        "error: the events were printed but not confirmed: {e} [{}]",
+                        error_code(&e)
+                    );
+                    return ExitCode::from(EXIT_FAILED);
                 }
                 if events.is_empty() || a.max.is_none_or(|m| printed >= m) {
                     break;

@@ -168,7 +168,7 @@ pub async fn run(args: Args) -> ExitCode {
             req = req.with_checkpoint(s.clone(), None);
         }
         if let Some(w) = &resolve {
-            req = req.with_resolve_procedure_task(w.clone());
+            req = req.with_resolve_procedure_task(*w);
         }
         let (client, api_rate, cancel) = (client.clone(), api_rate.clone(), cancel.clone());
         async move {

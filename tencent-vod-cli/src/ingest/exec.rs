@@ -47,6 +47,18 @@ pub struct Stats {
     pub retries: AtomicU64,
 }
 
+/// How a committed item got there.
+pub struct Done {
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the item started in this run.
+    pub started: Instant,
+    /// How a recovered item was found (`None`: uploaded now).
+    pub via: Option<&'static str>,
+    /// Bytes sent for it in this run.
+    pub bytes_sent: u64,
+}
+
 /// One upload to run.
 pub struct Work {
     pub item: Item,
@@ -78,16 +90,13 @@ impl Ctx {
         }
     }
 
-    fn committed(
-        &self,
-        work: &Work,
-        progress: &ItemProgress,
-        c: &Committed,
-        attempts: u32,
-        started: Instant,
-        via: Option<&str>,
-        bytes_sent: u64,
-    ) {
+    fn committed(&self, work: &Work, progress: &ItemProgress, c: &Committed, how: Done) {
+        let Done {
+            attempts,
+            started,
+            via,
+            bytes_sent,
+        } = how;
         self.stats.ok.fetch_add(1, Ordering::Relaxed);
         if via.is_some() {
             self.stats.recovered.fetch_add(1, Ordering::Relaxed);
@@ -240,7 +249,17 @@ async fn attempt(
                         .unwrap_or_else(|p| p.into_inner())
                         .push(key.clone());
                 }
-                ctx.committed(work, progress, &committed, *attempts, started, Some(via), 0);
+                ctx.committed(
+                    work,
+                    progress,
+                    &committed,
+                    Done {
+                        attempts: *attempts,
+                        started,
+                        via: Some(via),
+                        bytes_sent: 0,
+                    },
+                );
                 return Attempt::Done;
             }
             Recovery::Unknown(f) => {
@@ -289,7 +308,7 @@ async fn attempt(
         req = req.with_bandwidth_limit(b.clone());
     }
     if let Some(w) = &ctx.resolve {
-        req = req.with_resolve_procedure_task(w.clone());
+        req = req.with_resolve_procedure_task(*w);
     }
     match ctx.client.upload(req).await {
         Ok(out) => {
@@ -313,7 +332,17 @@ async fn attempt(
                     work.shown.display()
                 ));
             }
-            ctx.committed(work, progress, &c, *attempts, started, None, out.bytes_sent);
+            ctx.committed(
+                work,
+                progress,
+                &c,
+                Done {
+                    attempts: *attempts,
+                    started,
+                    via: None,
+                    bytes_sent: out.bytes_sent,
+                },
+            );
             Attempt::Done
         }
         Err(Error::Cancelled) if ctx.cancel.is_cancelled() => {

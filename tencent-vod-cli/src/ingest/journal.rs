@@ -136,6 +136,10 @@ pub struct NewItem {
 
 /// A state change (one transaction).
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a few per item, short-lived; boxing buys nothing"
+)]
 pub enum Change {
     /// An attempt starts (recorded before any request): `attempts + 1`.
     Uploading,

@@ -725,7 +725,9 @@ fn plan(collected: Vec<Source>, existing: Vec<Item>, rehash: bool, max_attempts:
                     chunk
                         .into_iter()
                         .map(|i| {
-                            let c = checked[i].as_ref().ok().expect("checked");
+                            let c = checked[i]
+                                .as_ref()
+                                .expect("only checked sources are hashed");
                             (i, fingerprint::digest(&c.canonical, &c.referenced))
                         })
                         .collect::<Vec<_>>()
