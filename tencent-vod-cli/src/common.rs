@@ -38,7 +38,7 @@ pub struct ConnArgs {
     /// API region (X-TC-Region).
     #[arg(long, env = "TENCENTCLOUD_REGION", help_heading = "Connection")]
     pub region: Option<String>,
-    /// VOD endpoint override (default from TENCENTCLOUD_VOD_ENDPOINT, else https://vod.tencentcloudapi.com).
+    /// VOD endpoint override (default from TENCENTCLOUD_VOD_ENDPOINT, else vod.tencentcloudapi.com over HTTPS).
     #[arg(long, help_heading = "Connection")]
     pub vod_endpoint: Option<String>,
     /// COS endpoint override (base URL: path-style; with {bucket}: virtual-host template).

@@ -16,15 +16,13 @@
 //!   create one cannot overwrite each other.
 
 use super::journal::{
-    Change, Committed, Failure, Item, Journal, JournalError, JournalErrorKind, NewItem, State,
-    apply_change, now,
+    Change, Committed, Failure, Item, Journal, JournalError, JournalErrorKind, NewItem, State, now,
 };
 use crate::common::MediaParams;
 use futures::future::BoxFuture;
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// `PRAGMA application_id` of a tvod journal: "tvod".
 pub const APPLICATION_ID: i32 = 0x7476_6F64;
@@ -74,7 +72,83 @@ pub enum SyncMode {
 /// The SQLite journal.
 pub struct SqliteJournal {
     path: PathBuf,
-    conn: Arc<Mutex<Connection>>,
+    /// To the writer thread, which owns the connection.
+    tx: Option<std::sync::mpsc::Sender<Msg>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+type Reply<T> = tokio::sync::oneshot::Sender<Result<T, JournalError>>;
+
+/// Work for the writer thread.
+enum Msg {
+    /// Anything on the connection.
+    Job(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A state change; changes waiting together are committed in one transaction (group commit), each caller
+    /// answered once that transaction is committed.
+    Update(i64, Change, Reply<()>),
+}
+
+/// Most changes committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+fn writer(path: PathBuf, mut conn: Connection, rx: std::sync::mpsc::Receiver<Msg>) {
+    let mut pending: std::collections::VecDeque<Msg> = std::collections::VecDeque::new();
+    loop {
+        let msg = match pending.pop_front() {
+            Some(m) => m,
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+        };
+        match msg {
+            Msg::Job(f) => f(&mut conn),
+            Msg::Update(id, change, reply) => {
+                let mut batch = vec![(id, change, reply)];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Msg::Update(id, change, reply)) => batch.push((id, change, reply)),
+                        Ok(other) => {
+                            pending.push_back(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_batch(&path, &mut conn, batch);
+            }
+        }
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(journal = %path.display(), error = %e, "closing the journal failed");
+    }
+}
+
+fn commit_batch(path: &Path, conn: &mut Connection, batch: Vec<(i64, Change, Reply<()>)>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    let outcome = (|| -> rusqlite::Result<Vec<rusqlite::Result<()>>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (id, change, reply) in batch {
+            results.push(apply_one(&tx, id, change));
+            replies.push(reply);
+        }
+        tx.commit()?;
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            for (r, reply) in results.into_iter().zip(replies) {
+                let _ = reply.send(r.map_err(|e| sql_err(path, e)));
+            }
+        }
+        Err(e) => {
+            let e = sql_err(path, e);
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 fn err(path: &Path, kind: JournalErrorKind) -> JournalError {
@@ -293,27 +367,64 @@ impl SqliteJournal {
             },
         )
         .map_err(|e| sql_err(path, e))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("tvod-journal".into())
+            .spawn(move || writer(p, conn, rx))
+            .map_err(|e| {
+                err(
+                    path,
+                    JournalErrorKind::Io(format!("cannot start the journal writer: {e}")),
+                )
+            })?;
         Ok(Some(SqliteJournal {
             path: path.to_path_buf(),
-            conn: Arc::new(Mutex::new(conn)),
+            tx: Some(tx),
+            thread: Some(thread),
         }))
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), JournalError> {
+        self.tx
+            .as_ref()
+            .and_then(|t| t.send(msg).ok())
+            .ok_or_else(|| {
+                err(
+                    &self.path,
+                    JournalErrorKind::Io("the journal writer stopped".into()),
+                )
+            })
     }
 
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, JournalError>> {
-        let conn = self.conn.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let path = self.path.clone();
+        let sent = self.send(Msg::Job(Box::new(move |c| {
+            let _ = tx.send(f(c).map_err(|e| sql_err(&path, e)));
+        })));
         Box::pin(async move {
-            let p2 = path.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
-                f(&mut c).map_err(|e| sql_err(&p2, e))
-            })
-            .await
-            .map_err(|e| err(&path, JournalErrorKind::Io(e.to_string())))?
+            sent?;
+            rx.await.map_err(|_| {
+                err(
+                    &self.path,
+                    JournalErrorKind::Io("the journal writer stopped".into()),
+                )
+            })?
         })
+    }
+}
+
+impl Drop for SqliteJournal {
+    /// Closes the connection (the WAL is checkpointed into the file) before returning.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -379,6 +490,74 @@ fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// One change, inside the caller's transaction (the same effect as `apply_change`).
+fn apply_one(tx: &rusqlite::Transaction<'_>, id: i64, change: Change) -> rusqlite::Result<()> {
+    let at = now();
+    // One targeted statement per kind of change (the same effect as `apply_change`).
+    let n = match change {
+        Change::Uploading => tx
+            .prepare_cached(
+                "UPDATE items SET state = 'uploading', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, at])?,
+        Change::Committed(c) => tx
+            .prepare_cached(
+                "UPDATE items SET state = 'committed', file_id = ?2, media_url = ?3, cover_url = ?4, \
+                 task_id = ?5, apply_request_id = ?6, commit_request_id = ?7, error_code = NULL, \
+                 error_message = NULL, error_request_id = NULL, retryable = NULL, updated_at = ?8 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                c.file_id,
+                c.media_url,
+                c.cover_url,
+                c.task_id,
+                c.apply_request_id,
+                c.commit_request_id,
+                at
+            ])?,
+        Change::Failed(f) => tx
+            .prepare_cached(
+                "UPDATE items SET state = 'failed', error_code = ?2, error_message = ?3, \
+                 error_request_id = ?4, retryable = ?5, updated_at = ?6 WHERE id = ?1",
+            )?
+            .execute(params![id, f.code, f.message, f.request_id, f.retryable, at])?,
+        Change::Interrupted => tx
+            .prepare_cached(
+                "UPDATE items SET state = 'pending', attempts = max(attempts - 1, 0), updated_at = ?2 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, at])?,
+        Change::Seen {
+            size,
+            mtime_ns,
+            stat_sig,
+            bytes,
+            params: p,
+        } => tx
+            .prepare_cached(
+                "UPDATE items SET size = ?2, mtime_ns = ?3, stat_sig = ?4, bytes = ?5, params = ?6, \
+                 updated_at = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                i64_of(size),
+                mtime_ns,
+                stat_sig,
+                i64_of(bytes),
+                serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()),
+                at
+            ])?,
+    };
+    if n != 1 {
+        return Err(rusqlite::Error::ToSqlConversionFailure(
+            format!("no journal item {id}").into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Journal for SqliteJournal {
     fn items(&self) -> BoxFuture<'_, Result<Vec<Item>, JournalError>> {
         self.run(|c| {
@@ -436,57 +615,16 @@ impl Journal for SqliteJournal {
     }
 
     fn update(&self, id: i64, change: Change) -> BoxFuture<'_, Result<(), JournalError>> {
-        let path = self.path.clone();
-        let conn = self.conn.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.send(Msg::Update(id, change, tx));
         Box::pin(async move {
-            let p2 = path.clone();
-            let r = tokio::task::spawn_blocking(move || -> Result<(), JournalError> {
-                let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
-                let tx = c
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(|e| sql_err(&p2, e))?;
-                let mut item = tx
-                    .query_row("SELECT * FROM items WHERE id = ?1", [id], row_to_item)
-                    .optional()
-                    .map_err(|e| sql_err(&p2, e))?
-                    .ok_or_else(|| err(&p2, JournalErrorKind::Io(format!("no item {id}"))))?;
-                let at = now();
-                apply_change(&mut item, change, at);
-                let c = item.committed.clone().unwrap_or_default();
-                let has_commit = item.committed.is_some();
-                let f = item.failure.clone();
-                tx.execute(
-                    "UPDATE items SET size = ?2, mtime_ns = ?3, stat_sig = ?4, bytes = ?5, params = ?6, state = ?7, \
-                     file_id = ?8, media_url = ?9, cover_url = ?10, task_id = ?11, apply_request_id = ?12, \
-                     commit_request_id = ?13, error_code = ?14, error_message = ?15, error_request_id = ?16, \
-                     retryable = ?17, attempts = ?18, updated_at = ?19 WHERE id = ?1",
-                    params![
-                        id,
-                        i64_of(item.size),
-                        item.mtime_ns,
-                        item.stat_sig,
-                        i64_of(item.bytes),
-                        serde_json::to_string(&item.params).unwrap_or_else(|_| "{}".into()),
-                        item.state.as_str(),
-                        has_commit.then_some(c.file_id),
-                        c.media_url,
-                        c.cover_url,
-                        c.task_id,
-                        c.apply_request_id,
-                        c.commit_request_id,
-                        f.as_ref().map(|f| f.code.clone()),
-                        f.as_ref().map(|f| f.message.clone()),
-                        f.as_ref().and_then(|f| f.request_id.clone()),
-                        f.as_ref().map(|f| f.retryable),
-                        i64::from(item.attempts),
-                        at
-                    ],
+            sent?;
+            rx.await.map_err(|_| {
+                err(
+                    &self.path,
+                    JournalErrorKind::Io("the journal writer stopped".into()),
                 )
-                .map_err(|e| sql_err(&p2, e))?;
-                tx.commit().map_err(|e| sql_err(&p2, e))
-            })
-            .await;
-            r.map_err(|e| err(&path, JournalErrorKind::Io(e.to_string())))?
+            })?
         })
     }
 
