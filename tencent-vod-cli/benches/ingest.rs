@@ -8,11 +8,13 @@
 //!
 //! Modes, each on a fresh journal and checkpoint directory:
 //! - `bare`: `--no-journal --no-checkpoint` (the upload pipeline alone, not resumable);
+//! - `journal-only`: `--no-checkpoint` (the SQLite journal, no SDK checkpoints);
 //! - `memory`: `--no-journal` (journal in memory, SDK checkpoints on disk);
 //! - `sqlite`: the SQLite journal (default `--journal-sync normal`) and checkpoints;
 //! - `sqlite-full`: the same with `--journal-sync full` (every transaction fsynced).
 //!
-//! The journal's cost is `sqlite` against `memory`. The files are sparse (a unique 32-byte head, the rest a
+//! The journal's cost is `journal-only` against `bare`, and `sqlite` against `memory` (with checkpoints, whose
+//! fsyncs make those runs slower and noisier). The files are sparse (a unique 32-byte head, the rest a
 //! hole), so the tree takes almost no disk space; reading a hole costs what reading a cached page does. The
 //! tree is removed at the end. The API rate limit is lifted (`--api-rate 1000000`) so it does not cap the
 //! figures.
@@ -69,7 +71,7 @@ fn make_tree(dir: &Path, files: usize, size: u64) {
     }
 }
 
-fn run_mode(server: &MockServer, tree: &Path, state: &Path, mode: &str, o: &Opts) -> f64 {
+fn run_mode(server: &MockServer, tree: &Path, state: &Path, mode: &str, o: &Opts) -> Run {
     let _ = std::fs::remove_dir_all(state);
     std::fs::create_dir_all(state).unwrap();
     let cred = server.credential();
@@ -96,6 +98,9 @@ fn run_mode(server: &MockServer, tree: &Path, state: &Path, mode: &str, o: &Opts
         "memory" => {
             cmd.arg("--no-journal");
         }
+        "journal-only" => {
+            cmd.arg("--no-checkpoint");
+        }
         "sqlite" => {}
         "sqlite-full" => {
             cmd.args(["--journal-sync", "full"]);
@@ -103,15 +108,38 @@ fn run_mode(server: &MockServer, tree: &Path, state: &Path, mode: &str, o: &Opts
         other => panic!("mode {other}"),
     }
     cmd.arg(tree).stdout(Stdio::null()).stderr(Stdio::piped());
+    // CPU time through `time -f` (less disturbed by other load on the machine than wall time).
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "cpu %U %S"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    timed
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    timed.stdout(Stdio::null()).stderr(Stdio::piped());
     let started = Instant::now();
-    let out = cmd.output().unwrap();
+    let out = timed.output().unwrap();
     let secs = started.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "{mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o.files as f64 / secs
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{mode}: {stderr}");
+    let cpu: f64 = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .map(|t| t.split(' ').filter_map(|x| x.parse::<f64>().ok()).sum())
+        .unwrap_or(f64::NAN);
+    Run {
+        files_per_sec: o.files as f64 / secs,
+        cpu_us_per_file: cpu * 1e6 / o.files as f64,
+    }
+}
+
+/// One run's figures.
+#[derive(Clone, Copy)]
+struct Run {
+    files_per_sec: f64,
+    cpu_us_per_file: f64,
 }
 
 fn main() {
@@ -137,34 +165,57 @@ fn main() {
         o.reps,
         t0.elapsed().as_secs_f64()
     );
-    let modes = ["bare", "memory", "sqlite", "sqlite-full"];
+    let modes = ["bare", "journal-only", "memory", "sqlite", "sqlite-full"];
     // Modes interleaved, so a change in the machine's load hits them alike; best and median reported.
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); modes.len()];
     for _ in 0..o.reps {
         for (m, mode) in modes.iter().enumerate() {
-            rates[m].push(run_mode(&server, &tree, &state, mode, &o));
+            runs[m].push(run_mode(&server, &tree, &state, mode, &o));
         }
     }
     let mut best = Vec::new();
-    for (mode, mut r) in modes.iter().zip(rates) {
-        r.sort_by(f64::total_cmp);
-        let (top, median) = (r[r.len() - 1], r[r.len() / 2]);
+    for (mode, r) in modes.iter().zip(runs) {
+        let mut rate: Vec<f64> = r.iter().map(|x| x.files_per_sec).collect();
+        let mut cpu: Vec<f64> = r.iter().map(|x| x.cpu_us_per_file).collect();
+        rate.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
         println!(
-            "{mode:>12}: best {top:.0} files/s, median {median:.0} (runs: {})",
-            r.iter()
+            "{mode:>12}: best {:.0} files/s, median {:.0} (runs: {}); CPU of tvod per file: best {:.0} µs, median {:.0} µs",
+            rate[rate.len() - 1],
+            rate[rate.len() / 2],
+            rate.iter()
                 .map(|x| format!("{x:.0}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            cpu[0],
+            cpu[cpu.len() / 2],
         );
-        best.push((*mode, top));
+        best.push((*mode, rate[rate.len() - 1], cpu[0]));
     }
-    let rate = |m: &str| best.iter().find(|(x, _)| *x == m).map_or(0.0, |(_, r)| *r);
+    let rate = |m: &str| {
+        best.iter()
+            .find(|(x, ..)| *x == m)
+            .map_or(0.0, |(_, r, _)| *r)
+    };
+    let cpu = |m: &str| {
+        best.iter()
+            .find(|(x, ..)| *x == m)
+            .map_or(0.0, |(.., c)| *c)
+    };
     let cost = |with: &str, without: &str| (1.0 - rate(with) / rate(without)) * 100.0;
+    let cpu_cost = |with: &str, without: &str| (cpu(with) / cpu(without) - 1.0) * 100.0;
     println!(
-        "journal cost, best against best (sqlite vs memory): {:.1} %; with --journal-sync full: {:.1} %; journal + checkpoints vs bare: {:.1} %",
+        "journal cost in files/s (best against best): {:.1} % without checkpoints (journal-only vs bare), {:.1} % \
+         with them (sqlite vs memory), {:.1} % with --journal-sync full; checkpoints + journal vs bare: {:.1} %",
+        cost("journal-only", "bare"),
         cost("sqlite", "memory"),
         cost("sqlite-full", "memory"),
         cost("sqlite", "bare")
+    );
+    println!(
+        "journal cost in CPU per file: {:.1} % (journal-only vs bare), {:.1} % (sqlite vs memory)",
+        cpu_cost("journal-only", "bare"),
+        cpu_cost("sqlite", "memory")
     );
     drop(server);
 }

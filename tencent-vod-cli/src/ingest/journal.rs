@@ -318,7 +318,13 @@ impl Journal for MemoryJournal {
     }
 
     fn update(&self, id: i64, change: Change) -> BoxFuture<'_, Result<(), JournalError>> {
-        let r = match self.lock().iter_mut().find(|i| i.id == id) {
+        // Ids are 1, 2, 3… in insertion order.
+        let mut g = self.lock();
+        let slot = usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| g.get_mut(i))
+            .filter(|i| i.id == id);
+        let r = match slot {
             Some(item) => {
                 apply_change(item, change, now());
                 Ok(())

@@ -86,7 +86,7 @@ pub struct Args {
     /// The journal file (created if missing).
     #[arg(long, default_value = "tvod-ingest.db", help_heading = "Journal")]
     pub journal: PathBuf,
-    /// normal: each change survives the process dying, the journal is fsynced every second and at the end;
+    /// normal: each change survives the process dying, the journal is fsynced every 5 s and at the end;
     /// full: each change is fsynced.
     #[arg(long, value_enum, default_value = "normal", help_heading = "Journal")]
     pub journal_sync: SyncMode,
@@ -130,6 +130,9 @@ pub struct Args {
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+/// How often the journal is synced (a WAL checkpoint: two fsyncs that briefly hold up the writer).
+const SYNC_EVERY: Duration = Duration::from_secs(5);
 
 /// Why a run could not go on.
 enum Fatal {
@@ -449,12 +452,13 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         })
     };
-    // The journal is synced every second; checkpoints of items committed before a sync are deleted after it.
+    // The journal is synced every few seconds; checkpoints of items committed before a sync are deleted after it
+    // (until then they hold the commit's outcome durably).
     let stop_sync = CancellationToken::new();
     let syncer = {
         let (ctx, stop) = (ctx.clone(), stop_sync.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(SYNC_EVERY);
             tick.tick().await;
             loop {
                 tokio::select! {

@@ -367,6 +367,10 @@ impl SqliteJournal {
             },
         )
         .map_err(|e| sql_err(path, e))?;
+        // The run syncs (checkpoints) the WAL itself every few seconds; SQLite's own checkpoint only as a
+        // backstop, so its fsyncs do not land in the middle of a batch of changes.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(|e| sql_err(path, e))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.to_path_buf();
         let thread = std::thread::Builder::new()
