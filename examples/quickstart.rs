@@ -6,8 +6,8 @@
 //! With no credentials in the environment it starts the embedded mock VOD + COS server on loopback, writes a
 //! small sample video and cover to a temporary directory, and uploads them with a procedure.
 //!
-//! With `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY` set (and `TENCENTCLOUD_REGION`,
-//! optionally `TENCENTCLOUD_VOD_SUB_APP_ID`) it uploads to real VOD:
+//! With `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY` and `TENCENTCLOUD_REGION` set (the region is required
+//! by ApplyUpload and CommitUpload; optionally `TENCENTCLOUD_VOD_SUB_APP_ID`) it uploads to real VOD:
 //!
 //! ```sh
 //! cargo run --example quickstart -- /path/to/video.mp4 [/path/to/cover.jpg] [procedure-name]

@@ -3,9 +3,11 @@
 use crate::cos::TransferConfig;
 use crate::credential::{DefaultCredentialChain, ProvideCredential};
 use crate::error::{Error, Result};
+use crate::events::EventPoller;
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
-use crate::upload::{UploadOutcome, UploadRequest};
+use crate::transport::Clock;
+use crate::upload::{UploadHandle, UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +29,7 @@ pub(crate) struct ClientInner {
     pub(crate) transfer: TransferConfig,
     pub(crate) retry: RetryConfig,
     /// The "credentials over plain HTTP" warning of every COS client this client builds (logged once).
-    pub(crate) cos_plain_http: Arc<vod::PlainHttpWarning>,
+    pub(crate) cos_plain_http: Arc<crate::transport::http::PlainHttpWarning>,
 }
 
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
@@ -97,6 +99,12 @@ impl VodClient {
         &self.inner.transfer
     }
 
+    /// The clock shared by VOD calls and the COS clients of uploads: local time plus the offset to server time
+    /// it learned (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        self.inner.api.clock()
+    }
+
     /// Uploads one media file (plus its cover and HLS/DASH segments): ApplyUpload → COS → CommitUpload.
     ///
     /// ```no_run
@@ -121,10 +129,36 @@ impl VodClient {
                 retry: &self.inner.retry,
                 sub_app_id: self.inner.sub_app_id,
                 cos_plain_http: &self.inner.cos_plain_http,
+                clock: self.inner.api.clock(),
             },
             request,
         )
         .await
+    }
+
+    /// Starts `request` on a new Tokio task and returns a handle to cancel it, watch its progress and join it.
+    /// The request's own cancellation token, deadline and progress callback still apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tencent_vod::VodClient) -> tencent_vod::Result<()> {
+    /// use tencent_vod::UploadRequest;
+    /// let handle = client.start_upload(UploadRequest::from_path("movie.mp4"));
+    /// // … later, e.g. on shutdown:
+    /// handle.cancel();
+    /// let result = handle.join().await; // Err(Error::Cancelled) unless it had already finished
+    /// # let _ = result; Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    /// Like `tokio::spawn`, when called outside a Tokio runtime.
+    pub fn start_upload(&self, request: UploadRequest) -> UploadHandle {
+        let client = self.clone();
+        UploadHandle::spawn(request, move |r| async move { client.upload(r).await })
+    }
+
+    /// An [`EventPoller`] for this client's default `SubAppId`.
+    pub fn event_poller(&self) -> EventPoller {
+        EventPoller::new(self.api().clone()).with_sub_app_id(self.sub_app_id())
     }
 }
 
@@ -144,6 +178,7 @@ pub struct VodClientBuilder {
     http: Option<reqwest::Client>,
     sub_app_id: Option<u64>,
     transfer: TransferConfig,
+    clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for VodClientBuilder {
@@ -174,6 +209,7 @@ impl Default for VodClientBuilder {
             http: None,
             sub_app_id: None,
             transfer: TransferConfig::default(),
+            clock: None,
         }
     }
 }
@@ -222,7 +258,11 @@ impl VodClientBuilder {
         self
     }
 
-    /// The region sent as `X-TC-Region` (e.g. `ap-guangzhou`).
+    /// The region sent as `X-TC-Region` / `Region` (e.g. `ap-guangzhou`).
+    ///
+    /// **Required for uploads**: the API reference marks `Region` required for ApplyUpload and CommitUpload, so
+    /// without a region these calls (and [`VodClient::upload`]) fail with [`Error::InvalidInput`] (field
+    /// `region`) before any request. Other actions are sent without one.
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
         self
@@ -307,6 +347,13 @@ impl VodClientBuilder {
         self
     }
 
+    /// The clock for signatures and credential-expiry checks (default: the system clock, corrected from the
+    /// servers' `Date` headers; see [`Clock`]). Tests pass one with their own time source.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Default `SubAppId` for requests that name none.
     pub fn with_sub_app_id(mut self, id: u64) -> Self {
         self.sub_app_id = Some(id);
@@ -347,20 +394,20 @@ impl VodClientBuilder {
                 Arc::new(chain)
             }
         };
-        let endpoint = vod::parse_endpoint(
+        let endpoint = crate::transport::endpoint::parse_endpoint(
             "vod_endpoint",
             self.vod_endpoint
                 .as_deref()
                 .unwrap_or(vod::DEFAULT_ENDPOINT),
         )?;
         if let Some(r) = &self.region {
-            vod::validate_region("region", r)?;
+            crate::transport::endpoint::validate_region("region", r)?;
         }
         if let Some(c) = &self.cos_endpoint {
             let probe = c
                 .replace("{bucket}", "bucket-1250000000")
                 .replace("{region}", "ap-guangzhou");
-            vod::parse_endpoint("cos_endpoint", &probe)?;
+            crate::transport::endpoint::parse_endpoint("cos_endpoint", &probe)?;
         }
         for (name, d) in [
             ("connect_timeout", self.connect_timeout),
@@ -373,7 +420,7 @@ impl VodClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => crate::cos::http_client(self.connect_timeout, self.read_timeout)?,
+            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
         };
         self.transfer.validate()?;
         let api = VodApi::new(
@@ -385,6 +432,7 @@ impl VodClientBuilder {
                 language: self.language,
                 request_timeout: self.request_timeout,
                 retry: self.retry.clone(),
+                clock: self.clock.unwrap_or_default(),
             },
             credentials,
         );

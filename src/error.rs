@@ -245,6 +245,288 @@ pub struct InvalidResponseError {
     pub elapsed: Duration,
 }
 
+/// A `CommitUpload` whose outcome could not be established: the request may have been processed (its answer was
+/// lost: a reset connection, a timeout, a 5xx or an unreadable body), a second `CommitUpload` did not succeed
+/// (VOD answers a session that was already committed like an invalid one), and the media could not be found with
+/// `SearchMedia` / `DescribeMediaInfos` either. The media **may be committed**: do not upload it again before
+/// reconciling (search the media library for [`media_storage_path`](Self::media_storage_path), wait for the
+/// `NewFileUpload` event, or retry `CommitUpload` with [`vod_session_key`](Self::vod_session_key)).
+///
+/// `Display` and `Debug` never show the session key.
+#[non_exhaustive]
+pub struct CommitOutcomeUnknownError {
+    vod_session_key: String,
+    /// `SubAppId` of the session.
+    pub sub_app_id: Option<u64>,
+    /// COS bucket the objects were uploaded to.
+    pub bucket: String,
+    /// COS region of the bucket.
+    pub region: String,
+    /// `MediaStoragePath` of the session (the media's path; a committed media's `MediaUrl` has this path).
+    pub media_storage_path: String,
+    /// `CoverStoragePath` of the session, when a cover was uploaded.
+    pub cover_storage_path: Option<String>,
+    /// `MediaName` given to ApplyUpload, when there was one.
+    pub media_name: Option<String>,
+    /// When ApplyUpload answered (unix seconds, server time): the media was created after this.
+    pub applied_at: i64,
+    /// Request id of ApplyUpload.
+    pub apply_request_id: String,
+    /// Request ids of the `CommitUpload` attempts that got an answer (none when no answer came back).
+    pub commit_request_ids: Vec<String>,
+    /// Request ids of the `SearchMedia` / `DescribeMediaInfos` calls made to find the media.
+    pub search_request_ids: Vec<String>,
+    /// Why the outcome stays unknown, in words.
+    pub reason: String,
+    /// The failure of the first `CommitUpload`.
+    pub cause: Option<Box<Error>>,
+}
+
+impl CommitOutcomeUnknownError {
+    /// Describes an unresolved commit of the session `vod_session_key`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        vod_session_key: impl Into<String>,
+        sub_app_id: Option<u64>,
+        bucket: impl Into<String>,
+        region: impl Into<String>,
+        media_storage_path: impl Into<String>,
+        cover_storage_path: Option<String>,
+        media_name: Option<String>,
+        applied_at: i64,
+        apply_request_id: impl Into<String>,
+    ) -> Self {
+        CommitOutcomeUnknownError {
+            vod_session_key: vod_session_key.into(),
+            sub_app_id,
+            bucket: bucket.into(),
+            region: region.into(),
+            media_storage_path: media_storage_path.into(),
+            cover_storage_path,
+            media_name,
+            applied_at,
+            apply_request_id: apply_request_id.into(),
+            commit_request_ids: Vec::new(),
+            search_request_ids: Vec::new(),
+            reason: String::new(),
+            cause: None,
+        }
+    }
+
+    /// The session's `VodSessionKey` (a secret: it commits the session), e.g. to retry `CommitUpload` later.
+    pub fn vod_session_key(&self) -> &str {
+        &self.vod_session_key
+    }
+}
+
+impl fmt::Debug for CommitOutcomeUnknownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommitOutcomeUnknownError")
+            .field("vod_session_key", &"***")
+            .field("sub_app_id", &self.sub_app_id)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("media_storage_path", &self.media_storage_path)
+            .field("cover_storage_path", &self.cover_storage_path)
+            .field("media_name", &self.media_name)
+            .field("applied_at", &self.applied_at)
+            .field("apply_request_id", &self.apply_request_id)
+            .field("commit_request_ids", &self.commit_request_ids)
+            .field("search_request_ids", &self.search_request_ids)
+            .field("reason", &self.reason)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for CommitOutcomeUnknownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the outcome of CommitUpload is unknown for the media at {} (bucket {}, applied at {}, ApplyUpload \
+             request id {}): {}; the media may be committed: reconcile before uploading it again",
+            self.media_storage_path,
+            self.bucket,
+            self.applied_at,
+            self.apply_request_id,
+            self.reason
+        )?;
+        if !self.commit_request_ids.is_empty() {
+            write!(
+                f,
+                "; CommitUpload request ids {}",
+                self.commit_request_ids.join(", ")
+            )?;
+        }
+        if let Some(c) = &self.cause {
+            write!(f, "; first failure: {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CommitOutcomeUnknownError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Why an event callback was refused by [`CallbackVerifier`](crate::events::CallbackVerifier).
+///
+/// VOD signs a callback with the `SignKey` set by `ModifyEventConfig`: the body carries `T` (the signature's
+/// expiry, unix seconds) and `Sign` = lower-case hex MD5(`SignKey` + `T`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallbackRejection {
+    /// A key is configured but the body has no `Sign`.
+    MissingSign,
+    /// A key is configured but the body has no `T`.
+    MissingExpiry,
+    /// `Sign` or `T` is present but unusable.
+    Malformed {
+        /// `Sign` or `T`.
+        field: &'static str,
+        /// What was expected.
+        reason: String,
+    },
+    /// `Sign` is not MD5(key + `T`): the wrong key, or a forged or altered notification.
+    SignMismatch,
+    /// `T` has passed, by more than the clock-skew allowance.
+    Expired {
+        /// `T`.
+        expired_at: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The allowance that was applied, seconds.
+        skew_secs: u64,
+    },
+    /// `T` lies further ahead than any signature VOD hands out (a replay window this long is refused).
+    ExpiryTooFar {
+        /// `T`.
+        expires_at: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The largest accepted distance, seconds.
+        max_ahead_secs: u64,
+    },
+}
+
+impl fmt::Display for CallbackRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackRejection::MissingSign => {
+                f.write_str("no Sign in the notification, but a callback key is configured")
+            }
+            CallbackRejection::MissingExpiry => {
+                f.write_str("no T in the notification, but a callback key is configured")
+            }
+            CallbackRejection::Malformed { field, reason } => write!(f, "{field} {reason}"),
+            CallbackRejection::SignMismatch => {
+                f.write_str("Sign does not match MD5(callback key + T)")
+            }
+            CallbackRejection::Expired {
+                expired_at,
+                now,
+                skew_secs,
+            } => write!(
+                f,
+                "signature expired at {expired_at} (T), now {now}, allowance {skew_secs} s"
+            ),
+            CallbackRejection::ExpiryTooFar {
+                expires_at,
+                now,
+                max_ahead_secs,
+            } => write!(
+                f,
+                "T {expires_at} is more than {max_ahead_secs} s after now ({now})"
+            ),
+        }
+    }
+}
+
+/// Why a client-upload signature (客户端上传签名) did not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadSignatureRejection {
+    /// Not standard Base64.
+    NotBase64,
+    /// Too short to hold the 20-byte HMAC-SHA1 and a query string.
+    TooShort {
+        /// Decoded length, bytes.
+        len: usize,
+    },
+    /// The query string after the HMAC is not UTF-8.
+    NotUtf8,
+    /// The HMAC-SHA1 does not match the query string under this key.
+    HmacMismatch,
+    /// `expireTime` has passed.
+    Expired {
+        /// `expireTime`.
+        expire_time: i64,
+        /// The verifier's clock.
+        now: i64,
+    },
+}
+
+impl fmt::Display for UploadSignatureRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UploadSignatureRejection::NotBase64 => f.write_str("not standard Base64"),
+            UploadSignatureRejection::TooShort { len } => write!(
+                f,
+                "{len} bytes decoded; expected a 20-byte HMAC-SHA1 followed by the query string"
+            ),
+            UploadSignatureRejection::NotUtf8 => f.write_str("the query string is not UTF-8"),
+            UploadSignatureRejection::HmacMismatch => {
+                f.write_str("HMAC-SHA1 does not match (wrong SecretKey or altered parameters)")
+            }
+            UploadSignatureRejection::Expired { expire_time, now } => {
+                write!(f, "expired at {expire_time} (expireTime), now {now}")
+            }
+        }
+    }
+}
+
+/// A `PullUpload` task that ended with an error (`PullUploadTask.ErrCode` ≠ 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PullFailure {
+    /// The pull task id.
+    pub task_id: String,
+    /// `ErrCode`: 40000 invalid input, 60000 source file error, 70000 internal error (others possible).
+    pub err_code: i64,
+    /// `Message`.
+    pub message: String,
+}
+
+/// What kind of failure a [`PullFailure`] is, from its `ErrCode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PullErrorKind {
+    /// 40000: an input parameter is invalid.
+    InvalidInput,
+    /// 60000: the source could not be fetched or is damaged.
+    SourceFile,
+    /// 70000: VOD internal error; pulling again may succeed.
+    Internal,
+    /// Any other code.
+    Other,
+}
+
+impl PullFailure {
+    /// The kind, from `err_code`.
+    pub fn kind(&self) -> PullErrorKind {
+        match self.err_code {
+            40000 => PullErrorKind::InvalidInput,
+            60000 => PullErrorKind::SourceFile,
+            70000 => PullErrorKind::Internal,
+            _ => PullErrorKind::Other,
+        }
+    }
+}
+
 /// The crate's error type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -382,6 +664,27 @@ pub enum Error {
     /// The caller's overall deadline passed.
     #[error("deadline of {0:?} exceeded")]
     DeadlineExceeded(Duration),
+
+    /// `CommitUpload` may have been processed but its outcome could not be established: the media may be
+    /// committed. See [`CommitOutcomeUnknownError`]; never retry the upload blindly.
+    #[error(transparent)]
+    CommitOutcomeUnknown(Box<CommitOutcomeUnknownError>),
+
+    /// An event callback failed verification (see [`CallbackVerifier`](crate::events::CallbackVerifier)).
+    #[error("event callback rejected: {0}")]
+    CallbackRejected(CallbackRejection),
+
+    /// A client-upload signature failed verification (see
+    /// [`UploadSignature::verify`](crate::appserver::UploadSignature::verify)).
+    #[error("upload signature rejected: {0}")]
+    UploadSignatureRejected(UploadSignatureRejection),
+
+    /// A `PullUpload` task finished with an error.
+    #[error(
+        "pull task {} failed: ErrCode {} ({})",
+        .0.task_id, .0.err_code, .0.message
+    )]
+    PullFailed(Box<PullFailure>),
 }
 
 fn fmt_redirect(operation: &str, status: u16, host: Option<&str>, followed: bool) -> String {
@@ -481,6 +784,51 @@ impl Error {
         }
     }
 
+    /// Whether the request may have been processed although no usable answer came back: a transport failure
+    /// after the connection was made (reset, timeout, short body), an unreadable answer, or a server error
+    /// (5xx, VOD `InternalError`). Repeating such a request is safe only for idempotent operations; the retry
+    /// loop never repeats a non-idempotent one then (see [`Idempotency`](crate::retry::Idempotency)).
+    ///
+    /// Throttling (`RequestLimitExceeded`, `SlowDown`, 429), a connection that could not be made, and every
+    /// 4xx answer mean the request was not processed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport(e) => e.kind != TransportKind::Connect,
+            Error::InvalidResponse(e) => e.status != 429,
+            Error::Vod(e) => {
+                !e.code.starts_with("RequestLimitExceeded")
+                    && (e.http_status >= 500
+                        || matches!(
+                            e.code.as_str(),
+                            "InternalError" | "ServiceUnavailable" | "ResourceUnavailable"
+                        )
+                        || e.code.starts_with("InternalError."))
+            }
+            Error::Cos(e) => e.status >= 500 && e.code != "SlowDown",
+            Error::CommitOutcomeUnknown(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the service refused the request because this host's clock is off: VOD
+    /// `AuthFailure.SignatureExpire` (timestamp more than 5 minutes away), COS `RequestTimeTooSkewed`, and COS
+    /// `AccessDenied` "Request has expired" (the signature's end time is past, by the server's clock). The retry
+    /// loop re-signs with the corrected clock and retries once.
+    pub fn is_clock_skew(&self) -> bool {
+        match self {
+            Error::Vod(e) => e.code == "AuthFailure.SignatureExpire",
+            Error::Cos(e) => {
+                e.code == "RequestTimeTooSkewed"
+                    || (e.code == "AccessDenied"
+                        && e.message
+                            .trim_start()
+                            .to_ascii_lowercase()
+                            .starts_with("request has expired"))
+            }
+            _ => false,
+        }
+    }
+
     /// The service error code (`InvalidParameterValue.MediaType`, `NoSuchUpload`…), for VOD and COS errors.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -496,6 +844,7 @@ impl Error {
             Error::Vod(e) => e.request_id.as_deref(),
             Error::Cos(e) => e.request_id.as_deref(),
             Error::InvalidResponse(e) => e.request_id.as_deref(),
+            Error::CommitOutcomeUnknown(e) => e.commit_request_ids.last().map(String::as_str),
             _ => None,
         }
     }
@@ -666,6 +1015,7 @@ const SECRET_NAMES: &[&str] = &[
     "tmpsecretkey",
     "tmptoken",
     "vodsessionkey",
+    "signkey",
 ];
 
 /// Returns at most `max` characters of `body` as text, with the values of secret-looking fields
@@ -739,6 +1089,8 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("AKIDx"), "secret ids are not secret: {r}");
+        let r = redact_excerpt(br#"{"Mode":"PUSH","SignKey":"Key123abc"}"#, 1000);
+        assert!(!r.contains("Key123abc") && r.contains("PUSH"), "{r}");
         let xml = b"<Error><Token>zzz</Token><Code>AccessDenied</Code></Error>";
         let r = redact_excerpt(xml, 1000);
         assert!(!r.contains("zzz") && r.contains("AccessDenied"), "{r}");

@@ -12,8 +12,11 @@
 //! The data flows one way through the modules:
 //!
 //! ```text
-//! credential -> sign::{tc3, v1, cos} -> vod (API 3.0) -> cos (object API) -> upload -> client (VodClient)
-//! error, retry: shared by all
+//! credential -> sign::{tc3, v1, cos} -> transport (HTTP client, clock, body caps, endpoints)
+//!            -> vod (API 3.0) / cos (object API) -> upload -> client (VodClient)
+//! events (tasks, event notifications, verified callbacks), media (SearchMedia, DescribeMediaInfos) and
+//! appserver (client-upload signatures, PullUpload, uploads from a URL) sit beside upload and use vod;
+//! error, retry, progress: shared by all
 //! ```
 //!
 //! The signature-checking mock VOD + COS server for tests is the separate crate `tencent-vod-mock` (a
@@ -25,18 +28,22 @@
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+pub mod appserver;
 pub mod client;
 pub mod cos;
 pub mod credential;
 pub mod error;
 pub mod events;
 pub mod manifest;
+pub mod media;
 pub mod progress;
 pub mod retry;
 pub mod sign;
+pub mod transport;
 pub mod upload;
 pub mod vod;
 
+pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
 pub use cos::{CosClient, CosClientBuilder};
 pub use credential::{
@@ -44,8 +51,11 @@ pub use credential::{
     ProvideCredential,
 };
 pub use error::{Error, Result};
-pub use events::{Callback, Event, EventPoller, WaitOptions, parse_callback};
-pub use retry::RetryConfig;
+pub use events::{
+    Callback, CallbackVerifier, Event, EventPoller, WaitOptions, parse_callback,
+    parse_callback_verified,
+};
+pub use retry::{Idempotency, RetryConfig};
 pub use sign::SignMethod;
 pub use upload::{COVER_TYPES, MEDIA_TYPES, UploadOutcome, UploadProgress, UploadRequest};
 pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
@@ -61,7 +71,7 @@ pub mod __private {
 
     /// Checks a region name the way the SDK does (`field` names the parameter in the error).
     pub fn validate_region(field: &str, region: &str) -> crate::Result<()> {
-        crate::vod::validate_region(field, region)
+        crate::transport::endpoint::validate_region(field, region)
     }
 }
 

@@ -4,13 +4,37 @@
 //! and **signs a fresh request on every attempt** (new timestamp / key time), the loop asks
 //! [`Error::is_retryable`](crate::Error::is_retryable) whether to try again, sleeps a full-jitter exponential
 //! backoff (or the server's `Retry-After`), and records attempts and elapsed time on the final error.
-//! `AuthFailure.SignatureExpire` is retried once, immediately, with a fresh timestamp.
+//!
+//! **Idempotency.** Each operation declares whether repeating it is harmless ([`Idempotency`]), as
+//! object_store's retry loop does. An idempotent operation (PUT Object, Upload Part, HEAD, List Parts, Abort,
+//! Initiate, ApplyUpload, reads) is retried on every retryable failure. A non-idempotent one (CommitUpload) is
+//! retried only when the failure proves the request was not processed (connection refused, throttling); when the
+//! outcome is unknown ([`Error::is_outcome_unknown`](crate::Error::is_outcome_unknown): a reset after the request
+//! was sent, a timeout, a 5xx) the error goes back to the caller, which reconciles instead of re-sending blindly.
+//!
+//! **Clock skew.** A skew error ([`Error::is_clock_skew`](crate::Error::is_clock_skew):
+//! `AuthFailure.SignatureExpire`, `RequestTimeTooSkewed`, "Request has expired") is retried once, immediately and
+//! outside the retry budget: the attempt's response already taught the [clock](crate::transport::Clock) the
+//! server's time (its `Date` header), so the retry is signed with corrected time.
 
 use crate::error::Result;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Whether an operation may be repeated when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Idempotency {
+    /// Repeating it has no further effect (or its effect is checked afterwards): every retryable failure is
+    /// retried.
+    #[default]
+    Idempotent,
+    /// Repeating it could act twice (CommitUpload): only failures that prove the request was not processed are
+    /// retried; a failure of unknown outcome is returned at once for the caller to reconcile.
+    NotIdempotent,
+}
 
 /// Retry policy: how many retries and how long to wait between them.
 ///
@@ -106,9 +130,26 @@ impl RetryConfig {
         Duration::from_nanos(fastrand::u64(0..=nanos))
     }
 
-    /// Runs `attempt` until it succeeds, fails with a non-retryable error, or the policy is exhausted.
-    /// The closure receives the 1-based attempt number and must build and sign a fresh request each time.
-    pub async fn run<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T>
+    /// Runs an idempotent `attempt` until it succeeds, fails with a non-retryable error, or the policy is
+    /// exhausted. The closure receives the 1-based attempt number and must build and sign a fresh request each
+    /// time. Same as [`run_with`](Self::run_with) and [`Idempotency::Idempotent`].
+    pub async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_with(operation, Idempotency::Idempotent, attempt)
+            .await
+    }
+
+    /// Runs `attempt` under this policy for an operation of the given [`Idempotency`] (see the
+    /// [module docs](self)).
+    pub async fn run_with<T, F, Fut>(
+        &self,
+        operation: &str,
+        idempotency: Idempotency,
+        mut attempt: F,
+    ) -> Result<T>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -116,7 +157,7 @@ impl RetryConfig {
         let start = tokio::time::Instant::now();
         let mut n = 0u32;
         let mut retries = 0u32;
-        let mut signature_expire_retried = false;
+        let mut skew_retried = false;
         loop {
             n += 1;
             let err = match attempt(n).await {
@@ -124,24 +165,34 @@ impl RetryConfig {
                 Err(e) => e,
             };
             let elapsed = start.elapsed();
-            let sig_expire =
-                err.code() == Some("AuthFailure.SignatureExpire") && !signature_expire_retried;
+            let skew = err.is_clock_skew() && !skew_retried;
             let within_time = self.retry_timeout.is_none_or(|t| elapsed < t);
-            let retry =
-                sig_expire || (err.is_retryable() && retries < self.max_retries && within_time);
+            let repeatable = match idempotency {
+                Idempotency::Idempotent => true,
+                Idempotency::NotIdempotent => !err.is_outcome_unknown(),
+            };
+            let retry = skew
+                || (err.is_retryable() && repeatable && retries < self.max_retries && within_time);
             if !retry {
                 if n > 1 {
                     tracing::warn!(operation, attempts = n, ?elapsed, error = %err, "giving up");
+                } else if !repeatable && err.is_retryable() {
+                    tracing::info!(
+                        operation,
+                        error = %err,
+                        "not repeated: the request may have been processed (not idempotent)"
+                    );
                 }
                 return Err(err.with_attempts(n, elapsed));
             }
             self.counter.0.fetch_add(1, Ordering::Relaxed);
-            if sig_expire {
-                signature_expire_retried = true;
-                tracing::debug!(
+            if skew {
+                skew_retried = true;
+                tracing::info!(
                     operation,
                     attempt = n,
-                    "signature expired: re-signing with a fresh timestamp"
+                    error = %err,
+                    "refused for clock skew: re-signing with the corrected clock and retrying once"
                 );
                 continue;
             }
@@ -251,6 +302,50 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(e.code(), Some("AuthFailure.SignatureExpire"));
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    fn transport(kind: crate::error::TransportKind) -> Error {
+        Error::Transport(Box::new(crate::error::TransportError {
+            operation: "CommitUpload".into(),
+            kind,
+            source: Box::new(std::io::Error::other("reset")),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            orphaned_uploads: Vec::new(),
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_idempotent_operations_are_repeated_only_when_not_processed() {
+        use crate::error::TransportKind;
+        // (error, idempotent attempts, not-idempotent attempts) with max_retries = 2.
+        type Case = (fn() -> Error, u32, u32);
+        let cases: Vec<Case> = vec![
+            (|| transport(TransportKind::Body), 3, 1),
+            (|| transport(TransportKind::Timeout), 3, 1),
+            (|| transport(TransportKind::Connect), 3, 3),
+            (|| vod("InternalError"), 3, 1),
+            (|| vod("RequestLimitExceeded"), 3, 3),
+            (|| vod("AuthFailure.SignatureExpire"), 2, 2),
+            (|| vod("InvalidParameterValue.VodSessionKey"), 1, 1),
+        ];
+        for (make, idempotent, not_idempotent) in cases {
+            for (idem, expected) in [
+                (Idempotency::Idempotent, idempotent),
+                (Idempotency::NotIdempotent, not_idempotent),
+            ] {
+                let calls = AtomicU32::new(0);
+                let e = RetryConfig::default()
+                    .with_max_retries(2)
+                    .run_with("CommitUpload", idem, |_| async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        Err::<(), _>(make())
+                    })
+                    .await
+                    .unwrap_err();
+                assert_eq!(calls.load(Ordering::SeqCst), expected, "{e} {idem:?}");
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -999,12 +999,24 @@ async fn vod_commit_missing_file_id() {
         cos_ok,
     )
     .await;
+    // A 200 without FileId: the commit was processed but its answer is unusable, so the outcome is unknown. The
+    // upload commits once more, then searches the media library (this script knows no SearchMedia) and reports
+    // the typed unknown-outcome error, carrying the unusable answer as its cause.
     let e = upload_small(&client).await.unwrap_err();
-    let r = invalid_response(&e);
+    let Error::CommitOutcomeUnknown(u) = &e else {
+        panic!("expected CommitOutcomeUnknown, got {e:?}")
+    };
+    let cause = u.cause.as_deref().expect("cause");
+    let r = invalid_response(cause);
     assert_eq!(r.operation, "CommitUpload");
     assert!(r.reason.contains("FileId"), "{e}");
+    assert_eq!(
+        u.commit_request_ids,
+        vec!["c-1".to_string(), "c-1".to_string()]
+    );
     assert_eq!(e.request_id(), Some("c-1"));
-    assert_eq!(vod.count("CommitUpload"), 1);
+    assert_eq!(vod.count("CommitUpload"), 2);
+    assert_eq!(vod.count("SearchMedia"), 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

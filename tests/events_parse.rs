@@ -101,8 +101,8 @@ fn doc_fixture_pull_events_response() {
 #[test]
 fn unknown_event_type_and_members_are_kept() {
     let body = json!({
-        "EventType": "FileDeleted",
-        "FileDeleteEvent": {"FileIdSet": ["1"], "FileId": "1"},
+        "EventType": "EditMediaComplete",
+        "EditMediaCompleteEvent": {"FileIdSet": ["1"], "FileId": "1"},
         "FileUploadEvent": null,
         "SomethingNew": {"a": [1, 2]},
     });
@@ -112,8 +112,8 @@ fn unknown_event_type_and_members_are_kept() {
     assert_eq!(cb.file_id(), Some("1"), "found in an unknown *Event member");
     match cb.event() {
         Event::Other { event_type, raw } => {
-            assert_eq!(event_type, "FileDeleted");
-            assert_eq!(raw["FileDeleteEvent"]["FileIdSet"], json!(["1"]));
+            assert_eq!(event_type, "EditMediaComplete");
+            assert_eq!(raw["EditMediaCompleteEvent"]["FileIdSet"], json!(["1"]));
             assert_eq!(raw["SomethingNew"]["a"][1], 2);
         }
         other => panic!("expected Other, got {other:?}"),

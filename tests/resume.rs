@@ -330,30 +330,30 @@ async fn completed_objects_are_checked_with_head_and_only_committed() {
 }
 
 #[tokio::test]
-async fn already_committed_session_starts_over() {
+async fn already_committed_session_is_found_not_uploaded_again() {
     let (server, client, dir) = setup_with_concurrency(1).await;
     let bytes = data((PARTS * MIB) as usize, 14);
     let path = write(dir.path(), "s.mp4", &bytes);
     let store = uploaded_but_not_committed(&server, &client, &path).await;
     let cp = store.get(&store.keys()[0]).unwrap();
-    // Someone else committed the session in the meantime.
+    // The session was committed meanwhile (e.g. by a run whose answer and checkpoint update were lost).
     let first = client
         .api()
         .commit_upload(&CommitUploadRequest::new(&cp.apply.vod_session_key))
         .await
         .unwrap();
+    let sent = server.count("UploadPart") + server.count("PutObject");
 
+    // VOD refuses the committed session; its media is in the library: that is the outcome, nothing is uploaded.
     let out = client
         .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
         .await
         .unwrap();
-    assert_ne!(out.file_id, first.file_id);
-    assert_eq!(
-        server.count("ApplyUpload"),
-        2,
-        "fresh session after the stale commit"
-    );
-    assert_eq!(server.commits().len(), 2);
+    assert_eq!(out.file_id, first.file_id);
+    assert!(out.commit_reconciled);
+    assert_eq!(server.count("ApplyUpload"), 1, "no fresh session");
+    assert_eq!(server.count("UploadPart") + server.count("PutObject"), sent);
+    assert_eq!(server.commits().len(), 1);
     assert_eq!(
         server.object(&out.bucket, &out.media_key).unwrap().sha256,
         sha256_hex(&bytes)
@@ -362,21 +362,60 @@ async fn already_committed_session_starts_over() {
 }
 
 #[tokio::test]
-async fn checkpoint_recording_a_commit_is_discarded() {
+async fn refused_session_whose_media_is_not_in_the_library_starts_over() {
+    let (server, client, dir) = setup_with_concurrency(1).await;
+    let bytes = data((PARTS * MIB) as usize, 17);
+    let path = write(dir.path(), "e.mp4", &bytes);
+    let store = uploaded_but_not_committed(&server, &client, &path).await;
+    // The session expired: VOD refuses it and nothing was committed.
+    server.add_fault(
+        FaultRule::new(Target::Vod("CommitUpload"))
+            .nth(1)
+            .fault(Fault::VodError(
+                "InvalidParameterValue.VodSessionKey".into(),
+            )),
+    );
+    let out = client
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.count("SearchMedia"), 1);
+    assert_eq!(server.count("ApplyUpload"), 2, "fresh session");
+    assert_eq!(server.commits().len(), 1);
+    assert_eq!(server.commits()[0].file_id, out.file_id);
+    assert_eq!(
+        server.object(&out.bucket, &out.media_key).unwrap().sha256,
+        sha256_hex(&bytes)
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn checkpoint_recording_a_commit_attempt_is_reconciled_never_uploaded() {
     let (server, client, dir) = setup_with_concurrency(1).await;
     let path = write(dir.path(), "r.mp4", &data((PARTS * MIB) as usize, 15));
     let store = failed_run(&server, &client, &path).await;
     let key = store.keys()[0].clone();
     let mut cp = store.get(&key).unwrap();
-    cp.committed = true;
+    // A commit was attempted (here, inconsistently, before the media was complete): a re-run must not upload.
+    cp.commit_attempted_at = Some(cp.created_at);
     store.put(&key, cp);
-    client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+    let sent = server.count("UploadPart");
+    let e = client
+        .upload(
+            UploadRequest::from_path(&path)
+                .with_checkpoint(store.clone(), None)
+                .with_commit_reconcile_timeout(std::time::Duration::ZERO),
+        )
         .await
-        .unwrap();
-    assert_eq!(server.count("ApplyUpload"), 2);
+        .unwrap_err();
+    assert!(matches!(e, Error::CommitOutcomeUnknown(_)), "{e:?}");
+    assert_eq!(server.count("ApplyUpload"), 1);
+    assert_eq!(server.count("UploadPart"), sent);
     assert_eq!(server.count("ListParts"), 0);
-    assert!(store.is_empty());
+    assert_eq!(server.count("CommitUpload"), 1);
+    assert!(server.commits().is_empty());
+    assert_eq!(store.len(), 1, "kept for a later reconciliation");
 }
 
 #[tokio::test]

@@ -168,6 +168,7 @@ async fn no_secret_in_logs_errors_or_debug_output() {
     let wrong = VodClient::builder()
         .with_credential(Credential::new(SID, "WRONGKEYzq7Distinctive9x").with_token(TOKEN))
         .with_vod_endpoint(server.endpoint())
+        .with_region("ap-guangzhou")
         .with_retry(RetryConfig::disabled())
         .build()
         .expect("client");
@@ -188,6 +189,7 @@ async fn no_secret_in_logs_errors_or_debug_output() {
     let half = VodClient::builder()
         .with_credential(Credential::new("", SECRET_KEY).with_token(TOKEN))
         .with_vod_endpoint(server.endpoint())
+        .with_region("ap-guangzhou")
         .build()
         .expect("client");
     errors.push(half.api().apply_upload(&req).await.expect_err("no id"));

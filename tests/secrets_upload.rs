@@ -250,7 +250,11 @@ async fn every_error_path_leaks_nothing() {
         let (media, cover) = (media.clone(), cover.clone());
         async move {
             client
-                .upload(UploadRequest::from_path(media).with_cover_path(cover))
+                .upload(
+                    UploadRequest::from_path(media)
+                        .with_cover_path(cover)
+                        .with_commit_reconcile_timeout(std::time::Duration::ZERO),
+                )
                 .await
         }
     };
@@ -324,10 +328,18 @@ async fn every_error_path_leaks_nothing() {
     server.clear_faults();
 
     // 6. An invalid response (bare 502) from VOD.
-    server.add_fault(FaultRule::new(Target::Vod("CommitUpload")).fault(Fault::Status(502)));
+    server.add_fault(FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::Status(502)));
     let e = upload(base().build().unwrap()).await.unwrap_err();
     assert!(matches!(e, Error::InvalidResponse(_)), "{e:?}");
     errors.push(("invalid response", e));
+    server.clear_faults();
+
+    // 6b. CommitUpload answered a bare 502: its outcome is unknown; the error carries the session key (never
+    // shown) and the storage paths.
+    server.add_fault(FaultRule::new(Target::Vod("CommitUpload")).fault(Fault::Status(502)));
+    let e = upload(base().build().unwrap()).await.unwrap_err();
+    assert!(matches!(e, Error::CommitOutcomeUnknown(_)), "{e:?}");
+    errors.push(("commit outcome unknown", e));
     server.clear_faults();
 
     // 7. A transport error mid-body, and an integrity failure.

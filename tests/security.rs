@@ -5,18 +5,18 @@
 
 mod support;
 
-use support::capture::{LogCapture, Recorder};
-use support::{data, write as write_file};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use support::capture::{LogCapture, Recorder};
+use support::{data, write as write_file};
 use tencent_vod::cos::TransferConfig;
 use tencent_vod::error::{CosOperation, ManifestErrorKind};
-use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tencent_vod::upload::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
 use tencent_vod::{Error, RetryConfig, UploadRequest, VodClient, VodClientBuilder};
+use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 const KIB: u64 = 1024;
 /// Part size and multipart threshold of the test clients.

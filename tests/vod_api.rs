@@ -395,7 +395,7 @@ async fn internal_error_exhausts_retries_and_records_attempts() {
         .expect("client");
     let e = c
         .api()
-        .commit_upload(&CommitUploadRequest::new("k"))
+        .apply_upload(&ApplyUploadRequest::new("mp4"))
         .await
         .expect_err("exhausted");
     assert_eq!(e.code(), Some("InternalError"));
@@ -403,6 +403,16 @@ async fn internal_error_exhausts_retries_and_records_attempts() {
     assert_eq!(server.count(), 3);
     assert!(e.to_string().contains("after 3 attempt(s)"), "{e}");
     assert!(e.elapsed().is_some());
+    // CommitUpload is not idempotent: an InternalError may have been processed, so it is not repeated.
+    let e = c
+        .api()
+        .commit_upload(&CommitUploadRequest::new("k"))
+        .await
+        .expect_err("not repeated");
+    assert_eq!(e.code(), Some("InternalError"));
+    assert!(e.is_outcome_unknown());
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.count(), 4);
 }
 
 #[tokio::test]
@@ -481,6 +491,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
         .with_credential(Credential::new(SID, SKEY))
         .with_vod_endpoint(format!("http://127.0.0.1:{port}"))
         .with_retry(retry(1))
+        .with_region("ap-guangzhou")
         .build()
         .expect("client");
     let e = c
@@ -539,6 +550,7 @@ async fn region_and_language_headers() {
         .apply_upload(&ApplyUploadRequest::new("mp4"))
         .await
         .expect("call");
+    // Without a region: sent without X-TC-Region (ApplyUpload and CommitUpload would refuse to be sent).
     VodClient::builder()
         .with_credential(Credential::new(SID, SKEY))
         .with_vod_endpoint(server.endpoint())
@@ -546,7 +558,7 @@ async fn region_and_language_headers() {
         .build()
         .expect("client")
         .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
+        .parse_streaming_manifest(&ParseStreamingManifestRequest::new("#EXTM3U\n"))
         .await
         .expect("call");
     server.assert_all_verified();

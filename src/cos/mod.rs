@@ -99,9 +99,14 @@ use crate::credential::{Credential, ProvideCredential};
 use crate::error::{CosError, CosOperation, Error, Result};
 use crate::retry::RetryConfig;
 use crate::sign::cos as signer;
+use crate::transport::Clock;
+use crate::transport::endpoint::{authority, parse_endpoint, validate_region};
+use crate::transport::http::{
+    MAX_RESPONSE_BODY, PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
+};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Default endpoint template.
 pub const DEFAULT_ENDPOINT: &str = "https://{bucket}.cos.{region}.myqcloud.com";
@@ -114,13 +119,6 @@ pub const DEFAULT_ABORT_RESERVE: Duration = Duration::from_secs(30);
 const SIGNATURE_LIFETIME: i64 = 3600;
 /// How far back the key time starts (clock skew allowance).
 const CLOCK_SKEW_ALLOWANCE: i64 = 60;
-
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Debug, Clone)]
 enum Endpoint {
@@ -139,7 +137,8 @@ struct Inner {
     abort_reserve: Duration,
     endpoint: Endpoint,
     retry: RetryConfig,
-    plain_http: Arc<crate::vod::PlainHttpWarning>,
+    plain_http: Arc<PlainHttpWarning>,
+    clock: Clock,
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
@@ -173,7 +172,8 @@ pub struct CosClientBuilder {
     retry: RetryConfig,
     connect_timeout: Duration,
     read_timeout: Duration,
-    plain_http: Option<Arc<crate::vod::PlainHttpWarning>>,
+    plain_http: Option<Arc<PlainHttpWarning>>,
+    clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -202,6 +202,7 @@ impl CosClient {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
             plain_http: None,
+            clock: None,
         }
     }
 
@@ -223,6 +224,11 @@ impl CosClient {
     /// The retry policy.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// The clock key times and expiry checks use (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
@@ -362,8 +368,15 @@ impl CosClientBuilder {
 
     /// Shares the "credentials over plain HTTP" warning with another client (the `VodClient`'s), so it is
     /// logged once for all of them.
-    pub(crate) fn with_plain_http_warning(mut self, w: Arc<crate::vod::PlainHttpWarning>) -> Self {
+    pub(crate) fn with_plain_http_warning(mut self, w: Arc<PlainHttpWarning>) -> Self {
         self.plain_http = Some(w);
+        self
+    }
+
+    /// The clock for key times and expiry checks (default: a new system [`Clock`] with skew correction). Pass the
+    /// `VodClient`'s ([`VodClient::clock`](crate::VodClient::clock)) to share what it learned about server time.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -402,7 +415,7 @@ impl CosClientBuilder {
                 ),
             ));
         }
-        crate::vod::validate_region("region", &self.region)?;
+        validate_region("region", &self.region)?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::Credentials("no credential given to the COS client (with_credential)".into())
         })?;
@@ -411,10 +424,10 @@ impl CosClientBuilder {
             let s = template
                 .replace("{bucket}", &bucket)
                 .replace("{region}", &self.region);
-            Endpoint::VirtualHost(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+            Endpoint::VirtualHost(parse_endpoint("cos_endpoint", &s)?)
         } else {
             let s = template.replace("{region}", &self.region);
-            Endpoint::PathStyle(crate::vod::parse_endpoint("cos_endpoint", &s)?)
+            Endpoint::PathStyle(parse_endpoint("cos_endpoint", &s)?)
         };
         for (name, d) in [
             ("connect_timeout", self.connect_timeout),
@@ -426,16 +439,12 @@ impl CosClientBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => http_client(self.connect_timeout, self.read_timeout)?,
+            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
         };
-        // Short-lived credentials: never reserve more than a quarter of what is left.
+        let clock = self.clock.unwrap_or_default();
+        // Short-lived credentials: never reserve more than a quarter of what is left (in server time).
         let abort_reserve = match self.expiry {
-            Some(exp) => {
-                let left = (std::time::UNIX_EPOCH + Duration::from_secs(exp.max(0) as u64))
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default();
-                self.abort_reserve.min(left / 4)
-            }
+            Some(exp) => self.abort_reserve.min(clock.until(exp) / 4),
             None => self.abort_reserve,
         };
         Ok(CosClient {
@@ -449,6 +458,7 @@ impl CosClientBuilder {
                 endpoint,
                 retry: self.retry,
                 plain_http: self.plain_http.unwrap_or_default(),
+                clock,
             }),
         })
     }
@@ -527,7 +537,7 @@ impl CosClient {
     ) -> Result<RawResponse> {
         let cred = self.inner.credentials.credential().await?;
         let url = self.object_url(ctx.key, query)?;
-        let host = crate::vod::authority(&url);
+        let host = authority(&url);
         let signed = self.sign_headers(
             &cred,
             ctx.op,
@@ -536,7 +546,7 @@ impl CosClient {
             &host,
             query,
             headers,
-            now_unix(),
+            self.inner.clock.now(),
         )?;
         self.inner.plain_http.check("COS", &url);
         let mut rb = self.inner.http.request(method, url.clone());
@@ -551,24 +561,17 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if resp.url() == &url {
+            self.inner.clock.observe("COS", resp.headers());
+        }
         if resp.status().is_redirection() {
-            return Err(crate::vod::redirect_error(
-                &ctx.label(),
-                status,
-                &url,
-                resp.headers(),
-            ));
+            return Err(redirect_error(&ctx.label(), status, &url, resp.headers()));
         }
         if resp.url() != &url {
-            return Err(crate::vod::followed_redirect(
-                &ctx.label(),
-                status,
-                resp.url(),
-            ));
+            return Err(followed_redirect(&ctx.label(), status, resp.url()));
         }
         let resp_headers = resp.headers().clone();
-        let body =
-            crate::vod::read_body_capped(&ctx.label(), resp, crate::vod::MAX_RESPONSE_BODY).await?;
+        let body = read_body_capped(&ctx.label(), resp, MAX_RESPONSE_BODY).await?;
         if !(200..300).contains(&status) {
             return Err(self.cos_error(ctx, status, &resp_headers, &body));
         }
@@ -595,7 +598,7 @@ impl CosClient {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(|v| parse_retry_after(v, self.inner.clock.now_system_time()));
         let (code, message, request_id, trace_id) = match parsed {
             Some(e) => (e.code, e.message, header_id.or(e.request_id), e.trace_id),
             None => (
@@ -628,34 +631,13 @@ impl CosClient {
     }
 }
 
-fn parse_retry_after(v: &str) -> Option<Duration> {
+/// A `Retry-After` value: seconds, or an HTTP date compared with `now` (server time).
+fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(v.trim()).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
-/// cut short), `TCP_NODELAY`, pooled connections, and **no redirects** (a 3xx is returned as
-/// [`Error::Redirect`]; following it would carry signatures, session tokens and bodies to another host). Shared
-/// by `VodClient` (VOD + COS) and a standalone `CosClient`.
-pub(crate) fn http_client(
-    connect_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]

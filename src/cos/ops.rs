@@ -8,7 +8,7 @@ use crate::progress::ProgressTracker;
 use bytes::Bytes;
 use reqwest::Method;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The CRC header COS sends on object writes (decimal unsigned 64-bit).
 pub(crate) const CRC_HEADER: &str = "x-cos-hash-crc64ecma";
@@ -58,6 +58,15 @@ pub struct HeadObjectOutput {
     pub content_type: Option<String>,
     /// `x-cos-request-id`.
     pub request_id: Option<String>,
+}
+
+/// What the Complete Multipart Upload attempts came to.
+pub(crate) enum CompleteAnswer {
+    /// COS answered the completion.
+    Completed(CompleteMultipartUploadOutput),
+    /// An attempt's answer was lost (reset, timeout, 5xx) and a retry met `NoSuchUpload`: the lost attempt most
+    /// likely completed the upload. The object must be checked (HEAD: size and CRC-64) before it counts.
+    GoneAfterLostAnswer(Error),
 }
 
 /// Result of one data write (PUT or part), before integrity checks.
@@ -407,19 +416,34 @@ impl CosClient {
             headers.push(("content-type".to_string(), ct.to_string()));
         }
         let query = [("uploads", "")];
+        // Initiate is repeatable: a lost answer at worst leaves an empty upload id behind (logged below).
+        let lost = AtomicBool::new(false);
         let resp = self
             .inner
             .retry
-            .run(&ctx.label(), |_| {
-                self.send_once(
-                    ctx,
-                    Method::POST,
-                    &query,
-                    &headers,
-                    Some(reqwest::Body::from(Bytes::new())),
-                )
+            .run(&ctx.label(), |_| async {
+                let r = self
+                    .send_once(
+                        ctx,
+                        Method::POST,
+                        &query,
+                        &headers,
+                        Some(reqwest::Body::from(Bytes::new())),
+                    )
+                    .await;
+                if r.as_ref().is_err_and(Error::is_outcome_unknown) {
+                    lost.store(true, Ordering::Relaxed);
+                }
+                r
             })
             .await?;
+        if lost.load(Ordering::Relaxed) {
+            tracing::warn!(
+                key,
+                "an InitiateMultipartUpload attempt lost its answer: it may have created another upload id for \
+                 this key, which holds no parts and is left to the bucket's lifecycle rules"
+            );
+        }
         match xml::parse_or_error::<InitiateMultipartUploadResult>(&resp.body) {
             Ok(Parsed::Ok(r)) if !r.upload_id.is_empty() => Ok(r),
             Ok(Parsed::Ok(_)) => Err(Error::invalid_response(
@@ -442,12 +466,31 @@ impl CosClient {
 
     /// `POST Object?uploadId=` (Complete Multipart Upload). `parts` must be ascending. A `200` whose body is an
     /// `<Error>` (possibly after whitespace) is an error; success requires an `<ETag>`.
+    ///
+    /// Retried like the idempotent operations. When an attempt's answer is lost (reset, timeout, 5xx) and a
+    /// retry then meets `NoSuchUpload`, the lost attempt most likely completed the upload: that `NoSuchUpload`
+    /// error is returned, and the object should be checked with [`head_object`](Self::head_object).
+    /// [`upload`](Self::upload) does that check itself (size and CRC-64 must match what was sent) and counts a
+    /// match as success.
     pub async fn complete_multipart_upload(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[CompletePartXml],
     ) -> Result<CompleteMultipartUploadOutput> {
+        match self.complete_attempts(key, upload_id, parts).await? {
+            CompleteAnswer::Completed(out) => Ok(out),
+            CompleteAnswer::GoneAfterLostAnswer(e) => Err(e),
+        }
+    }
+
+    /// The retried Complete Multipart Upload, telling a `NoSuchUpload` met after a lost answer apart.
+    pub(crate) async fn complete_attempts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletePartXml],
+    ) -> Result<CompleteAnswer> {
         validate_key(key)?;
         let ctx = Ctx {
             op: CosOperation::CompleteMultipartUpload,
@@ -466,25 +509,42 @@ impl CosClient {
             ("content-type".to_string(), "application/xml".to_string()),
         ];
         let query = [("uploadId", upload_id)];
+        let lost = AtomicBool::new(false);
         self.inner
             .retry
             .run(&ctx.label(), |attempt| {
                 let body = body.clone();
                 let headers = &headers;
                 let query = &query;
+                let lost = &lost;
                 async move {
                     tracing::debug!(attempt, "completing");
-                    let resp = self
+                    let resp = match self
                         .send_once(ctx, Method::POST, query, headers, Some(body.into()))
-                        .await?;
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(e) if e.is_outcome_unknown() => {
+                            lost.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                        Err(e)
+                            if e.code() == Some("NoSuchUpload") && lost.load(Ordering::Relaxed) =>
+                        {
+                            return Ok(CompleteAnswer::GoneAfterLostAnswer(e));
+                        }
+                        Err(e) => return Err(e),
+                    };
                     match xml::parse_or_error::<xml::CompleteMultipartUploadResult>(&resp.body) {
                         Ok(Parsed::Ok(r)) => match r.etag {
-                            Some(etag) if !etag.is_empty() => Ok(CompleteMultipartUploadOutput {
-                                etag,
-                                location: r.location,
-                                server_crc64: parse_crc(ctx, &resp)?,
-                                request_id: resp.request_id(),
-                            }),
+                            Some(etag) if !etag.is_empty() => {
+                                Ok(CompleteAnswer::Completed(CompleteMultipartUploadOutput {
+                                    etag,
+                                    location: r.location,
+                                    server_crc64: parse_crc(ctx, &resp)?,
+                                    request_id: resp.request_id(),
+                                }))
+                            }
                             _ => Err(Error::invalid_response(
                                 ctx.op.as_str(),
                                 resp.status,
@@ -570,13 +630,29 @@ impl CosClient {
             part: None,
         };
         let query = [("uploadId", upload_id)];
+        let lost = AtomicBool::new(false);
         self.inner
             .retry
-            .run(&ctx.label(), |_| {
-                self.send_once(ctx, Method::DELETE, &query, &[], None)
+            .run(&ctx.label(), |_| async {
+                match self.send_once(ctx, Method::DELETE, &query, &[], None).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.is_outcome_unknown() => {
+                        lost.store(true, Ordering::Relaxed);
+                        Err(e)
+                    }
+                    // The attempt whose answer was lost aborted it.
+                    Err(e) if e.code() == Some("NoSuchUpload") && lost.load(Ordering::Relaxed) => {
+                        tracing::debug!(
+                            key,
+                            upload_id,
+                            "abort: NoSuchUpload after a lost answer: already aborted"
+                        );
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
             })
-            .await?;
-        Ok(())
+            .await
     }
 }
 

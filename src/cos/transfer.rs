@@ -1,11 +1,11 @@
 //! The upload engine: planning, bounded concurrent parts, integrity, abort on failure, resume.
 
 use super::crc::crc64_combine_all;
-use super::ops::{missing_etag, verify_crc};
+use super::ops::{CompleteAnswer, CompleteMultipartUploadOutput, missing_etag, verify_crc};
 use super::plan::{MAX_PARTS, PartPlan};
 use super::source::{FileHandle, FileSnapshot, PartData, UploadSource};
 use super::xml::CompletePartXml;
-use super::{CosClient, Ctx, TransferConfig, now_unix, validate_key};
+use super::{CosClient, Ctx, TransferConfig, validate_key};
 use crate::error::{CosOperation, Error, OrphanedUpload, Result};
 use crate::progress::{Progress, ProgressTracker};
 use bytes::{Bytes, BytesMut};
@@ -635,24 +635,25 @@ impl CosClient {
 
     fn check_not_expired(&self, key: &str) -> Result<()> {
         if let Some(exp) = self.inner.expiry
-            && now_unix() >= exp
+            && self.inner.clock.now() >= exp
         {
             return Err(Error::credentials_expired(exp, format!("upload of {key}")));
         }
         Ok(())
     }
 
-    /// When an in-flight multipart upload must stop so it can still be aborted with valid credentials: the
-    /// credential expiry minus the [abort reserve](super::CosClientBuilder::with_abort_reserve).
-    fn abort_deadline(&self) -> Option<(i64, std::time::SystemTime)> {
+    /// The credential expiry (unix seconds, server time) and how long until an in-flight multipart upload must
+    /// stop so it can still be aborted with valid credentials: the expiry minus the
+    /// [abort reserve](super::CosClientBuilder::with_abort_reserve), measured with the
+    /// [clock](crate::transport::Clock).
+    fn abort_deadline(&self) -> Option<(i64, std::time::Duration)> {
         let exp = self.inner.expiry?;
-        let expiry = std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp.max(0) as u64);
-        Some((
-            exp,
-            expiry
-                .checked_sub(self.inner.abort_reserve)
-                .unwrap_or(std::time::UNIX_EPOCH),
-        ))
+        let left = self
+            .inner
+            .clock
+            .until(exp)
+            .saturating_sub(self.inner.abort_reserve);
+        Some((exp, left))
     }
 
     /// The error returned when a multipart upload is stopped at its abort deadline.
@@ -793,8 +794,8 @@ impl CosClient {
         }
         let tracker = Arc::new(ProgressTracker::new(key, total, opts.progress.clone()));
         let deadline = self.abort_deadline();
-        if let Some((exp, at)) = deadline
-            && std::time::SystemTime::now() >= at
+        if let Some((exp, left)) = deadline
+            && left.is_zero()
         {
             // Too close to the expiry to start (or resume) a multipart upload that could still be aborted.
             return Err(self.stopped_for_expiry(exp, key));
@@ -807,12 +808,10 @@ impl CosClient {
         let drive = self.drive_parts(
             key, &upload_id, &mut feed, &mut done, &tracker, opts, cancel,
         );
-        let driven = match deadline {
+        // Measured again now that the upload id is established.
+        let driven = match self.abort_deadline() {
             None => drive.await,
-            Some((exp, at)) => {
-                let left = at
-                    .duration_since(std::time::SystemTime::now())
-                    .unwrap_or_default();
+            Some((exp, left)) => {
                 tokio::select! {
                     r = drive => r,
                     _ = tokio::time::sleep(left) => {
@@ -890,9 +889,6 @@ impl CosClient {
                 etag: p.etag.clone(),
             })
             .collect();
-        let out = self
-            .complete_multipart_upload(key, upload_id, &parts)
-            .await?;
         let size: u64 = done.values().map(|p| p.size).sum();
         let crc = crc64_combine_all(done.values().map(|p| (p.crc64, p.size)));
         let ctx = Ctx {
@@ -900,6 +896,13 @@ impl CosClient {
             key,
             upload_id: Some(upload_id),
             part: None,
+        };
+        let out = match self.complete_attempts(key, upload_id, &parts).await? {
+            CompleteAnswer::Completed(out) => out,
+            CompleteAnswer::GoneAfterLostAnswer(e) => {
+                self.reconcile_lost_complete(&opts.config, key, size, crc, e)
+                    .await?
+            }
         };
         self.verify_written(
             &opts.config,
@@ -920,6 +923,53 @@ impl CosClient {
             parts: parts.len() as u32,
             request_id: out.request_id,
         })
+    }
+
+    /// After a Complete whose answer was lost and whose retry met `NoSuchUpload`: the object counts as complete
+    /// only when HEAD Object finds it with the size and CRC-64 of the parts sent (or, without a CRC from HEAD,
+    /// the size when [`TransferConfig::with_trust_missing_crc`] is set). Otherwise `gone` is the error.
+    async fn reconcile_lost_complete(
+        &self,
+        cfg: &TransferConfig,
+        key: &str,
+        size: u64,
+        crc: u64,
+        gone: Error,
+    ) -> Result<CompleteMultipartUploadOutput> {
+        tracing::warn!(
+            key,
+            "CompleteMultipartUpload answered NoSuchUpload after an attempt whose answer was lost: checking the \
+             object with HEAD Object"
+        );
+        let head = self.head_object(key).await?;
+        match head {
+            Some(h)
+                if h.size == size
+                    && (h.crc64 == Some(crc) || (h.crc64.is_none() && cfg.trust_missing_crc())) =>
+            {
+                tracing::info!(
+                    key,
+                    size,
+                    "the attempt whose answer was lost completed the upload (HEAD Object: size and CRC-64 match)"
+                );
+                Ok(CompleteMultipartUploadOutput {
+                    etag: h.etag.unwrap_or_default(),
+                    location: None,
+                    server_crc64: h.crc64.or(Some(crc)),
+                    request_id: h.request_id,
+                })
+            }
+            other => {
+                tracing::warn!(
+                    key,
+                    found = ?other.as_ref().map(|h| (h.size, h.crc64)),
+                    expected_size = size,
+                    expected_crc64 = crc,
+                    "HEAD Object does not confirm the completion"
+                );
+                Err(gone)
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

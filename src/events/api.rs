@@ -4,7 +4,7 @@
 //! requests and write the responses with the same types.
 
 use super::lenient::{self, lenient_struct};
-use super::model::{EventContent, ProcedureTask};
+use super::model::{EventContent, ProcedureTask, PullUploadTask};
 use serde::{Deserialize, Serialize};
 
 /// Most event handles one `ConfirmEvents` call accepts (and most events one `PullEvents` returns).
@@ -345,7 +345,7 @@ impl DescribeTaskDetailRequest {
 }
 
 lenient_struct! {
-    /// `DescribeTaskDetail` response. Only `ProcedureTask` is typed; the other per-type members (`EditMediaTask`,
+    /// `DescribeTaskDetail` response. `ProcedureTask` and `PullUploadTask` are typed; the other per-type members (`EditMediaTask`,
     /// `ReviewAudioVideoTask`, …) are kept in `extra`.
     rename_all = "PascalCase";
     pub struct DescribeTaskDetailResponse {
@@ -361,6 +361,8 @@ lenient_struct! {
         pub finish_time: Option<String>,
         /// Details of a `Procedure` task.
         pub procedure_task: Option<ProcedureTask>,
+        /// Details of a `PullUpload` task.
+        pub pull_upload_task: Option<PullUploadTask>,
         /// Request id.
         pub request_id: Option<String>,
     }

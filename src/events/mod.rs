@@ -6,6 +6,8 @@
 //! 1. **event notifications** — the `NewFileUpload` event carries `FileUploadEvent.ProcedureTaskId`, a
 //!    `ProcedureStateChanged` event reports the task flow's state. They arrive either
 //!    - by *normal callback*: VOD POSTs the event to your URL → [`parse_callback`] (v3 and legacy v2 bodies), or
+//!      [`CallbackVerifier`] to check the `Sign` / `T` VOD adds when a callback key is configured
+//!      ([`VodApi::modify_event_config`]), or
 //!    - by *reliable callback*: you long-poll [`VodApi::pull_events`] and acknowledge with
 //!      [`VodApi::confirm_events`] **within 30 s**, or the events are delivered again. [`EventPoller`] does both.
 //! 2. **task queries** — [`VodApi::describe_tasks`] (tasks of the last 72 h, filter by FileId) and
@@ -31,9 +33,11 @@
 
 mod api;
 mod callback;
+mod config;
 pub(crate) mod lenient;
 mod model;
 mod poller;
+mod verify;
 mod wait;
 
 pub use api::{
@@ -43,18 +47,27 @@ pub use api::{
     TimeRange,
 };
 pub use callback::{Callback, LegacyCallback, LegacyData, parse_callback};
+pub use config::{
+    DescribeEventConfigRequest, EventConfig, EventMode, ModifyEventConfigRequest,
+    ModifyEventConfigResponse,
+};
 pub use model::{
-    Event, EventContent, FileUploadEvent, FileUploadTask, MediaBasicInfo, MediaMetaData,
-    MediaSourceInfo, NEW_FILE_UPLOAD, PROCEDURE_STATE_CHANGED, ProcedureStateChangeEvent,
-    ProcedureTask,
+    Event, EventContent, FILE_DELETED, FileDeleteEvent, FileDeleteResultItem, FileDeleteTask,
+    FileUploadEvent, FileUploadTask, MediaBasicInfo, MediaDeleteItem, MediaMetaData,
+    MediaSourceInfo, NEW_FILE_UPLOAD, PROCEDURE_STATE_CHANGED, PULL_COMPLETE,
+    ProcedureStateChangeEvent, ProcedureTask, PullUploadTask,
 };
 pub use poller::{EventPoller, PollStats};
+pub use verify::{
+    CallbackVerifier, DEFAULT_CALLBACK_SKEW, DEFAULT_MAX_SIGN_VALIDITY, MAX_CALLBACK_SKEW,
+    MAX_SIGN_KEY_LEN, MAX_SIGN_VALIDITY, VerifiedCallback, callback_sign, parse_callback_verified,
+    validate_sign_key,
+};
 pub use wait::{
     MAX_PAGES_PER_POLL, PROCEDURE_TASK_TYPE, WaitOptions, find_procedure_task_id_with,
     wait_for_task_with,
 };
 
-use crate::client::VodClient;
 use crate::error::{Error, Result};
 use crate::vod::VodApi;
 use std::time::Duration;
@@ -197,12 +210,5 @@ impl VodApi {
             async move { self.describe_tasks(&req).await }
         })
         .await
-    }
-}
-
-impl VodClient {
-    /// An [`EventPoller`] for this client's default `SubAppId`.
-    pub fn event_poller(&self) -> EventPoller {
-        EventPoller::new(self.api().clone()).with_sub_app_id(self.sub_app_id())
     }
 }

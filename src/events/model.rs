@@ -11,6 +11,10 @@ use serde_json::Value;
 pub const NEW_FILE_UPLOAD: &str = "NewFileUpload";
 /// Event type of a task-flow (Procedure) state change (`ProcedureStateChanged`).
 pub const PROCEDURE_STATE_CHANGED: &str = "ProcedureStateChanged";
+/// Event type of a finished URL pull upload (`PullComplete`).
+pub const PULL_COMPLETE: &str = "PullComplete";
+/// Event type of a deletion (`FileDeleted`).
+pub const FILE_DELETED: &str = "FileDeleted";
 
 lenient_struct! {
     /// `MediaSourceInfo`: where the media came from.
@@ -168,11 +172,83 @@ lenient_struct! {
 pub type ProcedureTask = ProcedureStateChangeEvent;
 
 lenient_struct! {
+    /// `PullUploadTask`: a `PullUpload` task — the body of a `PullComplete` event and
+    /// `DescribeTaskDetail.PullUploadTask`.
+    rename_all = "PascalCase";
+    pub struct PullUploadTask {
+        /// Task id.
+        pub task_id: Option<String>,
+        /// `PROCESSING` or `FINISH` (`WAITING` before it starts).
+        pub status: Option<String>,
+        /// 0 = success; 40000 invalid input, 60000 source file error, 70000 internal error.
+        pub err_code: Option<i64>,
+        /// Error message.
+        pub message: Option<String>,
+        /// FileId of the media created.
+        pub file_id: Option<String>,
+        /// Basic information of the media created (may be `null`).
+        pub media_basic_info: Option<MediaBasicInfo>,
+        /// Metadata of the media.
+        pub meta_data: Option<MediaMetaData>,
+        /// Playback URL.
+        pub file_url: Option<String>,
+        /// Task id of the `Procedure` started (`""` when none).
+        pub procedure_task_id: Option<String>,
+        /// Task id of the review started (`""` when none).
+        pub review_audio_video_task_id: Option<String>,
+        /// `SessionContext` of the request.
+        pub session_context: Option<String>,
+        /// `SessionId` of the request.
+        pub session_id: Option<String>,
+        /// Progress, 0–100.
+        pub progress: Option<i64>,
+    }
+}
+
+lenient_struct! {
+    /// `MediaDeleteItem`: one part of a media that was deleted.
+    rename_all = "PascalCase";
+    pub struct MediaDeleteItem {
+        /// `OriginalFiles`, `TranscodeFiles`, `AdaptiveDynamicStreamingFiles`, `WechatPublishFiles`…
+        pub r#type: Option<String>,
+        /// Template id of the deleted output (0 = every template).
+        pub definition: Option<i64>,
+    }
+}
+
+lenient_struct! {
+    /// `FileDeleteResultItem`: what was deleted of one FileId.
+    rename_all = "PascalCase";
+    pub struct FileDeleteResultItem {
+        /// The FileId.
+        pub file_id: Option<String>,
+        /// The parts deleted.
+        pub delete_parts: Option<Vec<MediaDeleteItem>>,
+    }
+}
+
+lenient_struct! {
+    /// `FileDeleteEvent` (API model `FileDeleteTask`): the body of a `FileDeleted` event.
+    rename_all = "PascalCase";
+    pub struct FileDeleteEvent {
+        /// The FileIds deleted.
+        pub file_id_set: Option<Vec<String>>,
+        /// What was deleted of each.
+        pub file_delete_result_info: Option<Vec<FileDeleteResultItem>>,
+    }
+}
+
+/// The API 3.0 model name of [`FileDeleteEvent`].
+pub type FileDeleteTask = FileDeleteEvent;
+
+lenient_struct! {
     /// `EventContent`: one event notification, as returned by `PullEvents` or POSTed to a callback URL (where
     /// `EventHandle` is absent).
     ///
     /// Exactly one `*Event` member is set for known types; every other member (including the event members of
-    /// types this crate does not model, e.g. `FileDeleteEvent`) is kept in `extra`.
+    /// types this crate does not model, e.g. `EditMediaCompleteEvent`) is kept in `extra`. A signed normal
+    /// callback also carries `Sign` and `T` (see [`CallbackVerifier`](crate::events::CallbackVerifier)); they end
+    /// up in `extra` too.
     rename_all = "PascalCase";
     pub struct EventContent {
         /// Handle to pass to `ConfirmEvents` (reliable callback only); valid for 30 s.
@@ -183,10 +259,14 @@ lenient_struct! {
         pub file_upload_event: Option<FileUploadEvent>,
         /// Set for `ProcedureStateChanged`.
         pub procedure_state_change_event: Option<ProcedureStateChangeEvent>,
+        /// Set for `PullComplete`.
+        pub pull_complete_event: Option<PullUploadTask>,
+        /// Set for `FileDeleted`.
+        pub file_delete_event: Option<FileDeleteEvent>,
     }
 }
 
-/// A convenient view of an event: the two types an uploader cares about, typed; everything else raw.
+/// A convenient view of an event: the types an uploading app sees, typed; everything else raw.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -194,6 +274,10 @@ pub enum Event {
     NewFileUpload(Box<FileUploadEvent>),
     /// A task flow changed state.
     ProcedureStateChanged(Box<ProcedureStateChangeEvent>),
+    /// A `PullUpload` finished (check `err_code`).
+    PullComplete(Box<PullUploadTask>),
+    /// Media was deleted.
+    FileDeleted(Box<FileDeleteEvent>),
     /// Any other event type (or a known type whose body was missing).
     Other {
         /// The event type (`""` when the notification named none).
@@ -220,19 +304,40 @@ impl EventContent {
 
     /// The typed view of this event.
     ///
-    /// `NewFileUpload` needs a `FileUploadEvent` body, `ProcedureStateChanged` a `ProcedureStateChangeEvent` body;
-    /// when the type is absent but exactly that body is present, the body decides.
+    /// Each typed variant needs its body (`NewFileUpload` a `FileUploadEvent`, `ProcedureStateChanged` a
+    /// `ProcedureStateChangeEvent`, `PullComplete` a `PullCompleteEvent`, `FileDeleted` a `FileDeleteEvent`); when
+    /// the type is absent but exactly one such body is present, the body decides.
     pub fn into_event(self) -> Event {
-        let ty = self.event_type.as_deref();
-        let upload = matches!(ty, Some(NEW_FILE_UPLOAD))
-            || (ty.is_none() && self.procedure_state_change_event.is_none());
-        let procedure = matches!(ty, Some(PROCEDURE_STATE_CHANGED))
-            || (ty.is_none() && self.file_upload_event.is_none());
-        if upload && let Some(e) = &self.file_upload_event {
+        let bodies = [
+            self.file_upload_event.is_some(),
+            self.procedure_state_change_event.is_some(),
+            self.pull_complete_event.is_some(),
+            self.file_delete_event.is_some(),
+        ];
+        let only_body = bodies.iter().filter(|b| **b).count() == 1;
+        let is = |name: &str| match self.event_type.as_deref() {
+            Some(t) => t == name,
+            None => only_body,
+        };
+        if is(NEW_FILE_UPLOAD)
+            && let Some(e) = &self.file_upload_event
+        {
             return Event::NewFileUpload(Box::new(e.clone()));
         }
-        if procedure && let Some(e) = &self.procedure_state_change_event {
+        if is(PROCEDURE_STATE_CHANGED)
+            && let Some(e) = &self.procedure_state_change_event
+        {
             return Event::ProcedureStateChanged(Box::new(e.clone()));
+        }
+        if is(PULL_COMPLETE)
+            && let Some(e) = &self.pull_complete_event
+        {
+            return Event::PullComplete(Box::new(e.clone()));
+        }
+        if is(FILE_DELETED)
+            && let Some(e) = &self.file_delete_event
+        {
+            return Event::FileDeleted(Box::new(e.clone()));
         }
         let event_type = self.event_type.clone().unwrap_or_default();
         let raw = serde_json::to_value(&self).unwrap_or(Value::Null);
@@ -255,20 +360,43 @@ impl EventContent {
         ) {
             return Some(id);
         }
+        if let Some(id) = non_empty(
+            self.pull_complete_event
+                .as_ref()
+                .and_then(|e| e.file_id.as_deref()),
+        ) {
+            return Some(id);
+        }
+        if let Some(id) = non_empty(
+            self.file_delete_event
+                .as_ref()
+                .and_then(|e| e.file_id_set.as_ref())
+                .and_then(|s| s.first())
+                .map(String::as_str),
+        ) {
+            return Some(id);
+        }
         self.extra
             .iter()
             .filter(|(k, _)| k.ends_with("Event"))
             .find_map(|(_, v)| non_empty(v.get("FileId").and_then(Value::as_str)))
     }
 
-    /// The Procedure task id: `FileUploadEvent.ProcedureTaskId` (when not `""`) or
-    /// `ProcedureStateChangeEvent.TaskId`.
+    /// The Procedure task id: `FileUploadEvent.ProcedureTaskId` or `PullCompleteEvent.ProcedureTaskId` (when not
+    /// `""`), or `ProcedureStateChangeEvent.TaskId`.
     pub fn procedure_task_id(&self) -> Option<&str> {
         non_empty(
             self.file_upload_event
                 .as_ref()
                 .and_then(|e| e.procedure_task_id.as_deref()),
         )
+        .or_else(|| {
+            non_empty(
+                self.pull_complete_event
+                    .as_ref()
+                    .and_then(|e| e.procedure_task_id.as_deref()),
+            )
+        })
         .or_else(|| {
             non_empty(
                 self.procedure_state_change_event

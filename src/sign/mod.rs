@@ -12,6 +12,12 @@ pub mod tc3;
 pub mod v1;
 
 use hmac::{Hmac, Mac};
+use subtle::ConstantTimeEq as _;
+
+/// Compares two byte strings in time independent of where they differ (only the lengths leak).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
 
 pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key length");

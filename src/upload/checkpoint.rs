@@ -53,31 +53,18 @@ pub struct Checkpoint {
     pub sub_app_id: Option<u64>,
     /// Objects in upload order: the media, the cover, then HLS/DASH segments.
     pub objects: Vec<ObjectCheckpoint>,
-    /// Set once CommitUpload succeeded (normally the checkpoint is deleted then; a checkpoint with this flag is
-    /// discarded when an upload is run again).
+    /// Set once CommitUpload succeeded (normally the checkpoint is deleted then; kept with this flag only when
+    /// the delete failed). A committed checkpoint answers a re-run with [`commit`](Self::commit), without
+    /// uploading anything.
     pub committed: bool,
-    /// The CommitUpload outcome, recorded when the checkpoint is kept after the commit
-    /// ([`UploadRequest::with_keep_committed_checkpoint`](super::UploadRequest::with_keep_committed_checkpoint)).
+    /// When CommitUpload was (about to be) sent, unix seconds. Saved **before** the request goes out: a re-run
+    /// of a checkpoint recording a commit attempt never uploads again; it reconciles the commit (a second
+    /// CommitUpload, then a media search; see the [module docs](super#resume)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<CommittedUpload>,
-}
-
-/// A successful CommitUpload, as recorded in a kept checkpoint ([`Checkpoint::committed_upload`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CommittedUpload {
-    /// The media's FileId.
-    pub file_id: String,
-    /// Playback URL.
-    pub media_url: Option<String>,
-    /// Cover URL, when a cover was uploaded.
-    pub cover_url: Option<String>,
-    /// Request id of the session's ApplyUpload.
-    pub apply_request_id: String,
-    /// Request id of CommitUpload.
-    pub commit_request_id: String,
-    /// When the commit answer arrived (unix seconds).
-    pub committed_at: i64,
+    pub commit_attempted_at: Option<i64>,
+    /// CommitUpload's answer, once it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::vod::CommitUploadResponse>,
 }
 
 impl fmt::Debug for Checkpoint {
@@ -95,6 +82,7 @@ impl fmt::Debug for Checkpoint {
             .field("sub_app_id", &self.sub_app_id)
             .field("objects", &self.objects)
             .field("committed", &self.committed)
+            .field("commit_attempted_at", &self.commit_attempted_at)
             .field("commit", &self.commit)
             .finish()
     }
@@ -104,20 +92,6 @@ impl Checkpoint {
     /// When the temporary credentials expire (unix seconds), if the session has any.
     pub fn credential_expiry(&self) -> Option<i64> {
         self.apply.temp_certificate.as_ref().map(|c| c.expired_time)
-    }
-
-    /// The recorded CommitUpload outcome: `Some` when the session was committed and the checkpoint kept with
-    /// its outcome ([`UploadRequest::with_keep_committed_checkpoint`](super::UploadRequest::with_keep_committed_checkpoint)).
-    /// Such a checkpoint must not be uploaded again: the media is in VOD under this FileId.
-    pub fn committed_upload(&self) -> Option<&CommittedUpload> {
-        self.commit.as_ref().filter(|_| self.committed)
-    }
-
-    /// Whether every object is recorded complete on COS. CommitUpload is only ever sent after this was saved, so
-    /// a checkpoint that is complete but not [`committed`](Self::committed) belongs to a session whose commit
-    /// may or may not have reached VOD (the process stopped between the last object and the recorded answer).
-    pub fn all_objects_complete(&self) -> bool {
-        !self.objects.is_empty() && self.objects.iter().all(|o| o.completed.is_some())
     }
 
     /// Verified parts over all objects.
@@ -433,12 +407,18 @@ pub(crate) struct CheckpointWriter {
     generation: std::sync::atomic::AtomicU64,
     closed: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
+    clock: crate::transport::Clock,
 }
 
 impl CheckpointWriter {
-    pub(crate) fn new(store: Arc<dyn CheckpointStore>, checkpoint: Checkpoint) -> Arc<Self> {
+    pub(crate) fn new(
+        store: Arc<dyn CheckpointStore>,
+        checkpoint: Checkpoint,
+        clock: crate::transport::Clock,
+    ) -> Arc<Self> {
         Arc::new(CheckpointWriter {
             store,
+            clock,
             key: checkpoint.key.clone(),
             state: Mutex::new(checkpoint),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -460,7 +440,7 @@ impl CheckpointWriter {
         {
             let mut g = self.lock();
             f(&mut g);
-            g.updated_at = crate::cos::now_unix();
+            g.updated_at = self.clock.now();
         }
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -482,11 +462,15 @@ impl CheckpointWriter {
         });
     }
 
-    /// Saves now (awaited), outside the writer loop.
-    pub(crate) async fn save_now(&self) {
+    /// Saves now (awaited), outside the writer loop. Returns whether the save succeeded (failures are logged).
+    pub(crate) async fn save_now(&self) -> bool {
         let snap = self.snapshot();
-        if let Err(e) = self.store.save(&self.key, &snap).await {
-            tracing::warn!(key = %self.key, error = %e, "checkpoint save failed; the upload goes on but may not be resumable");
+        match self.store.save(&self.key, &snap).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(key = %self.key, error = %e, "checkpoint save failed; the upload goes on but may not be resumable");
+                false
+            }
         }
     }
 

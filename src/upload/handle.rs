@@ -1,14 +1,14 @@
 //! [`UploadHandle`]: an upload running on its own task, with cancel, progress and join.
 
 use super::{UploadOutcome, UploadProgress, UploadRequest};
-use crate::client::VodClient;
 use crate::error::{Error, Result};
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// An upload started with [`VodClient::start_upload`], running on its own Tokio task.
+/// An upload started with [`VodClient::start_upload`](crate::VodClient::start_upload), running on its own Tokio task.
 ///
 /// - [`cancel`](Self::cancel) stops it cleanly (multipart uploads aborted, or kept when checkpointed; nothing
 ///   committed); [`join`](Self::join) then returns [`Error::Cancelled`].
@@ -61,23 +61,14 @@ impl UploadHandle {
     }
 }
 
-impl VodClient {
-    /// Starts `request` on a new Tokio task and returns a handle to cancel it, watch its progress and join it.
-    /// The request's own cancellation token, deadline and progress callback still apply.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: tencent_vod::VodClient) -> tencent_vod::Result<()> {
-    /// use tencent_vod::UploadRequest;
-    /// let handle = client.start_upload(UploadRequest::from_path("movie.mp4"));
-    /// // … later, e.g. on shutdown:
-    /// handle.cancel();
-    /// let result = handle.join().await; // Err(Error::Cancelled) unless it had already finished
-    /// # let _ = result; Ok(()) }
-    /// ```
-    ///
-    /// # Panics
-    /// Like `tokio::spawn`, when called outside a Tokio runtime.
-    pub fn start_upload(&self, mut request: UploadRequest) -> UploadHandle {
+impl UploadHandle {
+    /// Starts `run(request)` on a new Tokio task, with a child cancellation token and a progress watch wired
+    /// into the request (its own token, deadline and progress callback still apply).
+    pub(crate) fn spawn<F, Fut>(mut request: UploadRequest, run: F) -> UploadHandle
+    where
+        F: FnOnce(UploadRequest) -> Fut,
+        Fut: Future<Output = Result<UploadOutcome>> + Send + 'static,
+    {
         let cancel = request
             .cancel
             .take()
@@ -92,8 +83,7 @@ impl VodClient {
             }
             tx.send_replace(Some(p.clone()));
         }));
-        let client = self.clone();
-        let task = tokio::spawn(async move { client.upload(request).await });
+        let task = tokio::spawn(run(request));
         UploadHandle {
             cancel,
             progress: rx,

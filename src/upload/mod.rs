@@ -36,20 +36,50 @@
 //! same request again with the same store:
 //! 1. loads the checkpoint and checks it; it is **discarded** (logged, deleted) and the upload starts over with a
 //!    fresh ApplyUpload when it cannot be read or parsed, has another format version, belongs to another request
-//!    (explicit key reused), records a commit, when a source file changed (size, modification time or CRC-64 of
-//!    its first MiB), or when its temporary credentials expire within the
-//!    [margin](UploadRequest::with_credential_margin) (default 5 minutes);
+//!    (explicit key reused), when a source file changed (size, modification time or CRC-64 of its first MiB), or
+//!    when its temporary credentials expire within the [margin](UploadRequest::with_credential_margin) (default
+//!    5 minutes). A checkpoint that records a **commit** answers with the recorded outcome, and one that records
+//!    a **commit attempt** (saved before CommitUpload is sent) is reconciled (see [Exactly once](#exactly-once)):
+//!    neither ever uploads the media again;
 //! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
 //!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
 //!    sent);
-//! 3. commits, and deletes the checkpoint (or keeps it, marked committed with the outcome, with
-//!    [`UploadRequest::with_keep_committed_checkpoint`]). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a
-//!    resumed session (already committed, or unknown), the checkpoint is discarded and the upload starts over
-//!    once.
+//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails or with
+//!    [`UploadRequest::with_keep_committed_checkpoint`], records the commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
+//!    session without a recorded attempt (the session expired, or an earlier run's attempt could not be
+//!    recorded), the media library is searched once for its media; only when it is not there is the checkpoint
+//!    discarded and the upload started over, once.
 //!
 //! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). Store errors
 //! never fail an upload: a `load` error starts over, `save`/`delete` errors are logged. A checkpoint holds the
 //! temporary credentials: see [`checkpoint`#secrets](checkpoint#secrets).
+//!
+//! # Exactly once
+//! Lost answers never turn into false failures or duplicate uploads. Each request declares whether it may be
+//! repeated ([`Idempotency`](crate::retry::Idempotency)):
+//! - PUT Object, Upload Part, HEAD, List Parts and Abort are repeated freely (an Abort meeting `NoSuchUpload`
+//!   after a lost answer counts as done); Initiate too (a lost answer may leave an empty upload id, logged);
+//! - **CompleteMultipartUpload** is repeated; when a repeat meets `NoSuchUpload` after an attempt whose answer was
+//!   lost, the object is checked with HEAD Object and counts as complete when its size and CRC-64 match what
+//!   was sent;
+//! - **CommitUpload** is never repeated blindly. When its outcome is unknown (no answer after the request was
+//!   sent, a 5xx, `InternalError`, an unreadable answer), the upload commits once more (VOD answers a session
+//!   that was already committed like an invalid one), then searches the media library (`SearchMedia` by
+//!   `MediaName` and creation time, the match being the media whose `MediaUrl` path is the session's
+//!   `MediaStoragePath`, confirmed with `DescribeMediaInfos`) for up to the
+//!   [reconcile timeout](UploadRequest::with_commit_reconcile_timeout). A FileId established this way is
+//!   returned as success ([`UploadOutcome::commit_reconciled`]); otherwise the upload fails with
+//!   [`Error::CommitOutcomeUnknown`], which carries the storage paths,
+//!   request ids and (redacted in `Display`/`Debug`) the session key, so the application can reconcile. With
+//!   a checkpoint, such a failure leaves the checkpoint recording the attempt: running the upload again
+//!   reconciles again and never uploads the media a second time.
+//!
+//! # Clock and region
+//! Signatures and expiry checks read the client's [`Clock`](crate::transport::Clock), which learns the offset
+//! to server time from the `Date` of VOD and COS answers: a host whose clock is minutes off signs with server
+//! time after at most one refused (and retried) request, and `TempCertificate.ExpiredTime` is compared with
+//! server time. The API requires `Region` for ApplyUpload and CommitUpload: an upload with a client that has
+//! no region fails with [`Error::InvalidInput`] (field `region`) before any request.
 //!
 //! # Credential expiry
 //! ApplyUpload's temporary credentials are valid until `ExpiredTime`; the COS client never signs past it
@@ -68,20 +98,21 @@
 //! session succeeds, in [`UploadOutcome::orphaned_uploads`].
 
 pub mod checkpoint;
+mod commit;
 mod handle;
 mod prepare;
 mod request;
 
 pub use checkpoint::{
-    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CommittedUpload, CompletedObject,
-    FINGERPRINT_HEAD_BYTES, JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint,
-    SourceFingerprint,
+    CHECKPOINT_VERSION, Checkpoint, CheckpointStore, CompletedObject, FINGERPRINT_HEAD_BYTES,
+    JsonFileCheckpointStore, MemoryCheckpointStore, ObjectCheckpoint, SourceFingerprint,
 };
 pub use handle::UploadHandle;
 pub use prepare::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
 pub use request::{
-    COVER_TYPES, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES,
-    ProgressCallback, UploadOutcome, UploadProgress, UploadRequest,
+    COVER_TYPES, DEFAULT_COMMIT_RECONCILE_TIMEOUT, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT,
+    MAX_SOURCE_CONTEXT, MEDIA_TYPES, ProgressCallback, UploadOutcome, UploadProgress,
+    UploadRequest,
 };
 
 use crate::cos::{
@@ -92,9 +123,10 @@ use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
 use crate::events::WaitOptions;
 use crate::retry::RetryConfig;
-use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, CommitUploadRequest, VodApi};
+use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, VodApi};
 use bytes::Bytes;
 use checkpoint::CheckpointWriter;
+use commit::{CommitTarget, Committed};
 use futures::StreamExt;
 use prepare::{check_file, collect_segments, complete_apply_fields, is_manifest_type, segment_key};
 use request::{CheckpointConfig, SourceSpec};
@@ -112,7 +144,8 @@ pub(crate) struct UploadContext<'a> {
     pub transfer: &'a TransferConfig,
     pub retry: &'a RetryConfig,
     pub sub_app_id: Option<u64>,
-    pub cos_plain_http: &'a Arc<crate::vod::PlainHttpWarning>,
+    pub cos_plain_http: &'a Arc<crate::transport::http::PlainHttpWarning>,
+    pub clock: &'a crate::transport::Clock,
 }
 
 /// Runs one upload, honouring the request's cancellation token and deadline.
@@ -211,12 +244,14 @@ fn check_apply_response(resp: &ApplyUploadResponse, want_cover: bool) -> Result<
     if resp.storage_bucket.is_empty() {
         return Err(bad("StorageBucket is empty".into()));
     }
-    crate::vod::validate_region("StorageRegion", &resp.storage_region).map_err(|_| {
-        bad(format!(
-            "StorageRegion {:?} is not a region",
-            resp.storage_region
-        ))
-    })?;
+    crate::transport::endpoint::validate_region("StorageRegion", &resp.storage_region).map_err(
+        |_| {
+            bad(format!(
+                "StorageRegion {:?} is not a region",
+                resp.storage_region
+            ))
+        },
+    )?;
     if resp.vod_session_key.is_empty() {
         return Err(bad("VodSessionKey is empty".into()));
     }
@@ -384,21 +419,13 @@ async fn prepare_resumable(
     }))
 }
 
-/// Why a checkpoint cannot be used, if it cannot.
-fn stale_reason(
-    cp: &Checkpoint,
-    res: &Resumable,
-    margin: Duration,
-    want_cover: bool,
-) -> Option<String> {
+/// Why a checkpoint does not belong to this request (format, request, files), if it does not.
+fn foreign_reason(cp: &Checkpoint, res: &Resumable) -> Option<String> {
     if cp.version != CHECKPOINT_VERSION {
         return Some(format!(
             "format version {} (expected {CHECKPOINT_VERSION})",
             cp.version
         ));
-    }
-    if cp.committed {
-        return Some("it records a commit".into());
     }
     if cp.request_digest != res.digest {
         return Some("it was made for another request (different fields or files)".into());
@@ -417,8 +444,14 @@ fn stale_reason(
             ));
         }
     }
+    None
+}
+
+/// Why a checkpoint of this request cannot be resumed (credentials about to expire, unusable session), if it
+/// cannot.
+fn stale_reason(cp: &Checkpoint, margin: Duration, want_cover: bool, now: i64) -> Option<String> {
     if let Some(exp) = cp.credential_expiry() {
-        let left = exp - crate::cos::now_unix();
+        let left = exp - now;
         if left < i64::try_from(margin.as_secs()).unwrap_or(i64::MAX) {
             return Some(format!(
                 "its temporary credentials expire in {left} s (margin {} s)",
@@ -438,12 +471,23 @@ async fn discard_checkpoint(res: &Resumable) {
     }
 }
 
+/// What a checkpoint of this request allows.
+enum Loaded {
+    /// An interrupted transfer: resume it.
+    Resume(Checkpoint),
+    /// A commit was attempted and its outcome is unknown: reconcile it, never upload again.
+    Reconcile(Checkpoint),
+    /// The session is committed: answer with the recorded outcome.
+    Committed(Checkpoint),
+}
+
 /// Loads the checkpoint of a resumable upload, when there is a usable one.
 async fn load_checkpoint(
     res: &Resumable,
     margin: Duration,
     want_cover: bool,
-) -> Option<Checkpoint> {
+    now: i64,
+) -> Option<Loaded> {
     let cp = match res.store.load(&res.key).await {
         Ok(Some(cp)) => cp,
         Ok(None) => {
@@ -456,7 +500,29 @@ async fn load_checkpoint(
             return None;
         }
     };
-    match stale_reason(&cp, res, margin, want_cover) {
+    if let Some(reason) = foreign_reason(&cp, res) {
+        tracing::info!(key = %res.key, %reason, "discarding stale checkpoint: starting over with a new ApplyUpload");
+        discard_checkpoint(res).await;
+        return None;
+    }
+    if cp.committed && cp.commit.is_some() {
+        tracing::info!(key = %res.key, "the checkpoint records a commit: answering with it, nothing is uploaded");
+        return Some(Loaded::Committed(cp));
+    }
+    if cp.committed || cp.commit_attempted_at.is_some() {
+        if let Err(e) = check_apply_response(&cp.apply, want_cover) {
+            tracing::warn!(key = %res.key, error = %e, "the checkpoint records a commit attempt but its session is unusable: discarding it");
+            discard_checkpoint(res).await;
+            return None;
+        }
+        tracing::warn!(
+            key = %res.key,
+            "the checkpoint records a CommitUpload attempt whose outcome is unknown: reconciling the commit \
+             instead of uploading again"
+        );
+        return Some(Loaded::Reconcile(cp));
+    }
+    match stale_reason(&cp, margin, want_cover, now) {
         Some(reason) => {
             tracing::info!(key = %res.key, %reason, "discarding stale checkpoint: starting over with a new ApplyUpload");
             discard_checkpoint(res).await;
@@ -468,7 +534,7 @@ async fn load_checkpoint(
                 verified_parts = cp.verified_parts(),
                 "resuming from checkpoint"
             );
-            Some(cp)
+            Some(Loaded::Resume(cp))
         }
     }
 }
@@ -476,13 +542,15 @@ async fn load_checkpoint(
 /// One VOD upload session and the COS keys of its objects.
 struct Session {
     applied: ApplyUploadResponse,
+    /// When ApplyUpload answered (unix seconds, server time).
+    applied_at: i64,
     keys: Vec<String>,
     resumed: bool,
     writer: Option<Arc<CheckpointWriter>>,
 }
 
 impl Session {
-    fn new(applied: ApplyUploadResponse, specs: &[ObjectSpec]) -> Self {
+    fn new(applied: ApplyUploadResponse, applied_at: i64, specs: &[ObjectSpec]) -> Self {
         let media_key = applied.media_storage_path[1..].to_string();
         let keys = specs
             .iter()
@@ -498,6 +566,7 @@ impl Session {
             .collect();
         Session {
             applied,
+            applied_at,
             keys,
             resumed: false,
             writer: None,
@@ -512,14 +581,14 @@ impl Session {
     }
 }
 
-/// Whether a transfer failure means the session's temporary credentials expired.
-fn is_credential_expiry(e: &Error, expiry: Option<i64>) -> bool {
+/// Whether a transfer failure means the session's temporary credentials expired (`now`: server time).
+fn is_credential_expiry(e: &Error, expiry: Option<i64>, now: i64) -> bool {
     match e {
         Error::CredentialsExpired { .. } => true,
         _ => match e.code() {
             Some("ExpiredToken") => true,
             Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") => {
-                expiry.is_some_and(|exp| crate::cos::now_unix() + 5 >= exp)
+                expiry.is_some_and(|exp| now + 5 >= exp)
             }
             _ => false,
         },
@@ -549,6 +618,7 @@ async fn transfer_all(
     let mut cos = CosClient::builder(&applied.storage_bucket, &applied.storage_region)
         .with_http_client(ctx.http.clone())
         .with_plain_http_warning(Arc::clone(ctx.cos_plain_http))
+        .with_clock(ctx.clock.clone())
         .with_retry(ctx.retry.clone());
     cos = match &applied.temp_certificate {
         Some(tc) => cos
@@ -711,7 +781,7 @@ async fn fresh_session(
         "ApplyUpload done"
     );
     if let Some(exp) = applied.temp_certificate.as_ref().map(|c| c.expired_time) {
-        let left = exp - crate::cos::now_unix();
+        let left = exp - ctx.clock.now();
         if left < i64::try_from(margin.as_secs()).unwrap_or(i64::MAX) {
             tracing::info!(
                 valid_for_s = left,
@@ -719,9 +789,10 @@ async fn fresh_session(
             );
         }
     }
-    let mut session = Session::new(applied, specs);
+    let applied_at = ctx.clock.now();
+    let mut session = Session::new(applied, applied_at, specs);
     if let Some(res) = resumable {
-        let now = crate::cos::now_unix();
+        let now = applied_at;
         let cp = Checkpoint {
             version: CHECKPOINT_VERSION,
             key: res.key.clone(),
@@ -744,9 +815,10 @@ async fn fresh_session(
                 })
                 .collect(),
             committed: false,
+            commit_attempted_at: None,
             commit: None,
         };
-        let writer = CheckpointWriter::new(Arc::clone(&res.store), cp);
+        let writer = CheckpointWriter::new(Arc::clone(&res.store), cp, ctx.clock.clone());
         writer.save_now().await;
         session.writer = Some(writer);
     }
@@ -770,12 +842,20 @@ async fn pipeline(
         budget,
         checkpoint,
         keep_committed_checkpoint,
-        credential_margin,
         bandwidth,
+        credential_margin,
+        commit_reconcile_timeout,
         ..
     } = req;
 
     // 1. Everything local, before any request.
+    if ctx.api.region().is_none() {
+        return Err(Error::invalid(
+            "region",
+            "an upload needs a region (Region is a required parameter of ApplyUpload and CommitUpload); set \
+             VodClientBuilder::with_region or TENCENTCLOUD_REGION, e.g. ap-guangzhou",
+        ));
+    }
     let mut transfer = ctx.transfer.clone();
     if let Some(c) = concurrency {
         transfer = transfer.with_concurrency(c);
@@ -882,19 +962,83 @@ async fn pipeline(
     let orphaned =
         || -> Vec<OrphanedUpload> { orphans.lock().unwrap_or_else(|p| p.into_inner()).clone() };
 
-    // 2. A session: from the checkpoint, or ApplyUpload.
+    // 2. A session: from the checkpoint, or ApplyUpload. A checkpoint that records a commit (attempt) never
+    //    leads to a second upload of the media.
     let mut from_checkpoint = match &resumable {
-        Some(res) => load_checkpoint(res, credential_margin, want_cover).await,
+        Some(res) => {
+            match load_checkpoint(res, credential_margin, want_cover, ctx.clock.now()).await {
+                Some(Loaded::Resume(cp)) => Some(cp),
+                Some(Loaded::Committed(cp)) => {
+                    let commit = cp.commit.clone().map(Committed::from);
+                    let session = Session::new(cp.apply.clone(), cp.created_at, &specs);
+                    if !keep_committed_checkpoint {
+                        discard_checkpoint(res).await;
+                    }
+                    let Some(committed) = commit else {
+                        return Err(Error::invalid(
+                            "checkpoint",
+                            "records a commit without its answer",
+                        ));
+                    };
+                    let done = Finish {
+                        started,
+                        want_cover,
+                        bytes_sent: 0,
+                        orphans: Vec::new(),
+                    };
+                    return finish(&ctx, &apply, resolve_task, session, committed, done).await;
+                }
+                Some(Loaded::Reconcile(cp)) => {
+                    let mut session = Session::new(cp.apply.clone(), cp.created_at, &specs);
+                    session.resumed = true;
+                    let sub_app_id = cp.sub_app_id;
+                    session.writer = Some(CheckpointWriter::new(
+                        Arc::clone(&res.store),
+                        cp,
+                        ctx.clock.clone(),
+                    ));
+                    let target = CommitTarget {
+                        api: ctx.api,
+                        applied: &session.applied,
+                        sub_app_id,
+                        media_name: apply.media_name.as_deref(),
+                        applied_at: session.applied_at,
+                        reconcile_timeout: commit_reconcile_timeout,
+                    };
+                    // On failure the checkpoint keeps its commit attempt: a later run reconciles again.
+                    let committed = commit::reconcile(&target, None).await?;
+                    record_commit(
+                        resumable.as_ref(),
+                        &session,
+                        &committed,
+                        keep_committed_checkpoint,
+                    )
+                    .await;
+                    let done = Finish {
+                        started,
+                        want_cover,
+                        bytes_sent: 0,
+                        orphans: Vec::new(),
+                    };
+                    return finish(&ctx, &apply, resolve_task, session, committed, done).await;
+                }
+                None => None,
+            }
+        }
         None => None,
     };
     let mut expiry_restarts = 0u32;
     let (session, bytes_sent, committed) = loop {
         let session = match from_checkpoint.take() {
             Some(cp) => {
-                let mut s = Session::new(cp.apply.clone(), &specs);
+                let mut s = Session::new(cp.apply.clone(), cp.created_at, &specs);
                 s.resumed = true;
                 if let Some(res) = &resumable {
-                    s.writer = Some(CheckpointWriter::new(Arc::clone(&res.store), cp));
+                    s.writer = Some(CheckpointWriter::new(
+                        Arc::clone(&res.store),
+                        cp,
+                        ctx.clock.clone(),
+                    ));
                 }
                 s
             }
@@ -919,7 +1063,7 @@ async fn pipeline(
             Err(e @ Error::SourceChanged { .. }) => return Err(e.with_orphaned_uploads(orphaned())),
             Err(e)
                 if expiry_restarts == 0
-                    && is_credential_expiry(&e, session.expiry())
+                    && is_credential_expiry(&e, session.expiry(), ctx.clock.now())
                     && specs.iter().all(ObjectSpec::replayable) =>
             {
                 expiry_restarts += 1;
@@ -941,52 +1085,135 @@ async fn pipeline(
             spec.verify_unchanged().await?;
         }
 
-        // 4. CommitUpload: only now that every object is verified.
-        let mut commit = CommitUploadRequest::new(&session.applied.vod_session_key);
-        commit.sub_app_id = apply.sub_app_id;
-        match ctx.api.commit_upload(&commit).await {
+        // 4. CommitUpload: only now that every object is verified. The checkpoint records the attempt first, so
+        //    a crash or a lost answer leads a re-run to reconciliation, not to a second upload.
+        if let Some(w) = &session.writer {
+            let now = ctx.clock.now();
+            w.update(|cp| cp.commit_attempted_at = Some(now));
+            w.save_now().await;
+        }
+        let target = CommitTarget {
+            api: ctx.api,
+            applied: &session.applied,
+            sub_app_id: apply.sub_app_id,
+            media_name: apply.media_name.as_deref(),
+            applied_at: session.applied_at,
+            reconcile_timeout: commit_reconcile_timeout,
+        };
+        match commit::send(&target).await {
             Ok(c) => break (session, bytes_sent, c),
-            Err(e)
-                if session.resumed
-                    && e.code() == Some("InvalidParameterValue.VodSessionKey")
-                    && specs.iter().all(ObjectSpec::replayable) =>
-            {
+            Err(e) if e.is_outcome_unknown() => {
+                // Never re-sent blindly: a second commit, then a media search; the checkpoint keeps the attempt
+                // when this fails.
+                let c = commit::reconcile(&target, Some(e)).await?;
+                break (session, bytes_sent, c);
+            }
+            Err(e) if session.resumed && commit::is_session_refused(&e) => {
+                // VOD does not take the checkpointed session: expired, or committed by an earlier run whose
+                // answer was lost before its attempt could be recorded. Look before uploading again.
+                let once = CommitTarget {
+                    reconcile_timeout: Duration::ZERO,
+                    ..target
+                };
+                if let Ok(Some(c)) = commit::find(&once, &mut Vec::new()).await {
+                    break (session, bytes_sent, c);
+                }
+                if !specs.iter().all(ObjectSpec::replayable) {
+                    return Err(e);
+                }
                 tracing::warn!(
                     error = %e,
-                    "the checkpointed session cannot be committed (already committed or unknown): \
-                     discarding the checkpoint and starting over"
+                    "the checkpointed session cannot be committed (expired or unknown) and its media is not in \
+                     the library: discarding the checkpoint and starting over"
                 );
                 if let Some(res) = &resumable {
                     discard_checkpoint(res).await;
                 }
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // A definite refusal: nothing was committed, so the attempt needs no reconciliation.
+                if let Some(w) = &session.writer {
+                    w.update(|cp| cp.commit_attempted_at = None);
+                    w.save_now().await;
+                }
+                return Err(e);
+            }
         }
     };
-    tracing::info!(file_id = %committed.file_id, request_id = %committed.request_id, "CommitUpload done");
-    if let (Some(res), Some(w)) = (&resumable, &session.writer) {
-        if keep_committed_checkpoint {
-            let record = CommittedUpload {
-                file_id: committed.file_id.clone(),
-                media_url: committed.media_url.clone(),
-                cover_url: committed.cover_url.clone().filter(|u| !u.is_empty()),
-                apply_request_id: session.applied.request_id.clone(),
-                commit_request_id: committed.request_id.clone(),
-                committed_at: crate::cos::now_unix(),
-            };
-            w.update(|cp| {
-                cp.committed = true;
-                cp.commit = Some(record);
-            });
-            w.save_now().await;
-        } else if let Err(e) = res.store.delete(&res.key).await {
-            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; marking it committed");
-            w.update(|cp| cp.committed = true);
-            w.save_now().await;
-        }
-    }
+    tracing::info!(
+        file_id = %committed.file_id,
+        request_id = %committed.request_id,
+        reconciled = committed.reconciled,
+        "CommitUpload done"
+    );
+    record_commit(
+        resumable.as_ref(),
+        &session,
+        &committed,
+        keep_committed_checkpoint,
+    )
+    .await;
+    let done = Finish {
+        started,
+        want_cover,
+        bytes_sent,
+        orphans: orphaned(),
+    };
+    finish(&ctx, &apply, resolve_task, session, committed, done).await
+}
 
+/// After a successful commit: deletes the checkpoint, or (when asked to keep it, or when the delete fails)
+/// records the commit in it, so a re-run answers with the outcome instead of uploading again.
+async fn record_commit(
+    resumable: Option<&Resumable>,
+    session: &Session,
+    committed: &Committed,
+    keep: bool,
+) {
+    let (Some(res), Some(w)) = (resumable, &session.writer) else {
+        return;
+    };
+    let deleted = if keep {
+        Err(None)
+    } else {
+        res.store.delete(&res.key).await.map_err(Some)
+    };
+    if let Err(e) = deleted {
+        if let Some(e) = e {
+            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+        }
+        let answer = crate::vod::CommitUploadResponse {
+            file_id: committed.file_id.clone(),
+            media_url: committed.media_url.clone(),
+            cover_url: committed.cover_url.clone(),
+            request_id: committed.request_id.clone(),
+        };
+        w.update(|cp| {
+            cp.committed = true;
+            cp.commit = Some(answer);
+        });
+        w.save_now().await;
+    }
+}
+
+/// What the outcome reports besides the session and the commit.
+struct Finish {
+    started: tokio::time::Instant,
+    want_cover: bool,
+    bytes_sent: u64,
+    orphans: Vec<OrphanedUpload>,
+}
+
+/// Resolves the procedure task (when asked) and builds the outcome.
+async fn finish(
+    ctx: &UploadContext<'_>,
+    apply: &ApplyUploadRequest,
+    resolve_task: Option<WaitOptions>,
+    session: Session,
+    committed: Committed,
+    done: Finish,
+) -> Result<UploadOutcome> {
     // 5. Optionally find the procedure task.
     let procedure_task_id = match (resolve_task, apply.procedure.as_deref()) {
         (Some(opts), Some(p)) if !p.is_empty() => {
@@ -998,12 +1225,12 @@ async fn pipeline(
     let Session { applied, keys, .. } = session;
     let mut keys = keys.into_iter();
     let media_key = keys.next().unwrap_or_default();
-    let cover_key = if want_cover { keys.next() } else { None };
+    let cover_key = if done.want_cover { keys.next() } else { None };
     let segment_keys: Vec<String> = keys.collect();
     Ok(UploadOutcome {
         file_id: committed.file_id,
         media_url: committed.media_url,
-        cover_url: committed.cover_url.filter(|u| !u.is_empty()),
+        cover_url: committed.cover_url,
         apply_request_id: applied.request_id,
         commit_request_id: committed.request_id,
         bucket: applied.storage_bucket,
@@ -1011,10 +1238,11 @@ async fn pipeline(
         media_key,
         cover_key,
         segment_keys,
-        bytes_sent,
-        elapsed: started.elapsed(),
+        bytes_sent: done.bytes_sent,
+        elapsed: done.started.elapsed(),
         procedure_task_id,
-        orphaned_uploads: orphaned(),
+        orphaned_uploads: done.orphans,
+        commit_reconciled: committed.reconciled,
     })
 }
 

@@ -158,7 +158,7 @@ pub(crate) fn complete_apply_fields(
         ));
     }
     if let Some(r) = &apply.storage_region {
-        crate::vod::validate_region("storage_region", r)?;
+        crate::transport::endpoint::validate_region("storage_region", r)?;
     }
     if let Some(t) = &apply.expire_time
         && time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_err()

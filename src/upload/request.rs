@@ -30,6 +30,9 @@ pub const MAX_SOURCE_CONTEXT: usize = 250;
 /// Maximum length of `SessionContext`.
 pub const MAX_SESSION_CONTEXT: usize = 1000;
 
+/// Default for [`UploadRequest::with_commit_reconcile_timeout`].
+pub const DEFAULT_COMMIT_RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Default for [`UploadRequest::with_credential_margin`]: temporary credentials (of a checkpoint) with less
 /// validity left than this are not used.
 pub const DEFAULT_CREDENTIAL_MARGIN: Duration = Duration::from_secs(300);
@@ -127,8 +130,9 @@ pub struct UploadRequest {
     pub(crate) budget: Option<ConcurrencyBudget>,
     pub(crate) checkpoint: Option<CheckpointConfig>,
     pub(crate) keep_committed_checkpoint: bool,
-    pub(crate) credential_margin: Duration,
     pub(crate) bandwidth: Option<BandwidthLimit>,
+    pub(crate) credential_margin: Duration,
+    pub(crate) commit_reconcile_timeout: Duration,
 }
 
 impl std::fmt::Debug for UploadRequest {
@@ -162,8 +166,9 @@ impl UploadRequest {
             budget: None,
             checkpoint: None,
             keep_committed_checkpoint: false,
-            credential_margin: DEFAULT_CREDENTIAL_MARGIN,
             bandwidth: None,
+            credential_margin: DEFAULT_CREDENTIAL_MARGIN,
+            commit_reconcile_timeout: DEFAULT_COMMIT_RECONCILE_TIMEOUT,
         }
     }
 
@@ -353,17 +358,15 @@ impl UploadRequest {
         self
     }
 
-    /// With a checkpoint: after a successful CommitUpload, keep the checkpoint, marked
-    /// [`committed`](crate::upload::Checkpoint::committed) with the outcome in
-    /// [`Checkpoint::commit`](crate::upload::Checkpoint::commit), instead of deleting it. The save is awaited
-    /// before `upload` returns.
+    /// With a checkpoint: after a successful CommitUpload, keep the checkpoint, recording the commit's answer
+    /// ([`Checkpoint::committed`](crate::upload::Checkpoint::committed),
+    /// [`Checkpoint::commit`](crate::upload::Checkpoint::commit)), instead of deleting it; also when the upload
+    /// answers from such a checkpoint. The save is awaited before `upload` returns.
     ///
-    /// For callers that record the outcome elsewhere (a batch journal) and must survive a crash between the
-    /// commit and their own write: on restart they load the checkpoint
-    /// ([`CheckpointStore::load`](crate::upload::CheckpointStore::load)), find the FileId in
-    /// [`Checkpoint::committed_upload`](crate::upload::Checkpoint::committed_upload) instead of uploading the
-    /// media a second time, and delete the checkpoint themselves once their record is durable. An upload run
-    /// again with a committed checkpoint discards it and starts over, so check it first.
+    /// For callers that record the outcome in a store of their own (a batch journal) and must survive a crash
+    /// between the commit and their own write: running the same request again then answers with the recorded
+    /// outcome and uploads nothing. Delete the checkpoint ([`CheckpointStore::delete`](crate::upload::CheckpointStore::delete))
+    /// once your record is durable.
     pub fn with_keep_committed_checkpoint(mut self, keep: bool) -> Self {
         self.keep_committed_checkpoint = keep;
         self
@@ -380,6 +383,14 @@ impl UploadRequest {
     /// ApplyUpload is made instead); default [`DEFAULT_CREDENTIAL_MARGIN`] (5 minutes).
     pub fn with_credential_margin(mut self, margin: Duration) -> Self {
         self.credential_margin = margin;
+        self
+    }
+
+    /// How long the media library may be searched for a commit whose answer was lost (default
+    /// [`DEFAULT_COMMIT_RECONCILE_TIMEOUT`], 60 s; the search is repeated with backoff because VOD indexes new
+    /// media with a delay). `Duration::ZERO` searches once. See [Exactly once](super#exactly-once).
+    pub fn with_commit_reconcile_timeout(mut self, timeout: Duration) -> Self {
+        self.commit_reconcile_timeout = timeout;
         self
     }
 
@@ -423,4 +434,8 @@ pub struct UploadOutcome {
     /// Multipart uploads of an earlier session (before a credential-expiry restart) that could not be aborted
     /// and were left open; also logged with `warn!`. Usually empty.
     pub orphaned_uploads: Vec<crate::error::OrphanedUpload>,
+    /// CommitUpload's answer was lost (or a checkpoint recorded a commit attempt) and the FileId was established
+    /// afterwards, by a second CommitUpload or by a media search (see [Exactly once](super#exactly-once));
+    /// `commit_request_id` is then the request id of the call that established it.
+    pub commit_reconciled: bool,
 }

@@ -14,12 +14,17 @@ pub use models::*;
 
 use crate::credential::{Credential, ProvideCredential};
 use crate::error::{Error, Result, VodApiError};
-use crate::retry::RetryConfig;
+use crate::retry::{Idempotency, RetryConfig};
 use crate::sign::{self, SignMethod};
+use crate::transport::Clock;
+use crate::transport::endpoint::authority;
+use crate::transport::http::{
+    PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::Instrument;
 
 /// The API version this crate speaks.
@@ -49,129 +54,6 @@ impl Language {
     }
 }
 
-/// Validates and normalises an endpoint URL (`https://host[:port]`, no path beyond `/`).
-pub(crate) fn parse_endpoint(field: &str, s: &str) -> Result<url::Url> {
-    let with_scheme = if s.contains("://") {
-        s.to_string()
-    } else {
-        format!("https://{s}")
-    };
-    let url = url::Url::parse(&with_scheme).map_err(|e| {
-        Error::invalid(
-            field,
-            format!(
-                "{s:?} is not a valid URL ({e}); expected e.g. https://vod.tencentcloudapi.com"
-            ),
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::invalid(
-            field,
-            format!("{s:?}: scheme must be http or https"),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid(field, format!("{s:?} has no host")));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid(
-            field,
-            format!("{s:?} must not have a query or fragment"),
-        ));
-    }
-    Ok(url)
-}
-
-/// `host[:port]` as sent in the `Host` header (the port only when it is not the scheme's default).
-pub(crate) fn authority(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    }
-}
-
-/// Whether a URL's host is a loopback address (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`).
-pub(crate) fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        None => false,
-    }
-}
-
-/// Logs one warning per client the first time credentials (a signature, a session token) are sent over plain
-/// HTTP to a host that is not a loopback address. Plain HTTP stays allowed (local mocks and proxies need it).
-#[derive(Debug, Default)]
-pub(crate) struct PlainHttpWarning(std::sync::atomic::AtomicBool);
-
-impl PlainHttpWarning {
-    /// Checks a request URL about to carry credentials for `service` (`VOD` or `COS`).
-    pub(crate) fn check(&self, service: &str, url: &url::Url) {
-        use std::sync::atomic::Ordering;
-        if url.scheme() == "http" && !is_loopback(url) && !self.0.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                service,
-                host = %authority(url),
-                "credentials are sent over plain HTTP to a non-loopback host: anyone on the path can read the \
-                 session token and replay signed requests; use an https:// endpoint"
-            );
-        }
-    }
-}
-
-/// The error for a 3xx answer: names the operation and the `Location` host, never its path or query.
-pub(crate) fn redirect_error(
-    operation: &str,
-    status: u16,
-    request_url: &url::Url,
-    headers: &reqwest::header::HeaderMap,
-) -> Error {
-    let location_host = headers
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|loc| request_url.join(loc.trim()).ok())
-        .filter(|u| u.host_str().is_some())
-        .map(|u| authority(&u));
-    tracing::warn!(
-        operation,
-        status,
-        location_host = location_host.as_deref().unwrap_or("-"),
-        "redirect refused"
-    );
-    Error::Redirect {
-        operation: operation.to_string(),
-        status,
-        location_host,
-        followed: false,
-    }
-}
-
-/// Validates a region name such as `ap-guangzhou` (lower-case letters, digits and `-`).
-pub(crate) fn validate_region(field: &str, region: &str) -> Result<()> {
-    let ok = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("{region:?} is not a region name; expected e.g. ap-guangzhou"),
-        ))
-    }
-}
-
 /// Settings of the API client.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiConfig {
@@ -181,6 +63,59 @@ pub(crate) struct ApiConfig {
     pub language: Option<Language>,
     pub request_timeout: Duration,
     pub retry: RetryConfig,
+    pub clock: Clock,
+}
+
+/// VOD actions whose `Region` common parameter the API reference marks **required**
+/// (CommitUpload: cloud.tencent.com/document/api/266/31766; intl ApplyUpload 266/34120 and CommitUpload
+/// 266/34119: "Region | Yes | Common Params"; the official upload SDKs always send the caller's region).
+/// Calling one of them without a configured region fails before any request.
+pub const REGION_REQUIRED_ACTIONS: &[&str] = &["ApplyUpload", "CommitUpload"];
+
+/// Whether repeating `action` is harmless when its outcome is unknown (see [`Idempotency`]): reads
+/// (`Describe*`, `Search*`, `Get*`, `List*`), `ParseStreamingManifest`, `ApplyUpload` (an unused session is
+/// only a waste), `PullEvents` and `ConfirmEvents` (a second confirmation changes nothing) are; `CommitUpload`
+/// and every other action (which may create or change something) are not.
+pub fn action_idempotency(action: &str) -> Idempotency {
+    const IDEMPOTENT_PREFIXES: &[&str] = &["Describe", "Search", "Get", "List"];
+    const IDEMPOTENT: &[&str] = &[
+        "ApplyUpload",
+        "ParseStreamingManifest",
+        "PullEvents",
+        "ConfirmEvents",
+    ];
+    if IDEMPOTENT.contains(&action) || IDEMPOTENT_PREFIXES.iter().any(|p| action.starts_with(p)) {
+        Idempotency::Idempotent
+    } else {
+        Idempotency::NotIdempotent
+    }
+}
+
+/// Per-call options of [`VodApi::call_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Whole-request timeout (default: the client's request timeout).
+    pub timeout: Option<Duration>,
+    /// Whether the call may be repeated when its outcome is unknown (default: [`action_idempotency`]).
+    pub idempotency: Option<Idempotency>,
+}
+
+impl CallOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the whole-request timeout.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+    /// Sets the idempotency.
+    pub fn with_idempotency(mut self, i: Idempotency) -> Self {
+        self.idempotency = Some(i);
+        self
+    }
 }
 
 struct ApiInner {
@@ -208,13 +143,6 @@ impl std::fmt::Debug for VodApi {
             .field("sign_method", &self.inner.config.sign_method)
             .finish_non_exhaustive()
     }
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A signed request ready to send.
@@ -260,6 +188,11 @@ impl VodApi {
         &self.inner.config.retry
     }
 
+    /// The clock signatures are timed with (shared with the `VodClient`'s COS clients).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
     /// `ApplyUpload`: asks VOD where to upload and for temporary COS credentials.
     pub async fn apply_upload(&self, req: &ApplyUploadRequest) -> Result<ApplyUploadResponse> {
         self.call("ApplyUpload", req).await
@@ -284,8 +217,7 @@ impl VodApi {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        self.call_with_timeout(action, req, self.inner.config.request_timeout)
-            .await
+        self.call_with(action, req, CallOptions::new()).await
     }
 
     /// Like [`call`](Self::call) with a per-call timeout (e.g. long polls).
@@ -299,6 +231,37 @@ impl VodApi {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
+        self.call_with(action, req, CallOptions::new().with_timeout(timeout))
+            .await
+    }
+
+    /// Like [`call`](Self::call) with per-call options (timeout, idempotency).
+    ///
+    /// Fails with [`Error::InvalidInput`] (field `region`) before any request when `action` is one of
+    /// [`REGION_REQUIRED_ACTIONS`] and the client has no region.
+    pub async fn call_with<Req, Resp>(
+        &self,
+        action: &str,
+        req: &Req,
+        options: CallOptions,
+    ) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        if self.inner.config.region.is_none() && REGION_REQUIRED_ACTIONS.contains(&action) {
+            return Err(Error::invalid(
+                "region",
+                format!(
+                    "{action} requires a region (its Region common parameter is required by the API); set \
+                     VodClientBuilder::with_region or TENCENTCLOUD_REGION, e.g. ap-guangzhou"
+                ),
+            ));
+        }
+        let timeout = options.timeout.unwrap_or(self.inner.config.request_timeout);
+        let idempotency = options
+            .idempotency
+            .unwrap_or_else(|| action_idempotency(action));
         let json = serde_json::to_value(req)
             .map_err(|e| Error::invalid(action, format!("request cannot be serialized: {e}")))?;
         let span = tracing::info_span!("vod_call", action, request_id = tracing::field::Empty);
@@ -306,7 +269,7 @@ impl VodApi {
             .inner
             .config
             .retry
-            .run(action, |attempt| {
+            .run_with(action, idempotency, |attempt| {
                 let json = &json;
                 async move { self.attempt(action, json, timeout, attempt).await }
             })
@@ -455,7 +418,7 @@ impl VodApi {
         attempt: u32,
     ) -> Result<serde_json::Value> {
         let cred = self.inner.credentials.credential().await?;
-        let prepared = self.prepare(action, json, &cred, now_unix())?;
+        let prepared = self.prepare(action, json, &cred, self.inner.config.clock.now())?;
         let endpoint = &self.inner.config.endpoint;
         self.inner.plain_http.check("VOD", endpoint);
         let mut rb = self
@@ -470,6 +433,9 @@ impl VodApi {
         tracing::debug!(action, attempt, "sending");
         let resp = rb.send().await.map_err(|e| Error::transport(action, e))?;
         let status = resp.status().as_u16();
+        if resp.url() == endpoint {
+            self.inner.config.clock.observe("VOD", resp.headers());
+        }
         if resp.status().is_redirection() {
             return Err(redirect_error(action, status, endpoint, resp.headers()));
         }
@@ -483,66 +449,8 @@ impl VodApi {
     }
 }
 
-/// The error for a response that came from another URL than the one requested: a caller-supplied HTTP client
-/// followed a redirect.
-pub(crate) fn followed_redirect(operation: &str, status: u16, final_url: &url::Url) -> Error {
-    tracing::warn!(
-        operation,
-        location_host = %authority(final_url),
-        "the HTTP client followed a redirect (build it with redirect::Policy::none())"
-    );
-    Error::Redirect {
-        operation: operation.to_string(),
-        status,
-        location_host: Some(authority(final_url)),
-        followed: true,
-    }
-}
-
-/// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
-/// misbehaving server or proxy, and reading it all would only exhaust memory).
-pub const MAX_RESPONSE_BODY: usize = 16 << 20;
-
-/// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
-/// [`Error::InvalidResponse`] rather than an unbounded allocation.
-pub(crate) async fn read_body_capped(
-    operation: &str,
-    mut resp: reqwest::Response,
-    max: usize,
-) -> Result<bytes::Bytes> {
-    let status = resp.status().as_u16();
-    let request_id = resp
-        .headers()
-        .get("x-cos-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let too_large = |what: String, head: &[u8]| {
-        Error::invalid_response(
-            operation,
-            status,
-            format!("response body {what} exceeds the {max} byte limit"),
-            head,
-            request_id.clone(),
-        )
-    };
-    if let Some(n) = resp.content_length()
-        && n > max as u64
-    {
-        return Err(too_large(format!("of {n} bytes"), b""));
-    }
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Error::transport(operation, e))?
-    {
-        if buf.len() + chunk.len() > max {
-            return Err(too_large("streamed past the limit".into(), &buf));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
+/// The largest response body the crate reads (moved to [`crate::transport`]; kept here for compatibility).
+pub use crate::transport::MAX_RESPONSE_BODY;
 
 /// Parses an API 3.0 envelope: `Response.Error` → [`Error::Vod`]; anything not an envelope →
 /// [`Error::InvalidResponse`]. Returns the `Response` object.
@@ -642,41 +550,5 @@ mod tests {
         let s = format!("{e} {e:?}");
         assert!(s.contains("truncated"), "{s}");
         assert!(!s.contains("topsecret"), "{s}");
-    }
-
-    #[test]
-    fn endpoint_and_region_validation() {
-        assert_eq!(
-            authority(&parse_endpoint("e", "http://127.0.0.1:8080").unwrap()),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(
-            authority(&parse_endpoint("e", "vod.tencentcloudapi.com").unwrap()),
-            "vod.tencentcloudapi.com"
-        );
-        assert!(parse_endpoint("e", "ftp://x").is_err());
-        assert!(parse_endpoint("e", "http://").is_err());
-        for (url, loopback) in [
-            ("http://127.0.0.1:9000", true),
-            ("http://127.8.9.10", true),
-            ("http://localhost:80", true),
-            ("http://LOCALHOST.", true),
-            ("http://api.localhost", true),
-            ("http://[::1]:8080", true),
-            ("http://[::ffff:127.0.0.1]", true),
-            ("http://10.0.0.1", false),
-            ("http://vod.tencentcloudapi.com", false),
-            ("http://localhost.example.com", false),
-            ("http://[::2]", false),
-        ] {
-            assert_eq!(
-                is_loopback(&url::Url::parse(url).unwrap()),
-                loopback,
-                "{url}"
-            );
-        }
-        assert!(validate_region("r", "ap-guangzhou").is_ok());
-        assert!(validate_region("r", "AP GZ").is_err());
-        assert!(validate_region("r", "").is_err());
     }
 }

@@ -35,7 +35,7 @@ pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
 /// environment or the profile file (see `--help`), never from flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnArgs {
-    /// API region (X-TC-Region).
+    /// API region (X-TC-Region); required: ApplyUpload and CommitUpload need it.
     #[arg(long, env = "TENCENTCLOUD_REGION", help_heading = "Connection")]
     pub region: Option<String>,
     /// VOD endpoint override (default from TENCENTCLOUD_VOD_ENDPOINT, else vod.tencentcloudapi.com over HTTPS).
@@ -70,6 +70,19 @@ impl ConnArgs {
             b = b.with_sub_app_id(id);
         }
         Ok(b)
+    }
+}
+
+/// Uploads need the API region (ApplyUpload and CommitUpload require it): a clear configuration error before
+/// any file is read, rather than one failure per file.
+pub fn require_region(client: &tencent_vod::VodClient) -> Result<(), String> {
+    match client.api().region() {
+        Some(_) => Ok(()),
+        None => Err(
+            "no region: set --region or TENCENTCLOUD_REGION (e.g. ap-guangzhou); ApplyUpload and \
+                     CommitUpload require it"
+                .into(),
+        ),
     }
 }
 
@@ -286,6 +299,7 @@ pub fn error_code(e: &Error) -> String {
         Error::Integrity { .. } => "IntegrityMismatch",
         Error::Cancelled => "Cancelled",
         Error::DeadlineExceeded(_) => "DeadlineExceeded",
+        Error::CommitOutcomeUnknown(_) => "CommitOutcomeUnknown",
         _ => "Error",
     }
     .to_string()

@@ -12,6 +12,8 @@ mod events;
 mod ingest;
 mod mock;
 mod output;
+mod pull;
+mod sign_upload;
 mod sources;
 mod task;
 mod upload;
@@ -23,13 +25,13 @@ Environment:
   TENCENTCLOUD_SECRET_KEY      API SecretKey
   TENCENTCLOUD_SESSION_TOKEN   token of temporary credentials (optional)
   TENCENTCLOUD_PROFILE         profile in ~/.tencentcloud/credentials (default: default)
-  TENCENTCLOUD_REGION          API region, X-TC-Region (e.g. ap-guangzhou)
+  TENCENTCLOUD_REGION          API region, X-TC-Region (e.g. ap-guangzhou); required for uploads
   TENCENTCLOUD_VOD_ENDPOINT    VOD API endpoint (default https://vod.tencentcloudapi.com)
   TENCENTCLOUD_COS_ENDPOINT    COS endpoint override (base URL, or a template with {bucket})
   TENCENTCLOUD_VOD_SUB_APP_ID  default SubAppId
   RUST_LOG                     log filter for diagnostics on stderr (default: warn)
 
-`eval \"$(tvod mock)\"` in another shell sets these for a local mock server.";
+`tvod mock > mock.env &` then `. ./mock.env` points them at a local mock server.";
 
 /// Upload media to Tencent Cloud VOD, or run a local signature-checking mock of VOD + COS.
 #[derive(Parser, Debug)]
@@ -54,6 +56,8 @@ enum Command {
     #[command(subcommand)]
     Events(events::Command),
     Mock(mock::Args),
+    SignUpload(sign_upload::Args),
+    Pull(pull::Args),
 }
 
 #[tokio::main]
@@ -71,6 +75,8 @@ async fn main() -> ExitCode {
         Command::Task(cmd) => task::run(cmd).await,
         Command::Events(cmd) => events::run(cmd).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::SignUpload(args) => sign_upload::run(args).await,
+        Command::Pull(args) => pull::run(args).await,
     }
 }
 

@@ -114,6 +114,9 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    if let Err(e) = crate::common::require_region(&client) {
+        return usage_error(e);
+    }
     let sizes: Vec<u64> = files
         .iter()
         .map(|f| sources::check(f, &params).map(|c| c.total).unwrap_or(0))

@@ -4,16 +4,12 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use support::{ChildMock, TVOD, start_child_mock};
-
-fn upload_cmd(mock: &ChildMock) -> Command {
-    mock.tvod("upload")
-}
+use support::{Mock, TVOD, start_mock, upload_cmd};
 
 #[test]
 fn cli_uploads_a_directory_with_json_output() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_child_mock(data.path());
+    let mock = start_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.mp4"), vec![1u8; 300_000]).unwrap();
     std::fs::write(dir.path().join("b.MOV"), vec![2u8; 1_000]).unwrap();
@@ -56,7 +52,7 @@ fn cli_uploads_a_directory_with_json_output() {
 #[test]
 fn cli_failures_are_reported_per_file_and_exit_1() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_child_mock(data.path());
+    let mock = start_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("ok.mp4");
     std::fs::write(&good, vec![1u8; 100]).unwrap();
@@ -108,7 +104,7 @@ fn cli_failures_are_reported_per_file_and_exit_1() {
 #[test]
 fn cli_wrong_secret_is_a_clean_error() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_child_mock(data.path());
+    let mock = start_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x.mp4");
     std::fs::write(&f, vec![1u8; 10]).unwrap();
@@ -132,6 +128,8 @@ fn help_names_the_credential_environment_variables() {
         &["task", "wait", "--help"],
         &["events", "pull", "--help"],
         &["mock", "--help"],
+        &["sign-upload", "--help"],
+        &["pull", "--help"],
     ] {
         let out = Command::new(TVOD).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -165,7 +163,7 @@ fn mock_export_lines_drive_an_upload_through_eval() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mock = ChildMock {
+    let mock = Mock {
         child,
         info: serde_json::Value::Null,
     };
@@ -220,7 +218,7 @@ fn mock_export_lines_drive_an_upload_through_eval() {
 #[test]
 fn cli_overflowing_part_size_is_refused_before_any_request() {
     let data = tempfile::tempdir().unwrap();
-    let mock = start_child_mock(data.path());
+    let mock = start_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x.mp4");
     std::fs::write(&f, vec![1u8; 10]).unwrap();

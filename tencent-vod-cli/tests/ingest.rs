@@ -102,7 +102,7 @@ fn build_tree() -> Tree {
 
 impl Tree {
     fn ingest(&self, server: &MockServer, extra: &[&str]) -> std::process::Command {
-        let mut c = tvod(server, "ingest");
+        let mut c = tvod_at(server, "ingest");
         c.args(extra);
         c.current_dir(self.root.path())
             .args([
@@ -208,7 +208,7 @@ async fn a_killed_batch_resumes_and_commits_every_file_exactly_once() {
     server.clear_faults();
 
     // Run 2: the same command finishes the batch.
-    let out = run(tree.ingest(&server, &["--json"])).await;
+    let out = output(tree.ingest(&server, &["--json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let mut lines = json_lines(&out);
     let summary = lines.pop().unwrap();
@@ -273,7 +273,7 @@ async fn a_killed_batch_resumes_and_commits_every_file_exactly_once() {
 
     // Run 3: nothing to do, and it says so; no request reaches VOD or COS.
     let before = server.stats().counts;
-    let out = run(tree.ingest(&server, &[])).await;
+    let out = output(tree.ingest(&server, &[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -293,7 +293,7 @@ async fn a_killed_batch_resumes_and_commits_every_file_exactly_once() {
     f.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
         .unwrap();
     drop(f);
-    let out = run(tree.ingest(&server, &["--json"])).await;
+    let out = output(tree.ingest(&server, &["--json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let lines = json_lines(&out);
     let uploaded: Vec<&serde_json::Value> = lines.iter().filter(|l| l["Status"] == "ok").collect();
@@ -327,8 +327,8 @@ async fn json_lines_cover_every_item_failures_included() {
             .nth(5)
             .fault(Fault::VodError("InvalidParameterValue.ClassId".into())),
     );
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args([
             "--json",
             "--jobs",
@@ -386,8 +386,8 @@ async fn json_lines_cover_every_item_failures_included() {
         assert!(summary[k].is_number(), "{k} in {summary}");
     }
     // The failed item is retried by the next run (the fault fired once) and the journal's report shows it all.
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args([
             "--json",
             "--journal",
@@ -426,8 +426,10 @@ async fn json_lines_cover_every_item_failures_included() {
     );
 }
 
-/// A crash between CommitUpload and the journal write: the checkpoint (kept after the commit with its outcome,
-/// or complete without one) is what the next run finds. Each case: exactly one commit, and the FileId recorded.
+/// A crash between CommitUpload and the journal write: the checkpoint is what the next run finds. Kept after the
+/// commit with its answer: answered from it. Complete, commit refused: committed now. Complete, committed by a
+/// run whose answer was lost: found by the SDK's reconciliation. Each case: exactly one commit, nothing
+/// uploaded again, and the FileId recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload() {
     use tencent_vod::UploadRequest;
@@ -440,15 +442,15 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
     let d = dir.path();
     let store = JsonFileCheckpointStore::new(d.join("j.db.checkpoints"));
     let cases = [
-        ("kept", "checkpoint"),
-        ("unsent", "commit"),
-        ("lost", "search"),
+        ("kept", Some("checkpoint")),
+        ("unsent", None),
+        ("lost", Some("reconciled")),
     ];
     for (n, (case, how)) in cases.into_iter().enumerate() {
         let media = write(d, &format!("{case}/clip.mp4"), &data(5000, 100 + n as u64));
         // The checkpoint key the ingest will use for this file.
-        let out = run({
-            let mut c = tvod(&server, "ingest");
+        let out = output({
+            let mut c = tvod_at(&server, "ingest");
             c.current_dir(d)
                 .args(["--dry-run", "--json", "--journal", "j.db"])
                 .arg(&media);
@@ -481,7 +483,7 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
                 client.upload(req).await.unwrap_err();
                 server.clear_faults();
                 let cp = store.load(&key).await.unwrap().unwrap();
-                assert!(cp.all_objects_complete() && !cp.committed);
+                assert!(cp.objects.iter().all(|o| o.completed.is_some()) && !cp.committed);
                 if case == "lost" {
                     // The commit reached VOD; only its answer was lost.
                     client
@@ -497,8 +499,8 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
         };
         let commits_before = server.commits().len();
         let puts_before = server.count("PutObject");
-        let out = run({
-            let mut c = tvod(&server, "ingest");
+        let out = output({
+            let mut c = tvod_at(&server, "ingest");
             c.current_dir(d)
                 .args(["--json", "--journal", "j.db"])
                 .arg(&media);
@@ -508,7 +510,7 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
         assert_eq!(out.status.code(), Some(0), "{case}: {}", show(&out));
         let line = &json_lines(&out)[0];
         assert_eq!(line["Status"], "ok", "{line}");
-        assert_eq!(line["Recovered"], how, "{case}: {line}");
+        assert_eq!(line["Recovered"].as_str(), how, "{case}: {line}");
         if !expect_file_id.is_empty() {
             assert_eq!(line["FileId"], expect_file_id.as_str(), "{case}");
         }
@@ -547,8 +549,8 @@ async fn dry_run_sends_nothing_and_checks_everything_locally() {
         b"#EXTM3U\n#EXTINF:1,\ns.ts\n#EXTINF:1,\ngone.ts\n",
     );
     write(d, "in/hls/s.ts", b"x");
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .args(["--dry-run", "--json", "--journal", "j.db", "in"]);
         c
@@ -576,8 +578,8 @@ async fn dry_run_sends_nothing_and_checks_everything_locally() {
     );
     assert!(!d.join("j.db").exists(), "a dry run writes no journal");
     std::fs::remove_dir_all(d.join("in/hls")).unwrap();
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .args(["--dry-run", "--journal", "j.db", "in"]);
         c
@@ -612,8 +614,8 @@ async fn usage_errors_exit_2_before_any_request() {
         (vec!["--report", "r.csv"], "no such file"),
     ];
     for (args, says) in cases {
-        let out = run({
-            let mut c = tvod(&server, "ingest");
+        let out = output({
+            let mut c = tvod_at(&server, "ingest");
             c.current_dir(d).args(["--journal", "j.db"]).args(&args);
             c
         })
@@ -627,9 +629,25 @@ async fn usage_errors_exit_2_before_any_request() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // No region: uploads cannot work, one clear error instead of one per file.
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
+        c.current_dir(d)
+            .env_remove("TENCENTCLOUD_REGION")
+            .args(["--journal", "j3.db", "a.mp4"]);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no region"),
+        "{}",
+        show(&out)
+    );
+    assert!(!d.join("j3.db").exists());
     // Missing credentials are a configuration error too.
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .env_remove("TENCENTCLOUD_SECRET_KEY")
             .args(["--journal", "j2.db", "a.mp4"]);
@@ -651,8 +669,8 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
     let d = dir.path();
     write(d, "in/a.mp4", &data(1000, 1));
     // A real journal, then a copy with a damaged page.
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args(["--journal", "good.db", "in"]);
         c
     })
@@ -678,8 +696,8 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
         let path = d.join(name);
         let before = std::fs::read(&path).unwrap();
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let out = run({
-            let mut c = tvod(&server, "ingest");
+        let out = output({
+            let mut c = tvod_at(&server, "ingest");
             c.current_dir(d).args(["--journal", name, "in"]);
             c
         })
@@ -710,7 +728,7 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
         FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::Delay(Duration::from_millis(400))),
     );
     let mut first = {
-        let mut c = tvod(&server, "ingest");
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .args(["--journal", "busy.db", "--jobs", "1", "slow"])
             .stdout(Stdio::null())
@@ -721,8 +739,8 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
         (server.count("ApplyUpload") >= 2).then_some(())
     })
     .await;
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args(["--journal", "busy.db", "slow"]);
         c
     })
@@ -759,7 +777,7 @@ async fn sigint_exits_130_with_a_consistent_journal_and_a_rerun_completes() {
             .fault(Fault::Delay(Duration::from_millis(100))),
     );
     let ingest = || {
-        let mut c = tvod(&server, "ingest");
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args([
             "--journal",
             "j.db",
@@ -810,7 +828,7 @@ async fn sigint_exits_130_with_a_consistent_journal_and_a_rerun_completes() {
     );
     assert_eq!(committed, server.commits().len(), "journal and VOD agree");
     server.clear_faults();
-    let out = run(ingest()).await;
+    let out = output(ingest()).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let counts = commits_by_content(&server);
     assert!(shas.iter().all(|s| counts.get(s) == Some(&1)), "{counts:?}");
@@ -825,8 +843,8 @@ async fn progress_is_honest_without_a_terminal_and_bars_finish_in_one() {
         write(d, &format!("in/p{i}.mp4"), &data(20_000 + i, 70 + i as u64));
     }
     // No terminal, --progress: plain lines on stderr, results on stdout.
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .args(["--journal", "a.db", "--progress", "in"]);
         c
@@ -853,8 +871,8 @@ async fn progress_is_honest_without_a_terminal_and_bars_finish_in_one() {
             &data(20_000 + i, 80 + i as u64),
         );
     }
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args(["--journal", "a.db", "in2"]);
         c
     })
@@ -875,7 +893,7 @@ async fn progress_is_honest_without_a_terminal_and_bars_finish_in_one() {
     }
     let c = server.credential();
     let inner = format!("{TVOD} ingest --journal a.db --jobs 2 in3",);
-    let out = run({
+    let out = output({
         let mut cmd = std::process::Command::new("script");
         cmd.current_dir(d)
             .args(["-qfec", &inner, "/dev/null"])

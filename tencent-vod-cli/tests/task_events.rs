@@ -20,8 +20,8 @@ async fn tasks_and_events_from_the_command_line() {
     let d = dir.path();
     write(d, "in/a.mp4", &data(3000, 1));
     write(d, "in/b.mp4", &data(3000, 2));
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args([
             "--json",
             "--journal",
@@ -42,8 +42,8 @@ async fn tasks_and_events_from_the_command_line() {
         .to_string();
     assert!(task.contains("-procedurev2-"), "{task}");
     // The journal's report carries it too.
-    let out = run({
-        let mut c = tvod(&server, "ingest");
+    let out = output({
+        let mut c = tvod_at(&server, "ingest");
         c.current_dir(d)
             .args(["--journal", "j.db", "--report", "-"]);
         c
@@ -56,8 +56,8 @@ async fn tasks_and_events_from_the_command_line() {
     );
 
     // task wait: until FINISH; JSON answer with the task id.
-    let out = run({
-        let mut c = tvod(&server, "task");
+    let out = output({
+        let mut c = tvod_at(&server, "task");
         c.args([
             "wait",
             &task,
@@ -75,8 +75,8 @@ async fn tasks_and_events_from_the_command_line() {
     assert_eq!(v["Status"], "FINISH", "{v}");
     assert_eq!(v["TaskId"], task.as_str());
     // task show: one human line; an unknown task is a failure (exit 1) naming the code.
-    let out = run({
-        let mut c = tvod(&server, "task");
+    let out = output({
+        let mut c = tvod_at(&server, "task");
         c.args(["show", &task]);
         c
     })
@@ -87,8 +87,8 @@ async fn tasks_and_events_from_the_command_line() {
         "{}",
         show(&out)
     );
-    let out = run({
-        let mut c = tvod(&server, "task");
+    let out = output({
+        let mut c = tvod_at(&server, "task");
         c.args([
             "show",
             "1250000000-procedurev2-00000000000000000000000000000000t0",
@@ -104,8 +104,8 @@ async fn tasks_and_events_from_the_command_line() {
     );
 
     // events pull: NewFileUpload (2) and ProcedureStateChanged (2) as JSON lines with handles.
-    let out = run({
-        let mut c = tvod(&server, "events");
+    let out = output({
+        let mut c = tvod_at(&server, "events");
         c.args(["pull", "--max", "4"]);
         c
     })
@@ -127,7 +127,7 @@ async fn tasks_and_events_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("confirm them within 30 s"));
     // events confirm -: the pulled lines on stdin.
-    let mut child = tvod(&server, "events")
+    let mut child = tvod_at(&server, "events")
         .args(["confirm", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -142,16 +142,16 @@ async fn tasks_and_events_from_the_command_line() {
     assert_eq!(server.events_confirmed().len(), 4);
     assert!(server.events_pending().is_empty());
     // A handle VOD does not know: exit 1.
-    let out = run({
-        let mut c = tvod(&server, "events");
+    let out = output({
+        let mut c = tvod_at(&server, "events");
         c.args(["confirm", "no-such-handle"]);
         c
     })
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     // Nothing left: an empty pull prints nothing.
-    let out = run({
-        let mut c = tvod(&server, "events");
+    let out = output({
+        let mut c = tvod_at(&server, "events");
         c.args(["pull", "--confirm"]);
         c
     })

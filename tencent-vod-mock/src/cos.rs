@@ -1,9 +1,8 @@
 //! The mock COS XML object API.
 
-use crate::fault::Fault;
-use crate::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, now_unix, random_hex};
+use crate::fault::{Fault, dropped_connection};
+use crate::state::{ObjectMeta, PartMeta, Scope, Shared, Upload, random_hex};
 use crate::verify::{self, constant_time_eq};
-use crate::vod::dropped_connection;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -276,6 +275,8 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     let mut wrong_crc = false;
     let mut omit_crc = false;
     let mut complete_error_body = false;
+    // A fault that bites after the work: the request is processed, then its answer is lost.
+    let mut after: Option<Fault> = None;
     let fault = match op {
         Op::Cos(o) => sh.cos_fault(o),
         Op::GetObject | Op::ListMultipartUploads => None,
@@ -283,6 +284,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     if let Some(fault) = fault {
         tracing::debug!(op = op.name(), ?fault, "mock COS fault");
         match fault {
+            f @ (Fault::DropAfterProcessing | Fault::StatusAfterProcessing(_)) => after = Some(f),
             Fault::Status(s) => {
                 drain(body).await;
                 return ctx.error(&cerr(s, status_code_name(s), "Injected fault."));
@@ -298,6 +300,10 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             Fault::Throttle => {
                 drain(body).await;
                 return ctx.error(&cerr(503, "SlowDown", "Please reduce your request rate."));
+            }
+            Fault::DropConnection if ctx.head => {
+                // A HEAD answer has no body to cut short: answered as a 503 instead.
+                return ctx.error(&cerr(503, "ServiceUnavailable", "Injected fault."));
             }
             Fault::DropConnection => {
                 let len: u64 = header_str(&parts.headers, "content-length")
@@ -339,6 +345,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             &a,
             from_query,
             bucket_level,
+            !virtual_host,
         ),
     };
     if let Err(e) = verified {
@@ -393,6 +400,34 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
         Op::GetObject => get_object(&sh, &ctx, &bucket, &key).await,
         Op::ListMultipartUploads => list_uploads(&sh, &ctx, &bucket, &query),
     };
+    // A HEAD answer has no body to cut short: a drop is answered as a 503 instead.
+    if ctx.head && matches!(after, Some(Fault::DropAfterProcessing)) {
+        after = Some(Fault::StatusAfterProcessing(503));
+    }
+    match after {
+        Some(Fault::StatusAfterProcessing(s)) => {
+            tracing::debug!(
+                op = op.name(),
+                status = s,
+                ok = result.is_ok(),
+                "mock COS: processed, answering an error status"
+            );
+            return ctx.error(&cerr(
+                s,
+                status_code_name(s),
+                "Injected fault after processing.",
+            ));
+        }
+        Some(_) => {
+            tracing::debug!(
+                op = op.name(),
+                ok = result.is_ok(),
+                "mock COS: processed, dropping the connection"
+            );
+            return dropped_connection();
+        }
+        None => {}
+    }
     match result {
         Ok(mut r) => {
             if omit_crc {
@@ -473,8 +508,9 @@ fn verify(
     auth: &verify::cos::ParsedAuthorization,
     from_query: bool,
     bucket_level: bool,
+    path_style: bool,
 ) -> Result<(), CosErr> {
-    let now = now_unix();
+    let now = sh.now_unix();
     let secret = {
         let inner = sh.lock();
         match inner.temp_creds.get(&auth.secret_id) {
@@ -540,11 +576,7 @@ fn verify(
     let (start, end) = auth.key_time;
     let (sstart, send) = auth.sign_time;
     if now > end.min(send) {
-        return Err(cerr(
-            403,
-            "AccessDenied",
-            "Request has expired (q-key-time / q-sign-time end is in the past).",
-        ));
+        return Err(cerr(403, "AccessDenied", "Request has expired"));
     }
     if start.max(sstart) > now + MAX_SKEW_SECS {
         return Err(cerr(
@@ -600,25 +632,29 @@ fn verify(
             "q-url-param-list names parameters that are not in the request.",
         ));
     }
-    let hv: Vec<(&str, &str)> = header_values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let path = format!("/{key}");
-    let expected = cossign::sign(
-        &auth.secret_id,
-        &secret.key,
-        &cossign::CosRequest {
-            method: method.as_str(),
-            path: &path,
-            query: &params,
-            headers: &hv,
-            key_time: auth.key_time,
-        },
-    );
     let sign_time_ok = auth.sign_time == auth.key_time;
-    if !sign_time_ok || !constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
-    {
+    let matched = sign_time_ok
+        && signing_variants(&bucket_key_path(bucket, key, path_style), &header_values)
+            .iter()
+            .any(|(path, headers)| {
+                let hv: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let expected = cossign::sign(
+                    &auth.secret_id,
+                    &secret.key,
+                    &cossign::CosRequest {
+                        method: method.as_str(),
+                        path,
+                        query: &params,
+                        headers: &hv,
+                        key_time: auth.key_time,
+                    },
+                );
+                constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes())
+            });
+    if !matched {
         return Err(cerr(
             403,
             "SignatureDoesNotMatch",
@@ -646,6 +682,54 @@ fn verify(
         }
     }
     Ok(())
+}
+
+/// The paths a request for `key` may have been signed over: `/{key}` always; with path-style addressing also the
+/// URL path `/{bucket}/{key}` (the Go SDK signs `req.URL.Path`).
+fn bucket_key_path(bucket: &str, key: &str, path_style: bool) -> Vec<String> {
+    let mut v = vec![format!("/{key}")];
+    if path_style {
+        v.push(format!("/{bucket}/{key}"));
+    }
+    v
+}
+
+/// The (path, signed headers) combinations the official COS SDKs produce for one request: every path of
+/// [`bucket_key_path`], with the `host` value as sent and — when it carries a port — without the port (the Python
+/// SDK signs `urlparse(url).hostname`, which drops it).
+fn signing_variants(
+    paths: &[String],
+    headers: &[(String, String)],
+) -> Vec<(String, Vec<(String, String)>)> {
+    let mut header_sets = vec![headers.to_vec()];
+    let host = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v);
+    if let Some(h) = host
+        && let Some((name, port)) = h.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && ((name.starts_with('[') && name.ends_with(']')) || !name.contains(':'))
+    {
+        let bare = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        header_sets.push(
+            headers
+                .iter()
+                .map(|(k, v)| {
+                    if k == "host" {
+                        (k.clone(), bare.clone())
+                    } else {
+                        (k.clone(), v.clone())
+                    }
+                })
+                .collect(),
+        );
+    }
+    paths
+        .iter()
+        .flat_map(|p| header_sets.iter().map(move |h| (p.clone(), h.clone())))
+        .collect()
 }
 
 fn is_manifest_key(key: &str) -> bool {
@@ -844,7 +928,7 @@ async fn put_object(
             etag: etag.clone(),
             content_type: header_str(headers, "content-type")
                 .unwrap_or_else(|| "application/octet-stream".into()),
-            last_modified: SystemTime::now(),
+            last_modified: sh.now(),
         },
     );
     Ok(write_ok(ctx, etag, received.crc64, wrong_crc))
@@ -924,7 +1008,7 @@ async fn upload_part(
                     etag: etag.clone(),
                     crc64: received.crc64,
                     path: received.path.clone(),
-                    last_modified: SystemTime::now(),
+                    last_modified: sh.now(),
                 },
             )
         })
@@ -950,7 +1034,7 @@ fn initiate(
     headers: &HeaderMap,
 ) -> Result<Response, CosErr> {
     let mut inner = sh.lock();
-    let id = format!("{}{}", now_unix(), random_hex(&mut inner.rng, 40));
+    let id = format!("{}{}", sh.now_unix(), random_hex(&mut inner.rng, 40));
     inner.uploads.insert(
         id.clone(),
         Upload {
@@ -959,7 +1043,7 @@ fn initiate(
             parts: Default::default(),
             content_type: header_str(headers, "content-type")
                 .unwrap_or_else(|| "application/octet-stream".into()),
-            initiated: SystemTime::now(),
+            initiated: sh.now(),
         },
     );
     drop(inner);
@@ -1148,7 +1232,7 @@ async fn complete(
             crc64: crc,
             etag: etag.clone(),
             content_type,
-            last_modified: SystemTime::now(),
+            last_modified: sh.now(),
         },
     );
     let body = format!(

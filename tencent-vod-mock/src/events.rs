@@ -6,8 +6,10 @@
 //! finished task is seen (by any of these actions, an inspection method, or the timer started at commit), its
 //! `ProcedureStateChanged` event is queued.
 
-use crate::state::{Inner, Shared, random_string};
-use crate::vod::{VodErr, err, get_str, get_u64, missing};
+use crate::api::{VodErr, err, get_str, get_u64, iso8601, missing};
+use crate::state::{
+    Inner, Lease, MediaRecord, QueuedEvent, Shared, TaskRecord, TaskRow, random_string,
+};
 use crate::{CallbackDelivery, MockEvent, MockTask};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Weak};
@@ -19,46 +21,6 @@ const DEFAULT_TASKS_LIMIT: u64 = 10;
 /// How often an empty long poll looks again (for leases that expire and tasks that finish meanwhile).
 const PULL_RECHECK: Duration = Duration::from_millis(50);
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// A pulled event's lease: its current handle and when the lease ends.
-struct Lease {
-    handle: String,
-    until: Instant,
-}
-
-pub(crate) struct QueuedEvent {
-    seq: u64,
-    sub_app_id: Option<u64>,
-    /// The v3 `EventContent` without `EventHandle`.
-    body: Value,
-    lease: Option<Lease>,
-    deliveries: u32,
-}
-
-/// The event queue of one server (every `SubAppId`).
-#[derive(Default)]
-pub(crate) struct EventQueue {
-    next_seq: u64,
-    pending: Vec<QueuedEvent>,
-    confirmed: Vec<(Option<u64>, Value)>,
-}
-
-/// A Procedure task started by `CommitUpload`.
-pub(crate) struct TaskRecord {
-    pub seq: u64,
-    pub task_id: String,
-    pub sub_app_id: Option<u64>,
-    pub procedure: String,
-    pub file_id: String,
-    pub file_name: String,
-    pub file_url: String,
-    pub session_context: String,
-    pub session_id: String,
-    pub meta_data: Value,
-    pub created_wall: SystemTime,
-    pub created: Instant,
-    pub finish_event_queued: bool,
-}
 
 impl TaskRecord {
     fn status(&self, cfg: &crate::state::Config, now: Instant) -> TaskStatus {
@@ -98,6 +60,30 @@ impl TaskRecord {
         (status, iso8601(self.created_wall), begin, finish)
     }
 
+    /// The task as a `DescribeTasks` row.
+    fn row(&self, cfg: &crate::state::Config, now: Instant) -> TaskRow {
+        let (status, created, begin, finish) = self.times(cfg, now);
+        let json = json!({
+            "TaskId": self.task_id,
+            "Status": status.as_str(),
+            "FileId": self.file_id,
+            "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
+            "CreateTime": created,
+            "BeginProcessTime": begin,
+            "FinishTime": finish,
+            "SessionId": self.session_id,
+            "SessionContext": self.session_context,
+        });
+        TaskRow {
+            seq: self.seq,
+            file_id: self.file_id.clone(),
+            finish_wall: (status == TaskStatus::Finish).then(|| self.finish_wall(cfg)),
+            status,
+            created_wall: self.created_wall,
+            json,
+        }
+    }
+
     fn procedure_task(&self, status: &TaskStatus) -> Value {
         json!({
             "TaskId": self.task_id,
@@ -118,15 +104,6 @@ impl TaskRecord {
             "SessionId": self.session_id,
         })
     }
-}
-
-/// `2019-01-09T16:36:22Z`.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_default()
 }
 
 fn parse_iso(field: &str, s: &str) -> Result<SystemTime, VodErr> {
@@ -195,7 +172,7 @@ impl Shared {
     /// Records a successful commit: queues its `NewFileUpload` event and, with a Procedure, creates the task (and
     /// a timer that queues its `ProcedureStateChanged` event when it finishes).
     pub(crate) fn on_commit(self: &Arc<Self>, c: Committed) {
-        let now_wall = SystemTime::now();
+        let now_wall = self.now();
         let created = iso8601(now_wall);
         let class_id = c.class_id;
         let (class_name, class_path) = if class_id == 0 {
@@ -203,11 +180,7 @@ impl Shared {
         } else {
             ("", "")
         };
-        let body = json!({
-            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
-            "FileUploadEvent": {
-                "FileId": c.file_id,
-                "MediaBasicInfo": {
+        let basic_info = json!({
                     "Name": c.media_name,
                     "Description": "",
                     "CreateTime": created,
@@ -226,7 +199,12 @@ impl Shared {
                     "Category": category_of(&c.media_type),
                     "Status": "Normal",
                     "StorageClass": "STANDARD",
-                },
+        });
+        let body = json!({
+            "EventType": tencent_vod::events::NEW_FILE_UPLOAD,
+            "FileUploadEvent": {
+                "FileId": c.file_id,
+                "MediaBasicInfo": basic_info,
                 "ProcedureTaskId": c.procedure_task_id.clone().unwrap_or_default(),
                 "ReviewAudioVideoTaskId": "",
                 "MetaData": meta_data(&c),
@@ -234,9 +212,16 @@ impl Shared {
         });
         {
             let mut inner = self.lock();
+            inner.media.push(MediaRecord {
+                sub_app_id: c.sub_app_id,
+                file_id: c.file_id.clone(),
+                created: now_wall,
+                basic_info,
+                meta_data: meta_data(&c),
+            });
             self.enqueue(&mut inner, c.sub_app_id, body);
             if let (Some(task_id), Some(procedure)) = (&c.procedure_task_id, &c.procedure) {
-                let seq = inner.tasks.len() as u64 + 1;
+                let seq = inner.next_task_seq();
                 inner.tasks.push(TaskRecord {
                     seq,
                     task_id: task_id.clone(),
@@ -266,8 +251,14 @@ impl Shared {
         }
     }
 
-    /// Queues an event (and POSTs it to the callback URL, if any).
-    fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+    /// Queues an event (and POSTs it to the callback URL, if any, signed when a callback key is set); an event
+    /// switched off with `ModifyEventConfig` is dropped.
+    pub(crate) fn enqueue(&self, inner: &mut Inner, sub_app_id: Option<u64>, body: Value) {
+        if !super::appserver::event_enabled(self, inner, sub_app_id, &body) {
+            tracing::debug!(event_type = ?body.get("EventType"), "mock event switched off");
+            return;
+        }
+        let target = super::appserver::callback_target(self, inner, sub_app_id);
         let q = &mut inner.events;
         q.next_seq += 1;
         q.pending.push(QueuedEvent {
@@ -279,8 +270,12 @@ impl Shared {
         });
         tracing::debug!(event_type = ?body.get("EventType"), "mock event queued");
         self.events_notify.notify_waiters();
-        if let Some((url, http)) = &self.cfg.callback {
-            post_callback(url.clone(), http.clone(), body, self.callback_log.clone());
+        if let Some((url, http, key)) = target {
+            let mut body = body;
+            if let Some(k) = key {
+                super::appserver::sign_callback_body(&mut body, &k, self.now());
+            }
+            post_callback(url, http, body, self.callback_log.clone());
         }
     }
 
@@ -541,9 +536,9 @@ fn parse_scroll_token(token: &str, desc: bool) -> Result<u64, VodErr> {
     u64::from_str_radix(rest, 16).map_err(|_| bad())
 }
 
-/// `DescribeTasks`: Procedure tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`, `FinishTime`; sorted by
-/// creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here, every task takes the same time;
-/// default newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
+/// `DescribeTasks`: Procedure and `PullUpload` tasks filtered by `SubAppId`, `FileId`, `Status`, `CreateTime`,
+/// `FinishTime`; sorted by creation (`Sort.Field` `CreateTime` or `FinishTime` — the same order here; default
+/// newest first); `Limit` 1–100 (default 10); `ScrollToken` pages.
 pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
     sh.advance_tasks();
     let sub_app_id = sub_app_id_of(req)?;
@@ -606,21 +601,24 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
 
     let inner = sh.lock();
     let now = Instant::now();
-    let mut matching: Vec<&TaskRecord> = inner
+    let rows = inner
         .tasks
         .iter()
         .filter(|t| t.sub_app_id == sub_app_id)
+        .map(|t| t.row(&sh.cfg, now))
+        .chain(crate::appserver::pull_task_rows(&inner, sub_app_id));
+    let mut matching: Vec<TaskRow> = rows
         .filter(|t| file_id.as_deref().is_none_or(|f| t.file_id == f))
         .filter(|t| {
             status
                 .as_deref()
-                .is_none_or(|s| t.status(&sh.cfg, now) == TaskStatus::parse(s))
+                .is_none_or(|s| t.status == TaskStatus::parse(s))
         })
         .filter(|t| in_range(t.created_wall, created_range))
         .filter(|t| {
             !finish_filter
-                || (t.status(&sh.cfg, now) == TaskStatus::Finish
-                    && in_range(t.finish_wall(&sh.cfg), finish_range))
+                || (t.status == TaskStatus::Finish
+                    && t.finish_wall.is_some_and(|f| in_range(f, finish_range)))
         })
         .filter(|t| match after_seq {
             None => true,
@@ -633,24 +631,9 @@ pub(crate) fn describe_tasks(sh: &Shared, req: &Map<String, Value>) -> Result<Va
         matching.reverse();
     }
     let more = matching.len() as u64 > limit;
-    let page = &matching[..matching.len().min(limit as usize)];
-    let task_set: Vec<Value> = page
-        .iter()
-        .map(|t| {
-            let (status, created, begin, finish) = t.times(&sh.cfg, now);
-            json!({
-                "TaskId": t.task_id,
-                "Status": status.as_str(),
-                "FileId": t.file_id,
-                "TaskType": tencent_vod::events::PROCEDURE_TASK_TYPE,
-                "CreateTime": created,
-                "BeginProcessTime": begin,
-                "FinishTime": finish,
-                "SessionId": t.session_id,
-                "SessionContext": t.session_context,
-            })
-        })
-        .collect();
+    matching.truncate(limit as usize);
+    let page = matching;
+    let task_set: Vec<&Value> = page.iter().map(|t| &t.json).collect();
     let token = match (more, page.last()) {
         (true, Some(last)) => scroll_token(desc, last.seq),
         _ => String::new(),

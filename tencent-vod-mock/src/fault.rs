@@ -53,8 +53,16 @@ pub enum Fault {
     VodError(String),
     /// VOD: `RequestLimitExceeded`; COS: `503 SlowDown`.
     Throttle,
-    /// Read part of the request body, then drop the connection without a response.
+    /// Read part of the request body, then drop the connection without a response (nothing is processed).
+    /// `HEAD Object` answers have no body that could be cut short: there it is a `503` instead.
     DropConnection,
+    /// Process the request completely (the object is stored, the upload completed, the session committed…),
+    /// then drop the connection without a complete response: the answer is lost after the work was done.
+    /// `HEAD Object`: a `503` instead, as for [`DropConnection`](Self::DropConnection).
+    DropAfterProcessing,
+    /// Process the request completely, then answer this HTTP status instead of the result (a gateway error after
+    /// the backend did the work). COS: the error XML (`InternalError` for 500…); VOD: the bare status.
+    StatusAfterProcessing(u16),
     /// Wait, then serve normally.
     Delay(Duration),
     /// `CompleteMultipartUpload` only: `200 OK` whose body is whitespace then an `<Error>` document (the upload
@@ -98,12 +106,14 @@ impl Fault {
 /// `UploadPart:nth=2:status=503`, `ApplyUpload:every=3:vod-error=InternalError`, `AnyCos:p=0.1:drop`,
 /// `PutObject:times=2:cos-error=400/RequestTimeOut`, `CompleteMultipartUpload:complete-error-body`,
 /// `UploadPart:delay=500ms`, `AnyVod:throttle`, `UploadPart:wrong-crc`, `UploadPart:nth=3:expire-credentials`,
-/// `PutObject:omit-crc`, `CommitUpload:redirect=307=http://127.0.0.1:9000/x` (the `Location` runs to the end of
+/// `PutObject:omit-crc`, `CommitUpload:nth=1:drop-after`, `CompleteMultipartUpload:status-after=502`,
+/// `CommitUpload:redirect=307=http://127.0.0.1:9000/x` (the `Location` runs to the end of
 /// the text, colons included, so `redirect=` comes last).
 /// Targets: a VOD action (`ApplyUpload`, `CommitUpload`, `ParseStreamingManifest`), a COS operation name
 /// (`PutObject`, `UploadPart`, …), `AnyVod`, `AnyCos`. Selectors: `nth=N`, `every=N`, `p=F` (or
 /// `probability=F`), `times=N`. Faults: `status=N`, `cos-error=STATUS/CODE`, `vod-error=CODE`, `throttle`, `drop`,
-/// `delay=N(ms|s)`, `complete-error-body`, `wrong-crc`, `expire-credentials`, `omit-crc`,
+/// `delay=N(ms|s)`, `complete-error-body`, `wrong-crc`, `expire-credentials`, `omit-crc`, `drop-after`
+/// (process, then drop the connection), `status-after=N` (process, then answer status N),
 /// `redirect=STATUS=LOCATION`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultRule {
@@ -169,7 +179,17 @@ fn parse_cos_op(s: &str) -> Option<CosOperation> {
 }
 
 /// VOD actions a fault can name in text form.
-const VOD_ACTIONS: &[&str] = &["ApplyUpload", "CommitUpload", "ParseStreamingManifest"];
+const VOD_ACTIONS: &[&str] = &[
+    "ApplyUpload",
+    "CommitUpload",
+    "ParseStreamingManifest",
+    "SearchMedia",
+    "DescribeMediaInfos",
+    "PullEvents",
+    "ConfirmEvents",
+    "DescribeTasks",
+    "DescribeTaskDetail",
+];
 
 fn parse_duration(s: &str) -> Option<Duration> {
     if let Some(ms) = s.strip_suffix("ms") {
@@ -263,6 +283,13 @@ impl FromStr for FaultRule {
                 "vod-error" => fault = Some(Fault::VodError(v.to_string())),
                 "throttle" => fault = Some(Fault::Throttle),
                 "drop" | "drop-connection" => fault = Some(Fault::DropConnection),
+                "drop-after" | "drop-after-processing" => fault = Some(Fault::DropAfterProcessing),
+                "status-after" => {
+                    fault = Some(Fault::StatusAfterProcessing(
+                        v.parse()
+                            .map_err(|_| bad("status-after needs a number".into()))?,
+                    ))
+                }
                 "delay" => {
                     fault = Some(Fault::Delay(
                         parse_duration(v).ok_or_else(|| bad("delay=N(ms|s)".into()))?,
@@ -313,6 +340,14 @@ impl RuleState {
     }
 }
 
+/// A response whose body fails at once: hyper drops the connection without completing a response.
+pub(crate) fn dropped_connection() -> axum::response::Response {
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("mock fault: connection dropped"))
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +392,18 @@ mod tests {
         );
         let r: FaultRule = "PutObject:omit-crc".parse().unwrap();
         assert_eq!(r.fault, Fault::OmitCrc);
+        let r: FaultRule = "CommitUpload:nth=1:drop-after".parse().unwrap();
+        assert_eq!(
+            (r.target, r.nth, r.fault),
+            (
+                Target::Vod("CommitUpload"),
+                Some(1),
+                Fault::DropAfterProcessing
+            )
+        );
+        let r: FaultRule = "CompleteMultipartUpload:status-after=502".parse().unwrap();
+        assert_eq!(r.fault, Fault::StatusAfterProcessing(502));
+        assert!("SearchMedia:status-after=x".parse::<FaultRule>().is_err());
         assert!("Nope:drop".parse::<FaultRule>().is_err());
         assert!("UploadPart:nth=2".parse::<FaultRule>().is_err());
     }

@@ -24,8 +24,6 @@
 //!   300 s off), `AuthFailure.SecretIdNotFound`, `AuthFailure.TokenFailure` (credential with a token and a missing or
 //!   different `X-TC-Token`/`Token`), `AuthFailure.InvalidAuthorization`. Errors use the real envelope (HTTP 200,
 //!   `Response.Error.{Code,Message}`, `RequestId`).
-//! - **Media search** on the VOD endpoint: `SearchMedia` over the committed uploads (see
-//!   [Media search](#media-search)).
 //! - **Events and tasks** on the VOD endpoint: every successful `CommitUpload` queues a v3 `NewFileUpload` event
 //!   (`FileUploadEvent.ProcedureTaskId` is the task id of the `Procedure` given to `ApplyUpload`, else `""`) and,
 //!   with a `Procedure`, creates a task of type `Procedure` that is `WAITING`, then `PROCESSING`, then `FINISH`
@@ -61,39 +59,55 @@
 //! - `ConfirmEvents`: `EventHandles` required, at most 16 (else `InvalidParameterValue`). **All or nothing**: a
 //!   handle that is unknown, already confirmed, expired or of another `SubAppId` rejects the request with
 //!   `InvalidParameterValue` and confirms none of the handles (VOD only honours a handle within its 30 s).
-//! - `DescribeTasks`: the Procedure tasks of the `SubAppId`, filtered by `FileId`, `Status`, `CreateTime`,
-//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (the same order here) `Asc`/`Desc` (default newest first);
+//! - `DescribeTasks`: the Procedure and `PullUpload` tasks of the `SubAppId` (`TaskType` tells them apart; a pull
+//!   task's `FileId` is `""` until the media exists), filtered by `FileId`, `Status`, `CreateTime`,
+//!   `FinishTime`; `Sort` by `CreateTime`/`FinishTime` (both in creation order here) `Asc`/`Desc` (default newest first);
 //!   `Limit` 1–100 (default 10); an opaque `ScrollToken` is returned while more tasks match (`""` on the last page).
 //! - `DescribeTaskDetail`: `TaskType: "Procedure"`, `Status`, `CreateTime`, `BeginProcessTime`, `FinishTime`
 //!   (ISO 8601 UTC, `""` until reached) and `ProcedureTask`; an unknown task (or one of another `SubAppId`) →
 //!   `InvalidParameterValue.TaskId`.
-//! - Normal callbacks ([`MockServerBuilder::with_callback_url`]): each event is also POSTed (JSON, without
-//!   `EventHandle`, up to 3 attempts until a 2xx) — see [`MockServer::callback_deliveries`]. Events stay pullable
-//!   as well.
+//! - Normal callbacks ([`MockServerBuilder::with_callback_url`], or `ModifyEventConfig` with `Mode: PUSH` and a
+//!   `NotificationUrl`): each event is also POSTed (JSON, without `EventHandle`, up to 3 attempts until a 2xx) —
+//!   see [`MockServer::callback_deliveries`]. With a `SignKey` set by `ModifyEventConfig` the POSTed body carries
+//!   `Sign` = MD5(key + `T`) and `T` = now + 10 min. Events stay pullable as well (whatever the mode).
+//! - `ModifyEventConfig` / `DescribeEventConfig` (per `SubAppId`): mode, URL, the upload/delete/persistence
+//!   switches (an upload or delete event switched `OFF` is not emitted; both start `ON`), the callback key (never
+//!   returned).
+//! - `PullUpload`: the mock fetches `MediaUrl` (and `CoverUrl`) itself — loopback hosts only — stores the object,
+//!   and reports a task of type `PullUpload` through `DescribeTaskDetail` and a `PullComplete` event; an
+//!   unreachable source, an error status or a stalled source ([`MockServer::set_pull_timeout`]) ends the task
+//!   with `ErrCode` 60000. See [`MockServer::pull_tasks`].
 //!
 //! Task states are computed from the commit time whenever something looks (no clock to drive); a timer also
 //! queues the `ProcedureStateChanged` event at the finish time. Inspect with [`MockServer::events_pending`],
 //! [`MockServer::events_confirmed`] and [`MockServer::tasks`].
 //!
-//! # Media search
-//!
-//! `SearchMedia` answers from the committed uploads: `FileIds`, `Names` (case-insensitive substring, either way
-//! round, standing in for VOD's fuzzy match), `NamePrefixes`, `ClassIds`, `SourceTypes` (`Upload`),
-//! `StorageRegions`, `CreateTime` (`After`/`Before`, the commit time), `SubAppId`; `Sort` by `CreateTime`
-//! (default newest first); `Offset` + `Limit` (default 10) at most 5000. Each `MediaInfoSet` entry has `FileId`
-//! and `BasicInfo` (`Name`, `CreateTime`, `UpdateTime`, `ExpireTime`, `ClassId`, `CoverUrl`, `Type`,
-//! `MediaUrl`, `SourceInfo.{SourceType,SourceContext}`, `StorageRegion`, `Category`, `Status`).
-//!
 //! # Faults
 //!
 //! [`MockServer::add_fault`] with a [`FaultRule`]: see [`Fault`] for the kinds and [`FaultRule`] for the
-//! selectors and the text form used by `tvod mock --fault`.
+//! selectors and the text form used by `tvod mock --fault`. Faults bite before the work (status, drop, delay,
+//! throttle…) or after it ([`Fault::DropAfterProcessing`], [`Fault::StatusAfterProcessing`]: the request is
+//! processed — object stored, upload completed, session committed — and then its answer is lost).
+//!
+//! # Media library
+//!
+//! Every successful `CommitUpload` adds a media: `SearchMedia` and `DescribeMediaInfos` answer it with the
+//! `BasicInfo` of its `NewFileUpload` event (`MediaUrl` path = the session's `MediaStoragePath`). A second
+//! `CommitUpload` of a committed session is refused or answered again, per [`MockServerBuilder::with_recommit`].
+//!
+//! # Clock
+//!
+//! The mock keeps its own time ([`MockServerBuilder::with_clock_offset`], [`MockServer::set_clock_offset`]): it
+//! checks signature windows, stamps every answer's `Date`, sets and enforces credential expiry, and dates media,
+//! events and tasks with it, so tests can run a client ahead of or behind the servers without waiting.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![warn(rust_2018_idioms)]
 #![deny(unsafe_code)]
 
+mod api;
+mod appserver;
 mod cos;
 mod events;
 mod fault;
@@ -105,6 +119,7 @@ mod state;
 pub mod verify;
 mod vod;
 
+pub use appserver::{CALLBACK_SIGN_VALIDITY, DEFAULT_PULL_TIMEOUT, MockPullTask};
 pub use fault::{Fault, FaultRule, Target};
 
 /// CRC-64/XZ (ECMA-182 polynomial, reflected, init and xor-out all ones): the checksum COS reports in
@@ -253,6 +268,23 @@ pub struct CallbackDelivery {
     pub attempts: u32,
 }
 
+/// How the mock answers a `CommitUpload` of a session that was already committed ([`MockServerBuilder::with_recommit`]).
+///
+/// Tencent documents no "already committed" code for CommitUpload: its error list
+/// (tencentcloud-sdk-go `vod/v20180717` `CommitUpload`) names `InvalidParameterValue.VodSessionKey`,
+/// `ResourceNotFound`, `InvalidParameterValue.SubAppId`, `InternalError` and `UnauthorizedOperation`, and the API
+/// reference describes the session key as single-use. The default is therefore to refuse the key; the other
+/// behaviour lets tests check that a client also copes with an idempotent VOD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Recommit {
+    /// `InvalidParameterValue.VodSessionKey` ("VodSessionKey has already been committed.").
+    #[default]
+    Refuse,
+    /// Success again, with the same FileId and URLs (nothing new is created, no second event).
+    SameFileId,
+}
+
 /// Builds a [`MockServer`].
 #[derive(Debug, Clone)]
 pub struct MockServerBuilder {
@@ -273,6 +305,8 @@ pub struct MockServerBuilder {
     task_waiting: Duration,
     task_processing: Duration,
     callback_url: Option<String>,
+    clock_offset: i64,
+    recommit: Recommit,
 }
 
 /// The longest event/task duration the builder keeps (longer values are clamped, so time arithmetic cannot
@@ -304,6 +338,8 @@ impl Default for MockServerBuilder {
             task_waiting: Duration::from_millis(200),
             task_processing: Duration::from_millis(500),
             callback_url: None,
+            clock_offset: 0,
+            recommit: Recommit::default(),
         }
     }
 }
@@ -397,6 +433,21 @@ impl MockServerBuilder {
         self
     }
 
+    /// Runs the mock's clock `secs` seconds ahead of this host's (negative: behind). The mock's time checks
+    /// signatures (TC3/v1 timestamps within 300 s, COS key times), stamps the `Date` header of every answer,
+    /// sets `TempCertificate.ExpiredTime` and expires temporary credentials, and dates media, events and tasks.
+    /// Change it later with [`MockServer::set_clock_offset`].
+    pub fn with_clock_offset(mut self, secs: i64) -> Self {
+        self.clock_offset = secs;
+        self
+    }
+
+    /// How a second `CommitUpload` of a committed session is answered (default [`Recommit::Refuse`]).
+    pub fn with_recommit(mut self, recommit: Recommit) -> Self {
+        self.recommit = recommit;
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> Result<MockServer> {
         tencent_vod::__private::validate_region("region", &self.region)?;
@@ -455,23 +506,27 @@ impl MockServerBuilder {
         let cos_addr = cos_listener
             .local_addr()
             .map_err(|e| Error::io("cos listener", "read the local address", e))?;
-        let shared = Arc::new(Shared::new(state::Config {
-            credentials: credentials.clone(),
-            app_id: self.app_id,
-            region: self.region.clone(),
-            bench: self.bench,
-            temp_ttl: self.temp_ttl,
-            min_part_size: self.min_part_size,
-            seed: self.seed,
-            data_dir: data_dir.clone(),
-            _tempdir: tempdir,
-            faults: self.faults,
-            event_confirm_timeout: self.event_confirm_timeout,
-            pull_wait: self.pull_wait,
-            task_waiting: self.task_waiting,
-            task_processing: self.task_processing,
-            callback,
-        }));
+        let shared = Arc::new(Shared::new(
+            state::Config {
+                credentials: credentials.clone(),
+                app_id: self.app_id,
+                region: self.region.clone(),
+                bench: self.bench,
+                temp_ttl: self.temp_ttl,
+                min_part_size: self.min_part_size,
+                seed: self.seed,
+                data_dir: data_dir.clone(),
+                _tempdir: tempdir,
+                faults: self.faults,
+                event_confirm_timeout: self.event_confirm_timeout,
+                pull_wait: self.pull_wait,
+                task_waiting: self.task_waiting,
+                task_processing: self.task_processing,
+                callback,
+                recommit: self.recommit,
+            },
+            self.clock_offset,
+        ));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
             let mut rx = rx.clone();
@@ -487,16 +542,19 @@ impl MockServerBuilder {
                 }
             })
         };
+        let date = || axum::middleware::from_fn_with_state(shared.clone(), date_header);
         let vod_task = serve(
             vod_listener,
             axum::Router::new()
                 .fallback(vod::handle)
+                .layer(date())
                 .with_state(shared.clone()),
         );
         let cos_task = serve(
             cos_listener,
             axum::Router::new()
                 .fallback(cos::handle)
+                .layer(date())
                 .with_state(shared.clone()),
         );
         tracing::debug!(%vod_addr, %cos_addr, "mock server started");
@@ -721,6 +779,22 @@ impl MockServer {
         });
     }
 
+    /// Sets how far (seconds) the mock's clock runs ahead of this host's (negative: behind); see
+    /// [`MockServerBuilder::with_clock_offset`]. Tests move time forward by raising it.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.shared.set_clock_offset(secs);
+    }
+
+    /// The mock's clock offset (seconds ahead of this host).
+    pub fn clock_offset(&self) -> i64 {
+        self.shared.clock_offset()
+    }
+
+    /// The mock's time now (unix seconds).
+    pub fn now_unix(&self) -> i64 {
+        self.shared.now_unix()
+    }
+
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
@@ -755,6 +829,19 @@ impl Drop for MockServer {
             let _ = t;
         }
     }
+}
+
+/// Stamps every answer with the mock's own `Date` (hyper would otherwise add the host's).
+async fn date_header(
+    axum::extract::State(sh): axum::extract::State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(sh.now())) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 /// The value of the first `name` in decoded (name, value) pairs.

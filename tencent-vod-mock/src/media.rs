@@ -1,19 +1,37 @@
-//! `SearchMedia` over the mock's committed uploads.
+//! The mock's media library: `SearchMedia` and `DescribeMediaInfos` over the media committed so far.
+//!
+//! Every successful `CommitUpload` adds a media whose `BasicInfo` is the `MediaBasicInfo` of its `NewFileUpload`
+//! event: `MediaUrl` is `http://{appid}.vod2.myqcloud.com` + the session's `MediaStoragePath` (as in Tencent's
+//! examples, the URL's path is the storage path), `CreateTime` the mock's time of the commit. Media are visible
+//! to searches at once (VOD indexes them with a delay).
 
-use crate::events::iso8601;
-use crate::state::Shared;
-use crate::vod::{VodErr, err, get_str, get_u64};
+use crate::api::{VodErr, err, get_str, get_u64, missing};
+use crate::state::{MediaRecord, Shared};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use std::time::SystemTime;
 
-/// VOD's cap on `Offset + Limit`.
+/// `Offset + Limit` may not exceed this.
 const MAX_RESULTS: u64 = 5000;
-const DEFAULT_LIMIT: u64 = 10;
+/// `Filters` values VOD documents.
+const FILTERS: &[&str] = &[
+    "basicInfo",
+    "metaData",
+    "transcodeInfo",
+    "animatedGraphicsInfo",
+    "imageSpriteInfo",
+    "snapshotByTimeOffsetInfo",
+    "sampleSnapshotInfo",
+    "keyFrameDescInfo",
+    "adaptiveDynamicStreamingInfo",
+    "miniProgramReviewInfo",
+    "subtitleInfo",
+    "reviewInfo",
+];
 
-fn str_list(req: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, VodErr> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
+/// A list member (`["a","b"]`, or the strings of a rebuilt v1 list); absent → empty.
+fn get_list(m: &Map<String, Value>, name: &str, max: usize) -> Result<Vec<String>, VodErr> {
+    let list = match m.get(name) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| match v {
@@ -21,16 +39,27 @@ fn str_list(req: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>,
                 Value::Number(n) => Ok(n.to_string()),
                 _ => Err(err(
                     "InvalidParameter",
-                    format!("`{name}` must be an array of strings."),
+                    format!("The elements of `{name}` must be strings."),
                 )),
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(err(
-            "InvalidParameter",
-            format!("`{name}` must be an array."),
-        )),
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(err(
+                "InvalidParameter",
+                format!("The parameter `{name}` must be an array."),
+            ));
+        }
+    };
+    if list.len() > max {
+        return Err(err(
+            "InvalidParameterValue",
+            format!(
+                "`{name}` has {} elements; at most {max} are allowed.",
+                list.len()
+            ),
+        ));
     }
+    Ok(list)
 }
 
 fn parse_time(field: &str, s: &str) -> Result<SystemTime, VodErr> {
@@ -44,23 +73,82 @@ fn parse_time(field: &str, s: &str) -> Result<SystemTime, VodErr> {
         })
 }
 
-fn category(media_type: &str) -> &'static str {
-    match media_type {
-        "mp3" | "m4a" | "flac" | "wav" | "ra" | "aac" | "amr" => "Audio",
-        _ => "Video",
+fn filters_of(req: &Map<String, Value>) -> Result<Vec<String>, VodErr> {
+    let filters = get_list(req, "Filters", FILTERS.len())?;
+    if let Some(f) = filters.iter().find(|f| !FILTERS.contains(&f.as_str())) {
+        return Err(err(
+            "InvalidParameterValue.Filters",
+            format!("Filters `{f}` is not supported."),
+        ));
     }
+    Ok(filters)
 }
 
-pub(crate) fn search_media(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, VodErr> {
+/// One `MediaInfo` with the members `filters` asks for (all when empty).
+fn media_info(r: &MediaRecord, filters: &[String]) -> Value {
+    let want = |f: &str| filters.is_empty() || filters.iter().any(|x| x == f);
+    let mut m = Map::new();
+    if want("basicInfo") {
+        m.insert("BasicInfo".into(), r.basic_info.clone());
+    }
+    if want("metaData") {
+        m.insert("MetaData".into(), r.meta_data.clone());
+    }
+    for (filter, member) in [
+        ("transcodeInfo", "TranscodeInfo"),
+        ("animatedGraphicsInfo", "AnimatedGraphicsInfo"),
+        ("sampleSnapshotInfo", "SampleSnapshotInfo"),
+        ("imageSpriteInfo", "ImageSpriteInfo"),
+        ("snapshotByTimeOffsetInfo", "SnapshotByTimeOffsetInfo"),
+        ("keyFrameDescInfo", "KeyFrameDescInfo"),
+        (
+            "adaptiveDynamicStreamingInfo",
+            "AdaptiveDynamicStreamingInfo",
+        ),
+        ("miniProgramReviewInfo", "MiniProgramReviewInfo"),
+        ("subtitleInfo", "SubtitleInfo"),
+        ("reviewInfo", "ReviewInfo"),
+    ] {
+        if want(filter) {
+            m.insert(member.into(), Value::Null);
+        }
+    }
+    m.insert("FileId".into(), Value::String(r.file_id.clone()));
+    Value::Object(m)
+}
+
+fn basic_str<'a>(r: &'a MediaRecord, member: &str) -> &'a str {
+    r.basic_info
+        .get(member)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// `SearchMedia`: `SubAppId`, `FileIds`, `Names` (fuzzy: the name contains the text, case-insensitively),
+/// `NamePrefixes`, `Categories`, `MediaTypes`, `StorageRegions`, `SourceTypes`, `ClassIds`, `CreateTime`
+/// (both ends inclusive), `Filters`, `Sort` (`CreateTime`, `Asc`/`Desc`, default newest first), `Offset`/`Limit`
+/// (default 10; `Offset + Limit` ≤ 5000).
+pub(crate) fn search_media(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
     let sub_app_id = get_u64(req, "SubAppId", "InvalidParameterValue.SubAppId")?;
-    let file_ids = str_list(req, "FileIds")?;
-    let names = str_list(req, "Names")?
-        .map(|v| v.into_iter().map(|n| n.to_lowercase()).collect::<Vec<_>>());
-    let prefixes = str_list(req, "NamePrefixes")?;
-    let class_ids = str_list(req, "ClassIds")?;
-    let source_types = str_list(req, "SourceTypes")?;
-    let regions = str_list(req, "StorageRegions")?;
+    let file_ids = get_list(req, "FileIds", 10)?;
+    let names = get_list(req, "Names", 10)?;
+    let prefixes = get_list(req, "NamePrefixes", 10)?;
+    let categories = get_list(req, "Categories", 3)?;
+    let media_types = get_list(req, "MediaTypes", 10)?;
+    let regions = get_list(req, "StorageRegions", 20)?;
+    let source_types = get_list(req, "SourceTypes", 10)?;
+    let class_ids = get_list(req, "ClassIds", 10)?;
+    for n in names.iter().chain(&prefixes) {
+        if n.chars().count() > 100 {
+            return Err(err(
+                "InvalidParameterValue",
+                "A name or name prefix is longer than 100 characters.",
+            ));
+        }
+    }
+    let filters = filters_of(req)?;
     let (after, before) = match req.get("CreateTime") {
+        None | Some(Value::Null) => (None, None),
         Some(Value::Object(r)) => (
             get_str(r, "After")?
                 .filter(|s| !s.is_empty())
@@ -71,24 +159,26 @@ pub(crate) fn search_media(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result
                 .map(|s| parse_time("CreateTime.Before", &s))
                 .transpose()?,
         ),
-        None | Some(Value::Null) => (None, None),
         Some(_) => {
-            return Err(err("InvalidParameter", "`CreateTime` must be an object."));
+            return Err(err(
+                "InvalidParameter",
+                "CreateTime must be an object with After and Before.",
+            ));
         }
     };
-    let ascending = match req.get("Sort") {
+    let desc = match req.get("Sort") {
+        None | Some(Value::Null) => true,
         Some(Value::Object(s)) => {
-            if let Some(f) = get_str(s, "Field")?
-                && f != "CreateTime"
-            {
+            let field = get_str(s, "Field")?.unwrap_or_default();
+            if field != "CreateTime" {
                 return Err(err(
                     "InvalidParameterValue.SortField",
-                    format!("Sort.Field `{f}` is not supported (CreateTime)."),
+                    format!("Sort.Field `{field}` is not supported; use CreateTime."),
                 ));
             }
             match get_str(s, "Order")?.as_deref() {
-                Some("Asc") => true,
-                None | Some("Desc") => false,
+                Some("Asc") => false,
+                Some("Desc") | None => true,
                 Some(o) => {
                     return Err(err(
                         "InvalidParameterValue.SortOrder",
@@ -97,97 +187,90 @@ pub(crate) fn search_media(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result
                 }
             }
         }
-        _ => false,
+        Some(_) => return Err(err("InvalidParameter", "Sort must be an object.")),
     };
     let offset = get_u64(req, "Offset", "InvalidParameterValue.Offset")?.unwrap_or(0);
-    let limit = get_u64(req, "Limit", "InvalidParameterValue.Limit")?.unwrap_or(DEFAULT_LIMIT);
-    if offset.saturating_add(limit) > MAX_RESULTS {
+    let limit = get_u64(req, "Limit", "InvalidParameterValue.Limit")?.unwrap_or(10);
+    if limit == 0 || offset.saturating_add(limit) > MAX_RESULTS {
         return Err(err(
-            "InvalidParameterValue.Limit",
-            format!("Offset + Limit must not exceed {MAX_RESULTS}."),
+            "InvalidParameterValue",
+            format!("Offset + Limit must be at most {MAX_RESULTS}, and Limit at least 1."),
         ));
     }
-    let base = format!("http://{}.vod2.myqcloud.com", sh.cfg.app_id);
+    let any_or =
+        |list: &[String], f: &dyn Fn(&String) -> bool| list.is_empty() || list.iter().any(f);
     let inner = sh.lock();
-    let mut hits: Vec<(SystemTime, Value)> = inner
-        .sessions
-        .values()
-        .filter_map(|s| s.committed_at.map(|t| (s, t)))
-        .filter(|(s, _)| s.sub_app_id == sub_app_id)
-        .filter(|(s, _)| file_ids.as_ref().is_none_or(|ids| ids.contains(&s.file_id)))
-        .filter(|(s, _)| regions.as_ref().is_none_or(|r| r.contains(&s.region)))
-        .filter(|(s, _)| {
-            class_ids
-                .as_ref()
-                .is_none_or(|c| c.contains(&s.class_id.to_string()))
+    let mut found: Vec<&MediaRecord> = inner
+        .media
+        .iter()
+        .filter(|r| r.sub_app_id == sub_app_id)
+        .filter(|r| any_or(&file_ids, &|id| *id == r.file_id))
+        .filter(|r| {
+            let name = basic_str(r, "Name").to_lowercase();
+            any_or(&names, &|n| name.contains(&n.to_lowercase()))
         })
-        .filter(|(_, _)| {
-            source_types
-                .as_ref()
-                .is_none_or(|t| t.iter().any(|t| t == "Upload"))
-        })
-        .filter(|(_, t)| after.is_none_or(|a| *t >= a) && before.is_none_or(|b| *t < b))
-        .filter_map(|(s, t)| {
-            let stem = s
-                .media_key
-                .rsplit('/')
-                .next()
-                .and_then(|f| f.rsplit_once('.').map(|(stem, _)| stem.to_string()))
-                .unwrap_or_default();
-            let name = s.media_name.clone().unwrap_or(stem);
-            let lname = name.to_lowercase();
-            let name_ok = names.as_ref().is_none_or(|ns| {
-                ns.iter()
-                    .any(|n| lname.contains(n.as_str()) || n.contains(lname.as_str()))
-            });
-            let prefix_ok = prefixes
-                .as_ref()
-                .is_none_or(|ps| ps.iter().any(|p| name.starts_with(p.as_str())));
-            (name_ok && prefix_ok).then(|| {
-                let created = iso8601(t);
-                let info = json!({
-                    "FileId": s.file_id,
-                    "BasicInfo": {
-                        "Name": name,
-                        "Description": "",
-                        "CreateTime": created,
-                        "UpdateTime": created,
-                        "ExpireTime": s.expire_time.clone().unwrap_or_else(|| "9999-12-31T23:59:59Z".into()),
-                        "ClassId": s.class_id,
-                        "ClassName": "",
-                        "ClassPath": "",
-                        "CoverUrl": s.cover_key.as_ref().map(|k| format!("{base}/{k}")).unwrap_or_default(),
-                        "Type": s.media_type,
-                        "MediaUrl": format!("{base}/{}", s.media_key),
-                        "SourceInfo": {"SourceType": "Upload", "SourceContext": s.source_context},
-                        "StorageRegion": s.region,
-                        "TagSet": [],
-                        "Vid": "",
-                        "Category": category(&s.media_type),
-                        "Status": "Normal",
-                        "StorageClass": "STANDARD",
-                    },
-                });
-                (t, info)
+        .filter(|r| any_or(&prefixes, &|p| basic_str(r, "Name").starts_with(p.as_str())))
+        .filter(|r| any_or(&categories, &|c| c == basic_str(r, "Category")))
+        .filter(|r| {
+            any_or(&media_types, &|t| {
+                t.eq_ignore_ascii_case(basic_str(r, "Type"))
             })
         })
+        .filter(|r| any_or(&regions, &|g| g == basic_str(r, "StorageRegion")))
+        .filter(|r| {
+            let source = r
+                .basic_info
+                .pointer("/SourceInfo/SourceType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            any_or(&source_types, &|t| t == source)
+        })
+        .filter(|r| {
+            let class = r
+                .basic_info
+                .get("ClassId")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .to_string();
+            any_or(&class_ids, &|c| *c == class)
+        })
+        .filter(|r| after.is_none_or(|a| r.created >= a) && before.is_none_or(|b| r.created <= b))
         .collect();
-    drop(inner);
-    hits.sort_by(|a, b| {
-        let o = a.0.cmp(&b.0).then_with(|| {
-            a.1["FileId"]
-                .as_str()
-                .unwrap_or_default()
-                .cmp(b.1["FileId"].as_str().unwrap_or_default())
-        });
-        if ascending { o } else { o.reverse() }
-    });
-    let total = hits.len();
-    let page: Vec<Value> = hits
+    found.sort_by_key(|r| r.created);
+    if desc {
+        found.reverse();
+    }
+    let total = found.len() as u64;
+    let page: Vec<Value> = found
         .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|(_, v)| v)
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|r| media_info(r, &filters))
         .collect();
-    Ok(json!({"TotalCount": total, "MediaInfoSet": page}))
+    Ok(json!({"TotalCount": total.min(MAX_RESULTS), "MediaInfoSet": page}))
+}
+
+/// `DescribeMediaInfos`: `FileIds` (1 to 20, required), `Filters`, `SubAppId`; unknown ids (or ids of another
+/// `SubAppId`) in `NotExistFileIdSet`.
+pub(crate) fn describe_media_infos(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> {
+    let sub_app_id = get_u64(req, "SubAppId", "InvalidParameterValue.SubAppId")?;
+    let file_ids = get_list(req, "FileIds", 20)?;
+    if file_ids.is_empty() {
+        return Err(missing("FileIds"));
+    }
+    let filters = filters_of(req)?;
+    let inner = sh.lock();
+    let mut set = Vec::new();
+    let mut missing_ids = Vec::new();
+    for id in &file_ids {
+        match inner
+            .media
+            .iter()
+            .find(|r| &r.file_id == id && r.sub_app_id == sub_app_id)
+        {
+            Some(r) => set.push(media_info(r, &filters)),
+            None => missing_ids.push(Value::String(id.clone())),
+        }
+    }
+    Ok(json!({"MediaInfoSet": set, "NotExistFileIdSet": missing_ids}))
 }

@@ -2,13 +2,15 @@
 
 use crate::fault::{Fault, RuleState, Target};
 use crate::{CommitRecord, CosSession, Rejection, StoredObject};
-use std::collections::{BTreeMap, HashMap};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tencent_vod::credential::Credential;
 use tencent_vod::error::CosOperation;
+use tencent_vod::events::TaskStatus;
 use tencent_vod::vod::TempCertificate;
 
 pub(crate) struct Config {
@@ -32,6 +34,8 @@ pub(crate) struct Config {
     pub task_processing: Duration,
     /// Where events are POSTed (normal callback), with the client doing it.
     pub callback: Option<(String, reqwest::Client)>,
+    /// How a second `CommitUpload` of a committed session is answered.
+    pub recommit: crate::Recommit,
 }
 
 /// Where temporary credentials may write.
@@ -73,8 +77,6 @@ pub(crate) struct Session {
     pub source_context: String,
     pub session_context: String,
     pub expire_time: Option<String>,
-    /// When `CommitUpload` succeeded (the media's `CreateTime` for `SearchMedia`).
-    pub committed_at: Option<SystemTime>,
 }
 
 #[derive(Clone)]
@@ -106,6 +108,119 @@ pub(crate) struct Upload {
     pub initiated: SystemTime,
 }
 
+/// A pulled event's lease: its current handle and when the lease ends.
+pub(crate) struct Lease {
+    pub handle: String,
+    pub until: Instant,
+}
+
+pub(crate) struct QueuedEvent {
+    pub seq: u64,
+    pub sub_app_id: Option<u64>,
+    /// The v3 `EventContent` without `EventHandle`.
+    pub body: Value,
+    pub lease: Option<Lease>,
+    pub deliveries: u32,
+}
+
+/// The event queue of one server (every `SubAppId`).
+#[derive(Default)]
+pub(crate) struct EventQueue {
+    pub next_seq: u64,
+    pub pending: Vec<QueuedEvent>,
+    pub confirmed: Vec<(Option<u64>, Value)>,
+}
+
+/// A Procedure task started by `CommitUpload`.
+pub(crate) struct TaskRecord {
+    pub seq: u64,
+    pub task_id: String,
+    pub sub_app_id: Option<u64>,
+    pub procedure: String,
+    pub file_id: String,
+    pub file_name: String,
+    pub file_url: String,
+    pub session_context: String,
+    pub session_id: String,
+    pub meta_data: Value,
+    pub created_wall: SystemTime,
+    pub created: Instant,
+    pub finish_event_queued: bool,
+}
+
+/// One `DescribeTasks` row (`TaskSimpleInfo`) of any task type, with what the filters and the order need.
+pub(crate) struct TaskRow {
+    /// Creation order, shared by every task type.
+    pub seq: u64,
+    pub file_id: String,
+    pub status: TaskStatus,
+    pub created_wall: SystemTime,
+    /// When it finished (`FINISH` only).
+    pub finish_wall: Option<SystemTime>,
+    /// The `TaskSimpleInfo` object.
+    pub json: Value,
+}
+
+/// Event-notification settings of one application.
+#[derive(Debug, Clone)]
+pub(crate) struct EventSettings {
+    pub mode: String,
+    pub notification_url: String,
+    pub upload_switch: bool,
+    pub delete_switch: bool,
+    pub persistence_switch: bool,
+    pub sign_key: Option<String>,
+}
+
+/// A pull task.
+pub(crate) struct PullTask {
+    pub seq: u64,
+    pub task_id: String,
+    pub sub_app_id: Option<u64>,
+    pub status: TaskStatus,
+    pub err_code: i64,
+    pub message: String,
+    pub progress: i64,
+    pub file_id: String,
+    pub file_url: String,
+    pub cover_url: String,
+    pub media_name: String,
+    pub media_type: String,
+    pub region: String,
+    pub class_id: i64,
+    pub source_context: String,
+    pub session_context: String,
+    pub session_id: String,
+    pub procedure_task_id: String,
+    pub expire_time: Option<String>,
+    pub size: u64,
+    pub created: SystemTime,
+    pub begun: Option<SystemTime>,
+    pub finished: Option<SystemTime>,
+}
+
+/// The app-server state of a mock server (in [`Inner`]): event-notification settings and pull tasks.
+#[derive(Default)]
+pub(crate) struct AppState {
+    pub settings: HashMap<Option<u64>, EventSettings>,
+    pub pulls: Vec<PullTask>,
+    pub pull_requests: Vec<Value>,
+    pub session_ids: HashSet<(Option<u64>, String)>,
+    pub pull_timeout: Option<Duration>,
+    pub http: OnceLock<reqwest::Client>,
+}
+
+/// A media file of the library (one per successful `CommitUpload`).
+pub(crate) struct MediaRecord {
+    pub sub_app_id: Option<u64>,
+    pub file_id: String,
+    /// The mock's time at the commit.
+    pub created: SystemTime,
+    /// `MediaBasicInfo` as in the `NewFileUpload` event (`MediaUrl` path = the storage path).
+    pub basic_info: Value,
+    pub meta_data: Value,
+}
+
 pub(crate) struct Inner {
     pub rng: fastrand::Rng,
     pub faults: Vec<RuleState>,
@@ -120,9 +235,23 @@ pub(crate) struct Inner {
     pub commits: Vec<CommitRecord>,
     pub file_seq: u64,
     /// Events queued for `PullEvents` (and confirmed ones, for inspection).
-    pub events: crate::events::EventQueue,
+    pub events: EventQueue,
     /// Procedure tasks started by `CommitUpload`.
-    pub tasks: Vec<crate::events::TaskRecord>,
+    pub tasks: Vec<TaskRecord>,
+    /// The media library (`SearchMedia`, `DescribeMediaInfos`).
+    pub media: Vec<MediaRecord>,
+    /// The last task sequence number handed out (Procedure and pull tasks share it: `DescribeTasks` order).
+    pub task_seq: u64,
+    /// Event-notification settings and pull tasks.
+    pub app: AppState,
+}
+
+impl Inner {
+    /// The next task sequence number (1, 2, …).
+    pub fn next_task_seq(&mut self) -> u64 {
+        self.task_seq += 1;
+        self.task_seq
+    }
 }
 
 pub(crate) struct Shared {
@@ -137,11 +266,12 @@ pub(crate) struct Shared {
     pub events_notify: tokio::sync::Notify,
     /// Outcomes of callback POSTs (shared with the tasks doing them).
     pub callback_log: std::sync::Arc<Mutex<Vec<crate::CallbackDelivery>>>,
+    /// Seconds the mock's clock is ahead of the host's (negative: behind).
+    clock_offset: std::sync::atomic::AtomicI64,
 }
 
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
@@ -168,7 +298,7 @@ impl Drop for InFlight<'_> {
 }
 
 impl Shared {
-    pub fn new(mut cfg: Config) -> Self {
+    pub fn new(mut cfg: Config, clock_offset: i64) -> Self {
         let rng = match cfg.seed {
             Some(s) => fastrand::Rng::with_seed(s),
             None => fastrand::Rng::new(),
@@ -198,6 +328,9 @@ impl Shared {
                 file_seq: 0,
                 events: Default::default(),
                 tasks: Vec::new(),
+                media: Vec::new(),
+                task_seq: 0,
+                app: Default::default(),
             }),
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),
@@ -205,7 +338,34 @@ impl Shared {
             bytes_received: AtomicU64::new(0),
             events_notify: tokio::sync::Notify::new(),
             callback_log: Default::default(),
+            clock_offset: std::sync::atomic::AtomicI64::new(clock_offset),
         }
+    }
+
+    /// The mock's own time: the host's plus the clock offset. Signature windows, `Date` headers, credential
+    /// expiry and the times of media, events and tasks use it.
+    pub fn now(&self) -> SystemTime {
+        let off = self.clock_offset();
+        let d = Duration::from_secs(off.unsigned_abs());
+        let host = SystemTime::now();
+        if off >= 0 {
+            host + d
+        } else {
+            host.checked_sub(d).unwrap_or(UNIX_EPOCH)
+        }
+    }
+
+    /// [`now`](Self::now) in unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        unix_secs(self.now())
+    }
+
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
     /// Locks the state (a poisoned lock is recovered: the state stays usable).
@@ -250,7 +410,7 @@ impl Shared {
     pub fn cos_request_id(&self) -> String {
         use base64::Engine as _;
         let n = self.next_seq();
-        let raw = format!("{:x}_{:08x}_{:x}", now_unix(), n, self.cfg.app_id);
+        let raw = format!("{:x}_{:08x}_{:x}", self.now_unix(), n, self.cfg.app_id);
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
     }
 
@@ -312,7 +472,7 @@ impl Shared {
             random_string(&mut inner.rng, ALNUM, 96),
             random_hex(&mut inner.rng, 32)
         );
-        let expired_time = now_unix() + self.cfg.temp_ttl.as_secs() as i64;
+        let expired_time = self.now_unix() + self.cfg.temp_ttl.as_secs() as i64;
         inner.temp_creds.insert(
             secret_id.clone(),
             TempCred {

@@ -1,14 +1,13 @@
 //! The mock VOD API 3.0 endpoint.
 
 use crate::CommitRecord;
-use crate::fault::Fault;
-use crate::state::{Scope, Session, Shared, now_unix, random_hex};
+use crate::api::{VodErr, envelope, err, get_str, get_u64, missing};
+use crate::fault::{Fault, dropped_connection};
+use crate::state::{Scope, Session, Shared, random_hex};
 use crate::verify::{self, constant_time_eq};
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tencent_vod::__private::manifest;
@@ -43,54 +42,6 @@ const V1_COMMON: &[&str] = &[
     "Language",
     "RequestClient",
 ];
-
-pub(crate) struct VodErr {
-    code: String,
-    message: String,
-}
-
-pub(super) fn err(code: &str, message: impl Into<String>) -> VodErr {
-    VodErr {
-        code: code.to_string(),
-        message: message.into(),
-    }
-}
-
-pub(super) fn missing(name: &str) -> VodErr {
-    err(
-        "MissingParameter",
-        format!("The request is missing a required parameter `{name}`."),
-    )
-}
-
-fn envelope(request_id: &str, result: Result<Value, VodErr>) -> Response {
-    let body = match result {
-        Ok(mut v) => {
-            if let Some(o) = v.as_object_mut() {
-                o.insert("RequestId".into(), Value::String(request_id.to_string()));
-            }
-            json!({ "Response": v })
-        }
-        Err(e) => json!({"Response": {
-            "Error": {"Code": e.code, "Message": e.message},
-            "RequestId": request_id,
-        }}),
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-/// A response whose body fails at once: hyper drops the connection without completing a response.
-pub(crate) fn dropped_connection() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("mock fault: connection dropped"))
-    });
-    Response::new(Body::from_stream(stream))
-}
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
@@ -165,9 +116,12 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     sh.count(&action);
     tracing::debug!(action, "mock VOD request");
 
+    // A fault that bites after the work: the request is processed, then its answer is lost.
+    let mut after: Option<Fault> = None;
     if let Some(fault) = sh.vod_fault(&action) {
         tracing::debug!(action, ?fault, "mock VOD fault");
         match fault {
+            f @ (Fault::DropAfterProcessing | Fault::StatusAfterProcessing(_)) => after = Some(f),
             Fault::Status(s) => {
                 let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return (status, "mock fault: injected HTTP status").into_response();
@@ -286,12 +240,19 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             apply_upload(&sh, &req)
         }
         "CommitUpload" => commit_upload(&sh, &req),
+        "SearchMedia" => crate::media::search_media(&sh, &req),
+        "DescribeMediaInfos" => crate::media::describe_media_infos(&sh, &req),
         "PullEvents" => crate::events::pull_events(&sh, &req).await,
         "ConfirmEvents" => crate::events::confirm_events(&sh, &req),
         "DescribeTasks" => crate::events::describe_tasks(&sh, &req),
-        "DescribeTaskDetail" => crate::events::describe_task_detail(&sh, &req),
+        "DescribeTaskDetail" => match crate::appserver::describe_pull_task(&sh, &req) {
+            Some(r) => r,
+            None => crate::events::describe_task_detail(&sh, &req),
+        },
+        "PullUpload" => crate::appserver::pull_upload(&sh, &req),
+        "ModifyEventConfig" => crate::appserver::modify_event_config(&sh, &req),
+        "DescribeEventConfig" => crate::appserver::describe_event_config(&sh, &req),
         "ParseStreamingManifest" => parse_streaming_manifest(&req),
-        "SearchMedia" => crate::media::search_media(&sh, &req),
         other => Err(err(
             "InvalidAction",
             format!("The action `{other}` does not exist."),
@@ -300,7 +261,23 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     if let Err(e) = &result {
         tracing::debug!(action, code = %e.code, "mock VOD error");
     }
-    envelope(&request_id, result)
+    let answer = envelope(&request_id, result);
+    match after {
+        Some(Fault::StatusAfterProcessing(s)) => {
+            tracing::debug!(
+                action,
+                status = s,
+                "mock VOD: processed, answering an error status"
+            );
+            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, "mock fault: injected HTTP status after processing").into_response()
+        }
+        Some(_) => {
+            tracing::debug!(action, "mock VOD: processed, dropping the connection");
+            dropped_connection()
+        }
+        None => answer,
+    }
 }
 
 fn lookup_credential(sh: &Shared, secret_id: &str) -> Result<tencent_vod::Credential, VodErr> {
@@ -317,14 +294,14 @@ fn lookup_credential(sh: &Shared, secret_id: &str) -> Result<tencent_vod::Creden
         })
 }
 
-fn check_timestamp(ts: &str) -> Result<i64, VodErr> {
+fn check_timestamp(sh: &Shared, ts: &str) -> Result<i64, VodErr> {
     let ts: i64 = ts.trim().parse().map_err(|_| {
         err(
             "InvalidParameter",
             "The timestamp must be an integer (unix seconds).",
         )
     })?;
-    let now = now_unix();
+    let now = sh.now_unix();
     if (now - ts).abs() > MAX_SKEW_SECS {
         return Err(err(
             "AuthFailure.SignatureExpire",
@@ -365,7 +342,7 @@ fn verify_tc3(
         )
     })?;
     let ts = header_str(headers, "x-tc-timestamp").ok_or_else(|| missing("X-TC-Timestamp"))?;
-    let ts = check_timestamp(&ts)?;
+    let ts = check_timestamp(sh, &ts)?;
     let cred = lookup_credential(sh, &p.secret_id)?;
     if p.service != tencent_vod::__private::VOD_SERVICE {
         return Err(err(
@@ -450,7 +427,7 @@ fn verify_v1(
     let secret_id = get("SecretId").ok_or_else(|| missing("SecretId"))?;
     let ts = get("Timestamp").ok_or_else(|| missing("Timestamp"))?;
     get("Nonce").ok_or_else(|| missing("Nonce"))?;
-    check_timestamp(ts)?;
+    check_timestamp(sh, ts)?;
     let alg = v1::Algorithm::from_param(get("SignatureMethod")).ok_or_else(|| {
         err(
             "InvalidParameterValue",
@@ -513,38 +490,6 @@ pub(crate) fn unflatten(params: &[(String, String)]) -> Value {
         insert(&mut root, &path, v);
     }
     arrayify(Value::Object(root))
-}
-
-pub(super) fn get_str(m: &Map<String, Value>, name: &str) -> Result<Option<String>, VodErr> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(err(
-            "InvalidParameter",
-            format!("The parameter `{name}` must be a string."),
-        )),
-    }
-}
-
-pub(super) fn get_u64(
-    m: &Map<String, Value>,
-    name: &str,
-    code: &str,
-) -> Result<Option<u64>, VodErr> {
-    let bad = || {
-        err(
-            code,
-            format!("The parameter `{name}` must be a positive integer."),
-        )
-    };
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
 }
 
 fn is_manifest(media_type: &str) -> bool {
@@ -717,7 +662,6 @@ fn apply_upload(sh: &Shared, req: &Map<String, Value>) -> Result<Value, VodErr> 
             source_context,
             session_context,
             expire_time,
-            committed_at: None,
         },
     );
     Ok(json!({
@@ -773,10 +717,7 @@ fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, Vo
             )
         })?;
         if s.committed {
-            return Err(err(
-                "InvalidParameterValue.VodSessionKey",
-                "VodSessionKey has already been committed.",
-            ));
+            return recommit(sh, &inner.commits, &key);
         }
         if s.sub_app_id != sub_app_id {
             return Err(err(
@@ -857,13 +798,9 @@ fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, Vo
         ));
     };
     if s.committed {
-        return Err(err(
-            "InvalidParameterValue.VodSessionKey",
-            "VodSessionKey has already been committed.",
-        ));
+        return recommit(sh, &inner.commits, &key);
     }
     s.committed = true;
-    s.committed_at = Some(std::time::SystemTime::now());
     let base = format!("http://{}.vod2.myqcloud.com", sh.cfg.app_id);
     let media_url = format!("{base}/{}", s.media_key);
     let cover_url = s.cover_key.as_ref().map(|k| format!("{base}/{k}"));
@@ -914,6 +851,24 @@ fn commit_upload(sh: &Arc<Shared>, req: &Map<String, Value>) -> Result<Value, Vo
         o.insert("CoverUrl".into(), Value::String(c));
     }
     Ok(resp)
+}
+
+/// The answer to a `CommitUpload` of a session that is already committed ([`crate::Recommit`]).
+fn recommit(sh: &Shared, commits: &[CommitRecord], key: &str) -> Result<Value, VodErr> {
+    let done = commits.iter().find(|c| c.vod_session_key == key);
+    match (sh.cfg.recommit, done) {
+        (crate::Recommit::SameFileId, Some(c)) => {
+            let mut resp = json!({"FileId": c.file_id, "MediaUrl": c.media_url});
+            if let (Some(o), Some(u)) = (resp.as_object_mut(), &c.cover_url) {
+                o.insert("CoverUrl".into(), Value::String(u.clone()));
+            }
+            Ok(resp)
+        }
+        _ => Err(err(
+            "InvalidParameterValue.VodSessionKey",
+            "VodSessionKey has already been committed.",
+        )),
+    }
 }
 
 fn parse_streaming_manifest(req: &Map<String, Value>) -> Result<Value, VodErr> {

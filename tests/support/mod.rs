@@ -6,6 +6,7 @@
 //! ([`loopback_vod`]).
 #![allow(dead_code)]
 
+pub mod app;
 pub mod capture;
 pub mod cos;
 pub mod loopback_vod;
@@ -89,4 +90,26 @@ async fn setup_with(concurrency: Option<usize>) -> (MockServer, VodClient, tempf
         builder.build().unwrap(),
         tempfile::tempdir().unwrap(),
     )
+}
+
+/// A client clock whose local time is the host's shifted by `offset_secs` (positive: ahead), plus a handle that
+/// moves it further (seconds) — a skewed host whose time the test can advance without sleeping.
+pub fn shifted_clock(
+    offset_secs: i64,
+) -> (
+    tencent_vod::transport::Clock,
+    std::sync::Arc<std::sync::atomic::AtomicI64>,
+) {
+    let shift = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(offset_secs));
+    let s = shift.clone();
+    let clock = tencent_vod::transport::Clock::with_time_source(move || {
+        let off = s.load(std::sync::atomic::Ordering::SeqCst);
+        let d = Duration::from_secs(off.unsigned_abs());
+        if off >= 0 {
+            SystemTime::now() + d
+        } else {
+            SystemTime::now() - d
+        }
+    });
+    (clock, shift)
 }

@@ -65,6 +65,10 @@ pub struct CosSigner {
     pub send_token: bool,
     /// Sign with this key instead (a bad signature).
     pub wrong_key: bool,
+    /// Sign this path instead of `/{key}` (the variants the official SDKs use).
+    pub signed_path: Option<String>,
+    /// Sign this `host` value instead of the one sent.
+    pub signed_host: Option<String>,
 }
 
 impl CosSigner {
@@ -76,6 +80,8 @@ impl CosSigner {
             key_time: None,
             send_token: true,
             wrong_key: false,
+            signed_path: None,
+            signed_host: None,
         }
     }
 }
@@ -153,9 +159,16 @@ impl RawCos {
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.unwrap_or(""))).collect();
         let h: Vec<(&str, &str)> = sign_headers
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| match (k.as_str(), &self.signer.signed_host) {
+                ("host", Some(signed)) => (k.as_str(), signed.as_str()),
+                _ => (k.as_str(), v.as_str()),
+            })
             .collect();
-        let decoded_path = format!("/{key}");
+        let decoded_path = self
+            .signer
+            .signed_path
+            .clone()
+            .unwrap_or_else(|| format!("/{key}"));
         let key_used = if self.signer.wrong_key {
             "not-the-key"
         } else {
@@ -414,4 +427,3 @@ pub async fn v1_get(
 pub fn error_code(v: &serde_json::Value) -> Option<String> {
     v["Response"]["Error"]["Code"].as_str().map(str::to_string)
 }
-

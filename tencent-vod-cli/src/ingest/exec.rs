@@ -1,11 +1,11 @@
 //! Running the uploads of a batch: one item at a time per job, the journal written around every upload.
 
 use super::journal::{Change, Committed, Failure, Item, Journal, JournalError};
-use super::recover::{self, Recovery};
+use super::recover;
 use crate::common::{MediaParams, RateLimiter, error_code, failure_json};
 use crate::output::{ItemProgress, Output};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -164,15 +164,6 @@ fn failure_of(e: &Error) -> Failure {
     }
 }
 
-fn media_name(path: &Path, params: &MediaParams) -> String {
-    params.media_name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string()
-    })
-}
-
 /// Backoff before retry `n` (1-based) of an item: 1 s, 2 s, 4 s … 30 s, with jitter.
 fn backoff(n: u32) -> Duration {
     let base = Duration::from_secs(1u64 << n.saturating_sub(1).min(5)).min(Duration::from_secs(30));
@@ -195,15 +186,13 @@ pub async fn process(ctx: &Ctx, work: Work) {
             .start_item(&work.shown.display().to_string(), work.item.bytes),
     );
     let mut attempts = work.item.attempts;
-    let mut tries = 0u32;
     loop {
         if ctx.cancel.is_cancelled() {
             ctx.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             progress.finish(false, 0);
             return;
         }
-        tries += 1;
-        match attempt(ctx, &work, &progress, &mut attempts, tries, started).await {
+        match attempt(ctx, &work, &progress, &mut attempts, started).await {
             Attempt::Done => return,
             Attempt::Retry(d) => {
                 ctx.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -224,60 +213,15 @@ async fn attempt(
     work: &Work,
     progress: &Arc<ItemProgress>,
     attempts: &mut u32,
-    tries: u32,
     started: Instant,
 ) -> Attempt {
     let id = work.item.id;
     let key = &work.item.checkpoint_key;
-    // 1. What an earlier run left behind.
-    if let Some(store) = &ctx.store {
-        match recover::inspect(
-            &ctx.client,
-            store,
-            key,
-            &media_name(&work.path, &work.params),
-            &ctx.api_rate,
-        )
-        .await
-        {
-            Recovery::Proceed => {}
-            Recovery::Committed { committed, via } => {
-                tracing::info!(path = %work.path.display(), file_id = %committed.file_id, via, "recovered a committed upload");
-                if ctx.journal(id, Change::Committed(committed.clone())).await {
-                    ctx.done_checkpoints
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(key.clone());
-                }
-                ctx.committed(
-                    work,
-                    progress,
-                    &committed,
-                    Done {
-                        attempts: *attempts,
-                        started,
-                        via: Some(via),
-                        bytes_sent: 0,
-                    },
-                );
-                return Attempt::Done;
-            }
-            Recovery::Unknown(f) => {
-                ctx.journal(id, Change::Failed(f.clone())).await;
-                ctx.failed(work, progress, &f, *attempts);
-                return Attempt::Done;
-            }
-            Recovery::Error(e) => {
-                let f = failure_of(&e);
-                ctx.journal(id, Change::Failed(f.clone())).await;
-                if f.retryable && tries < ctx.max_attempts && !ctx.cancel.is_cancelled() {
-                    return Attempt::Retry(backoff(tries));
-                }
-                ctx.failed(work, progress, &f, *attempts);
-                return Attempt::Done;
-            }
-        }
-    }
+    // 1. What an earlier run left behind (the upload acts on it; this only tells how the item was recovered).
+    let found = match &ctx.store {
+        Some(store) => recover::look(store, key).await,
+        None => recover::Found::Nothing,
+    };
     // 2. An attempt: recorded before the first request.
     tokio::select! {
         _ = ctx.cancel.cancelled() => {
@@ -312,6 +256,16 @@ async fn attempt(
     }
     match ctx.client.upload(req).await {
         Ok(out) => {
+            let via = if out.commit_reconciled {
+                Some("reconciled")
+            } else if found == recover::Found::Committed {
+                Some("checkpoint")
+            } else {
+                None
+            };
+            if via.is_some() {
+                tracing::info!(path = %work.path.display(), file_id = %out.file_id, ?via, "recovered a committed upload");
+            }
             let c = Committed {
                 file_id: out.file_id.clone(),
                 media_url: out.media_url.clone(),
@@ -339,7 +293,7 @@ async fn attempt(
                 Done {
                     attempts: *attempts,
                     started,
-                    via: None,
+                    via,
                     bytes_sent: out.bytes_sent,
                 },
             );

@@ -274,7 +274,9 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
             .conn
             .builder()
             .and_then(|b| args.transfer.apply(b).build());
-        Some(built.map_err(|e| Fatal::Usage(e.to_string()))?)
+        let client = built.map_err(|e| Fatal::Usage(e.to_string()))?;
+        crate::common::require_region(&client).map_err(Fatal::Usage)?;
+        Some(client)
     } else {
         None
     };
@@ -497,8 +499,8 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
             .collect::<Vec<()>>()
             .await;
     }
-    for (item, canonical) in superseded {
-        reconcile_superseded(&ctx, item, &canonical).await;
+    for item in superseded {
+        reconcile_superseded(&ctx, item).await;
     }
     stop_sync.cancel();
     let _ = syncer.await;
@@ -600,30 +602,51 @@ async fn sync_and_clean(ctx: &Ctx) {
     }
 }
 
-/// An item left `uploading` by an earlier run whose file has since changed: it may have been committed (then it
-/// is recorded so), otherwise it is closed as superseded.
-async fn reconcile_superseded(ctx: &Ctx, item: Item, canonical: &Path) {
+/// An item left `uploading` by an earlier run whose file has since changed: its checkpoint may record a commit
+/// (then it is recorded so) or a commit attempt (then it may be in VOD: the item fails with
+/// `CommitOutcomeUnknown`); otherwise it is closed as superseded. The old content is not uploaded again.
+async fn reconcile_superseded(ctx: &Ctx, item: Item) {
+    use tencent_vod::upload::CheckpointStore;
     let Some(store) = &ctx.store else { return };
-    let name = item.params.media_name.clone().unwrap_or_else(|| {
-        canonical
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string()
-    });
-    let change = match recover::inspect(&ctx.client, store, &item.checkpoint_key, &name, &ctx.api_rate).await {
-        recover::Recovery::Committed { committed, .. } => {
+    let cp = store.load(&item.checkpoint_key).await.ok().flatten();
+    let change = match cp {
+        Some(cp) if cp.committed && cp.commit.is_some() => {
+            let Some(c) = cp.commit.clone() else { return };
             ctx.output.note(&format!(
                 "{}: an earlier version of this file was committed as {} before it changed",
-                item.path, committed.file_id
+                item.path, c.file_id
             ));
-            ctx.done_checkpoints.lock().unwrap_or_else(|p| p.into_inner()).push(item.checkpoint_key.clone());
-            Change::Committed(committed)
+            ctx.done_checkpoints
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(item.checkpoint_key.clone());
+            Change::Committed(journal::Committed {
+                file_id: c.file_id,
+                media_url: c.media_url,
+                cover_url: c.cover_url.filter(|u| !u.is_empty()),
+                task_id: None,
+                apply_request_id: Some(cp.apply.request_id.clone()),
+                commit_request_id: Some(c.request_id),
+            })
         }
-        recover::Recovery::Unknown(f) => Change::Failed(f),
-        recover::Recovery::Proceed | recover::Recovery::Error(_) => Change::Failed(journal::Failure {
+        Some(cp) if cp.committed || cp.commit_attempted_at.is_some() => {
+            Change::Failed(journal::Failure {
+                code: "CommitOutcomeUnknown".into(),
+                message: format!(
+                    "the file changed after an earlier run started committing this version (MediaStoragePath {}); \
+                 it may be in VOD; its checkpoint is {}",
+                    cp.apply.media_storage_path,
+                    store.path_for(&item.checkpoint_key).display()
+                ),
+                request_id: None,
+                retryable: false,
+            })
+        }
+        _ => Change::Failed(journal::Failure {
             code: "Superseded".into(),
-            message: "the file changed before this version was committed; its new content is a new item".into(),
+            message:
+                "the file changed before this version was committed; its new content is a new item"
+                    .into(),
             request_id: None,
             retryable: false,
         }),
@@ -637,7 +660,7 @@ type Planned = (
     Vec<Plan>,
     Vec<(usize, NewItem)>,
     Vec<(i64, Change)>,
-    Vec<(Item, PathBuf)>,
+    Vec<Item>,
 );
 
 /// Decides what to do with every source (blocking: file I/O).
@@ -803,7 +826,7 @@ fn plan(collected: Vec<Source>, existing: Vec<Item>, rehash: bool, max_attempts:
                         ));
                         // Older versions of this file left mid-upload may have been committed: reconciled after the run.
                         for h in history.iter().filter(|h| h.state == State::Uploading) {
-                            superseded.push((h.clone(), c.canonical.clone()));
+                            superseded.push(h.clone());
                         }
                         None
                     }

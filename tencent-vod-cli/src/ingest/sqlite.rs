@@ -80,6 +80,10 @@ pub struct SqliteJournal {
 type Reply<T> = tokio::sync::oneshot::Sender<Result<T, JournalError>>;
 
 /// Work for the writer thread.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one message per journal change, moved once through a channel; boxing buys nothing"
+)]
 enum Msg {
     /// Anything on the connection.
     Job(Box<dyn FnOnce(&mut Connection) + Send>),

@@ -1,0 +1,18 @@
+//! The HTTP layer under [`vod`](crate::vod) and [`cos`](crate::cos): the shared HTTP client, response-size caps,
+//! redirect refusal, the plain-HTTP warning, endpoint parsing and region validation, and the clock.
+//!
+//! Data flows one way through the crate: `credential -> sign -> transport -> vod / cos -> upload -> client`.
+//! Both API clients send through the helpers here, so neither borrows from the other.
+//!
+//! - [`http`]: the crate's `reqwest::Client` (`http::client`), the body cap ([`MAX_RESPONSE_BODY`]), the
+//!   redirect errors and the "credentials over plain HTTP" warning;
+//! - [`endpoint`]: endpoint URLs (`https://host[:port]`), `Host` authorities, loopback detection and region names;
+//! - [`clock`]: the one [`Clock`] (local time plus the learned offset to server time) every signature and expiry
+//!   check reads.
+
+pub mod clock;
+pub mod endpoint;
+pub mod http;
+
+pub use clock::{Clock, TimeSource};
+pub use http::MAX_RESPONSE_BODY;
