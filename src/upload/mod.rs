@@ -44,8 +44,8 @@
 //! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
 //!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
 //!    sent);
-//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails, records the
-//!    commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
+//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails or with
+//!    [`UploadRequest::with_keep_committed_checkpoint`], records the commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
 //!    session without a recorded attempt (the session expired, or an earlier run's attempt could not be
 //!    recorded), the media library is searched once for its media; only when it is not there is the checkpoint
 //!    discarded and the upload started over, once.
@@ -115,8 +115,8 @@ pub use request::{
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, ResumeState, TransferConfig, UnfinishedUploadPolicy,
-    UploadOptions, UploadSource,
+    BandwidthLimit, ConcurrencyBudget, CosClient, ResumeState, TransferConfig,
+    UnfinishedUploadPolicy, UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
@@ -558,6 +558,7 @@ struct TransferPlan<'a> {
     sizes: Vec<Option<u64>>,
     /// Retries reported by earlier attempts (a restarted session keeps counting).
     retries: &'a AtomicU32,
+    bandwidth: Option<&'a BandwidthLimit>,
     /// Multipart uploads of every attempt that could not be aborted.
     orphans: &'a OrphanSink,
 }
@@ -631,6 +632,9 @@ async fn transfer_all(
             let progress = sink.as_ref().map(|s| s.object(i));
             if let Some(p) = &progress {
                 opts = opts.with_object_progress(p.clone());
+            }
+            if let Some(l) = plan.bandwidth {
+                opts = opts.with_bandwidth_limit(l.clone());
             }
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
             let head_cancel = attempt.clone();
@@ -810,6 +814,8 @@ async fn pipeline(
         budget,
         checkpoint,
         checkpoint_key,
+        keep_committed_checkpoint,
+        bandwidth,
         credential_margin,
         commit_reconcile_timeout,
         ..
@@ -924,6 +930,7 @@ async fn pipeline(
         progress: progress.as_ref(),
         sizes: specs.iter().map(|o| o.size).collect(),
         retries: &retries,
+        bandwidth: bandwidth.as_ref(),
         orphans: &orphans,
     };
     let orphaned =
@@ -938,7 +945,9 @@ async fn pipeline(
                 Some(Loaded::Committed(cp)) => {
                     let commit = cp.commit.clone().map(Committed::from);
                     let session = Session::new(cp.apply.clone(), cp.created_at, &specs);
-                    discard_checkpoint(res).await;
+                    if !keep_committed_checkpoint {
+                        discard_checkpoint(res).await;
+                    }
                     let Some(committed) = commit else {
                         return Err(Error::invalid(
                             "checkpoint",
@@ -973,7 +982,13 @@ async fn pipeline(
                     };
                     // On failure the checkpoint keeps its commit attempt: a later run reconciles again.
                     let committed = commit::reconcile(&target, None).await?;
-                    record_commit(resumable.as_ref(), &session, &committed).await;
+                    record_commit(
+                        resumable.as_ref(),
+                        &session,
+                        &committed,
+                        keep_committed_checkpoint,
+                    )
+                    .await;
                     let done = Finish {
                         started,
                         want_cover,
@@ -1108,7 +1123,13 @@ async fn pipeline(
         reconciled = committed.reconciled,
         "CommitUpload done"
     );
-    record_commit(resumable.as_ref(), &session, &committed).await;
+    record_commit(
+        resumable.as_ref(),
+        &session,
+        &committed,
+        keep_committed_checkpoint,
+    )
+    .await;
     let done = Finish {
         started,
         want_cover,
@@ -1118,14 +1139,26 @@ async fn pipeline(
     finish(&ctx, &apply, resolve_task, session, committed, done).await
 }
 
-/// After a successful commit: deletes the checkpoint, or (when that fails) records the commit in it, so a
-/// re-run answers with the outcome instead of uploading again.
-async fn record_commit(resumable: Option<&Resumable>, session: &Session, committed: &Committed) {
+/// After a successful commit: deletes the checkpoint, or (when asked to keep it, or when the delete fails)
+/// records the commit in it, so a re-run answers with the outcome instead of uploading again.
+async fn record_commit(
+    resumable: Option<&Resumable>,
+    session: &Session,
+    committed: &Committed,
+    keep: bool,
+) {
     let (Some(res), Some(w)) = (resumable, &session.writer) else {
         return;
     };
-    if let Err(e) = res.store.delete(&res.key).await {
-        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+    let deleted = if keep {
+        Err(None)
+    } else {
+        res.store.delete(&res.key).await.map_err(Some)
+    };
+    if let Err(e) = deleted {
+        if let Some(e) = e {
+            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+        }
         let answer = crate::vod::CommitUploadResponse {
             file_id: committed.file_id.clone(),
             media_url: committed.media_url.clone(),
