@@ -93,6 +93,9 @@ struct ChildArgs {
     /// Streaming chunk size (default: the SDK's).
     #[arg(long, value_parser = parse_size)]
     chunk_size: Option<u64>,
+    /// Parts in flight (default: the SDK's).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Files to upload (4 in flight when several).
     files: Vec<PathBuf>,
 }
@@ -558,11 +561,14 @@ async fn child(args: ChildArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         other => return Err(format!("--http-version: {other:?}: expected default, 1 or 2").into()),
     }
+    let mut transfer = tencent_vod::cos::TransferConfig::default();
     if let Some(c) = args.chunk_size {
-        b = b.with_transfer_config(
-            tencent_vod::cos::TransferConfig::default().with_chunk_size(c as usize),
-        );
+        transfer = transfer.with_chunk_size(c as usize);
     }
+    if let Some(n) = args.concurrency {
+        transfer = transfer.with_concurrency(n);
+    }
+    b = b.with_transfer_config(transfer);
     let client = b.build()?;
     let mut total = 0u64;
     let mut uploads = futures::stream::iter(args.files)
