@@ -220,7 +220,12 @@ struct Mock {
 
 impl Drop for Mock {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: the mock shuts down and removes its temporary data directory (SIGKILL would leave it).
+        // SAFETY: `kill` only sends a signal to our own child's pid, which is not reaped yet.
+        let termed = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) } == 0;
+        if !termed {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
