@@ -93,6 +93,9 @@ struct ChildArgs {
     /// Streaming chunk size (default: the SDK's).
     #[arg(long, value_parser = parse_size)]
     chunk_size: Option<u64>,
+    /// Parts in flight (default: the SDK's).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Files to upload (4 in flight when several).
     files: Vec<PathBuf>,
 }
@@ -217,7 +220,12 @@ struct Mock {
 
 impl Drop for Mock {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: the mock shuts down and removes its temporary data directory (SIGKILL would leave it).
+        // SAFETY: `kill` only sends a signal to our own child's pid, which is not reaped yet.
+        let termed = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) } == 0;
+        if !termed {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -558,11 +566,14 @@ async fn child(args: ChildArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         other => return Err(format!("--http-version: {other:?}: expected default, 1 or 2").into()),
     }
+    let mut transfer = tencent_vod::cos::TransferConfig::default();
     if let Some(c) = args.chunk_size {
-        b = b.with_transfer_config(
-            tencent_vod::cos::TransferConfig::default().with_chunk_size(c as usize),
-        );
+        transfer = transfer.with_chunk_size(c as usize);
     }
+    if let Some(n) = args.concurrency {
+        transfer = transfer.with_concurrency(n);
+    }
+    b = b.with_transfer_config(transfer);
     let client = b.build()?;
     let mut total = 0u64;
     let mut uploads = futures::stream::iter(args.files)
