@@ -1183,3 +1183,6 @@ impl<S: MultipartStore> Engine<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
