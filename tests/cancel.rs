@@ -190,10 +190,13 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
 #[tokio::test]
 async fn upload_handle_cancel_and_join() {
     let (server, client, dir) = setup_with_concurrency(2).await;
+    // 10 parts, 2 in flight, each held 2 s by the mock: the cancel below lands while most parts are unsent even
+    // when this thread is starved for seconds on a loaded machine (with 300 ms the whole upload could finish
+    // before the cancel, leaving nothing to abort).
     server.add_fault(
         FaultRule::new(Target::Cos(CosOperation::UploadPart))
             .every(1)
-            .fault(Fault::Delay(Duration::from_millis(300))),
+            .fault(Fault::Delay(Duration::from_secs(2))),
     );
     let path = write(dir.path(), "h.mp4", &data((10 * MIB) as usize, 8));
     // The request's own callback still runs under a handle: it says when the first part is done (the handle's

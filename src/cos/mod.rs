@@ -95,8 +95,8 @@ pub use plan::{
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
 pub use transfer::{
-    CompletedPart, ConcurrencyBudget, ResumeState, UnfinishedUploadPolicy, UploadOptions,
-    UploadOutput,
+    BandwidthLimit, CompletedPart, ConcurrencyBudget, ResumeState, UnfinishedUploadPolicy,
+    UploadOptions, UploadOutput,
 };
 pub(crate) use transfer::{OrphanSink, or_cancel};
 

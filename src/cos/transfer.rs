@@ -56,6 +56,54 @@ impl ConcurrencyBudget {
     }
 }
 
+/// A byte-rate cap shared by uploads (e.g. every file of a batch): each part or single PUT waits for its turn
+/// before it is sent, so the bytes handed to COS average at most `bytes_per_sec` over any interval longer than
+/// one part's share. Cheap to clone (clones share the cap).
+///
+/// The cap is applied per request body (a part or a whole single PUT), not per network packet: a part itself
+/// travels at line speed once its turn comes. Retries of a part are not charged again.
+///
+/// ```
+/// use tencent_vod::cos::BandwidthLimit;
+/// let cap = BandwidthLimit::new(20 << 20); // 20 MiB/s for everything that shares `cap`
+/// assert_eq!(cap.bytes_per_sec(), 20 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BandwidthLimit {
+    bytes_per_sec: u64,
+    /// When the next body may start (a reservation clock: each body pushes it by `len / rate`).
+    next_free: Arc<Mutex<Option<tokio::time::Instant>>>,
+}
+
+impl BandwidthLimit {
+    /// A cap of `bytes_per_sec` (at least 1).
+    pub fn new(bytes_per_sec: u64) -> Self {
+        BandwidthLimit {
+            bytes_per_sec: bytes_per_sec.max(1),
+            next_free: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The cap, in bytes per second.
+    pub fn bytes_per_sec(&self) -> u64 {
+        self.bytes_per_sec
+    }
+
+    /// Reserves `len` bytes and waits until they may be sent (what each part does; usable for other traffic
+    /// that should share the cap).
+    pub async fn acquire(&self, len: u64) {
+        let start = {
+            let mut g = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let start = g.filter(|t| *t > now).unwrap_or(now);
+            let share = std::time::Duration::from_secs_f64(len as f64 / self.bytes_per_sec as f64);
+            *g = Some(start + share);
+            start
+        };
+        tokio::time::sleep_until(start).await;
+    }
+}
+
 /// A part COS has confirmed (and whose CRC-64 was verified), as persisted by a checkpoint store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedPart {
@@ -118,6 +166,7 @@ pub struct UploadOptions {
     content_type: Option<String>,
     expected_source: Option<FileSnapshot>,
     orphans: Option<OrphanSink>,
+    bandwidth: Option<BandwidthLimit>,
 }
 
 /// Where multipart uploads that could not be aborted are recorded (besides the error and a `warn!`), so the
@@ -134,6 +183,7 @@ impl fmt::Debug for UploadOptions {
             .field("unfinished", &self.unfinished)
             .field("resume", &self.resume)
             .field("content_type", &self.content_type)
+            .field("bandwidth", &self.bandwidth)
             .finish()
     }
 }
@@ -148,6 +198,12 @@ impl UploadOptions {
     /// A shared in-flight budget (in addition to the per-upload concurrency).
     pub fn with_budget(mut self, budget: ConcurrencyBudget) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// A shared byte-rate cap: each part or single PUT waits for its turn before it is sent.
+    pub fn with_bandwidth_limit(mut self, limit: BandwidthLimit) -> Self {
+        self.bandwidth = Some(limit);
         self
     }
 
@@ -756,6 +812,13 @@ impl<S: MultipartStore> Engine<S> {
             Some(b) => Some(or_cancel(cancel, b.acquire()).await?),
             None => None,
         };
+        if let Some(l) = &opts.bandwidth {
+            or_cancel(cancel, async {
+                l.acquire(size).await;
+                Ok(())
+            })
+            .await?;
+        }
         let target = WriteTarget::put(key, opts.content_type.as_deref());
         let w = or_cancel(cancel, self.write_data(target, &data, cfg, Some(&tracker))).await?;
         or_cancel(
@@ -1078,8 +1141,12 @@ impl<S: MultipartStore> Engine<S> {
                     let tracker = tracker.clone();
                     let (k, id) = (key_owned.clone(), id_owned.clone());
                     let span = tracing::debug_span!("cos_part", part = number, upload_id = %id);
+                    let bandwidth = opts.bandwidth.clone();
                     set.spawn(async move {
                         let _permits = (permit, budget);
+                        if let Some(l) = bandwidth {
+                            l.acquire(data.len()).await;
+                        }
                         engine.send_part(&k, &id, number, data, &cfg, &tracker).await
                     }.instrument(span));
                 }

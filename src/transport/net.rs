@@ -332,11 +332,11 @@ fn load_root(root: &RootCertificate) -> Result<Vec<reqwest::Certificate>> {
 /// **no redirects** (a 3xx is returned as [`Error::Redirect`]; following it would carry signatures, session tokens
 /// and bodies to another host). Shared by `VodClient` (VOD + COS) and a standalone `CosClient`.
 ///
-/// HTTP/1.1 only, over TLS too (ALPN offers `http/1.1` alone). Measured against the mock over TLS with 4 parts in
-/// flight (`bench_upload --http-version`, see BENCHMARKS.md): HTTP/2 multiplexes every part on one connection,
-/// which costs more CPU per byte (framing, flow-control windows) for no gain in wall time on loopback, and on a
-/// real network puts all parts behind one TCP congestion window — the opposite of what parallel parts are for.
-/// One connection per part in flight also matches Tencent's own COS SDKs.
+/// HTTP/1.1 only, over TLS too (ALPN offers `http/1.1` alone): one connection per part in flight. Measured against
+/// the mock over HTTPS (`vs_curl --http-version 1|2`, BENCHMARKS.md), HTTP/2 — every part multiplexed on one
+/// connection — stayed within the machine's noise on loopback (about 5 % less CPU on one large file, more on many
+/// small ones) and used 5 MiB more memory; on a real network it would put all parts behind one TCP congestion window
+/// and the server's HTTP/2 flow-control windows, which parallel parts exist to avoid.
 pub(crate) fn http_client(
     connect_timeout: Duration,
     read_timeout: Duration,

@@ -44,8 +44,9 @@
 //! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
 //!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
 //!    sent);
-//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails, records the
-//!    commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
+//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails or with
+//!    [`UploadRequest::with_keep_committed_checkpoint`], records the commit's answer in it). If CommitUpload
+//!    answers `InvalidParameterValue.VodSessionKey` for a resumed
 //!    session without a recorded attempt (the session expired, or an earlier run's attempt could not be
 //!    recorded), the media library is searched once for its media; only when it is not there is the checkpoint
 //!    discarded and the upload started over, once.
@@ -119,8 +120,8 @@ pub use request::{
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, ResumeState, TransferConfig, UnfinishedUploadPolicy,
-    UploadOptions, UploadSource,
+    BandwidthLimit, ConcurrencyBudget, CosClient, ResumeState, TransferConfig,
+    UnfinishedUploadPolicy, UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};

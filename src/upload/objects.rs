@@ -94,6 +94,8 @@ pub(super) struct TransferPlan<'a> {
     pub(super) sizes: Vec<Option<u64>>,
     /// Retries reported by earlier attempts (a restarted session keeps counting).
     pub(super) retries: &'a AtomicU32,
+    /// A byte-rate cap shared with other uploads.
+    pub(super) bandwidth: Option<&'a BandwidthLimit>,
     /// Multipart uploads of every attempt that could not be aborted.
     pub(super) orphans: &'a OrphanSink,
 }
@@ -167,6 +169,9 @@ pub(super) async fn transfer_all(
             let progress = sink.as_ref().map(|s| s.object(i));
             if let Some(p) = &progress {
                 opts = opts.with_object_progress(p.clone());
+            }
+            if let Some(l) = plan.bandwidth {
+                opts = opts.with_bandwidth_limit(l.clone());
             }
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
             let head_cancel = attempt.clone();

@@ -19,6 +19,8 @@ pub(super) async fn pipeline(
         budget,
         checkpoint,
         checkpoint_key,
+        keep_committed_checkpoint,
+        bandwidth,
         credential_margin,
         commit_reconcile_timeout,
         ..
@@ -133,6 +135,7 @@ pub(super) async fn pipeline(
         progress: progress.as_ref(),
         sizes: specs.iter().map(|o| o.size).collect(),
         retries: &retries,
+        bandwidth: bandwidth.as_ref(),
         orphans: &orphans,
     };
     let orphaned =
@@ -147,7 +150,9 @@ pub(super) async fn pipeline(
                 Some(Loaded::Committed(cp)) => {
                     let commit = cp.commit.clone().map(Committed::from);
                     let session = Session::new(cp.apply.clone(), cp.created_at, &specs);
-                    discard_checkpoint(res).await;
+                    if !keep_committed_checkpoint {
+                        discard_checkpoint(res).await;
+                    }
                     let Some(committed) = commit else {
                         return Err(Error::invalid(
                             "checkpoint",
@@ -182,7 +187,13 @@ pub(super) async fn pipeline(
                     };
                     // On failure the checkpoint keeps its commit attempt: a later run reconciles again.
                     let committed = commit::reconcile(&target, None).await?;
-                    record_commit(resumable.as_ref(), &session, &committed).await;
+                    record_commit(
+                        resumable.as_ref(),
+                        &session,
+                        &committed,
+                        keep_committed_checkpoint,
+                    )
+                    .await;
                     let done = Finish {
                         started,
                         want_cover,
@@ -317,7 +328,13 @@ pub(super) async fn pipeline(
         reconciled = committed.reconciled,
         "CommitUpload done"
     );
-    record_commit(resumable.as_ref(), &session, &committed).await;
+    record_commit(
+        resumable.as_ref(),
+        &session,
+        &committed,
+        keep_committed_checkpoint,
+    )
+    .await;
     let done = Finish {
         started,
         want_cover,

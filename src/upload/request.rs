@@ -1,7 +1,7 @@
 //! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
 
 use super::checkpoint::CheckpointStore;
-use crate::cos::{ConcurrencyBudget, TransferConfig, UploadSource};
+use crate::cos::{BandwidthLimit, ConcurrencyBudget, TransferConfig, UploadSource};
 use crate::events::WaitOptions;
 use crate::progress::{Progress, ProgressFn};
 use crate::vod::ApplyUploadRequest;
@@ -130,6 +130,8 @@ pub struct UploadRequest {
     pub(crate) budget: Option<ConcurrencyBudget>,
     pub(crate) checkpoint: Option<Arc<dyn CheckpointStore>>,
     pub(crate) checkpoint_key: Option<String>,
+    pub(crate) keep_committed_checkpoint: bool,
+    pub(crate) bandwidth: Option<BandwidthLimit>,
     pub(crate) credential_margin: Duration,
     pub(crate) commit_reconcile_timeout: Duration,
 }
@@ -161,6 +163,8 @@ impl UploadRequest {
             budget: None,
             checkpoint: None,
             checkpoint_key: None,
+            keep_committed_checkpoint: false,
+            bandwidth: None,
             credential_margin: DEFAULT_CREDENTIAL_MARGIN,
             commit_reconcile_timeout: DEFAULT_COMMIT_RECONCILE_TIMEOUT,
         }
@@ -371,6 +375,27 @@ impl UploadRequest {
     /// ```
     pub fn with_checkpoint_key(mut self, key: impl Into<String>) -> Self {
         self.checkpoint_key = Some(key.into());
+        self
+    }
+
+    /// With a checkpoint: after a successful CommitUpload, keep the checkpoint, recording the commit's answer
+    /// ([`Checkpoint::committed`](crate::upload::Checkpoint::committed),
+    /// [`Checkpoint::commit`](crate::upload::Checkpoint::commit)), instead of deleting it; also when the upload
+    /// answers from such a checkpoint. The save is awaited before `upload` returns.
+    ///
+    /// For callers that record the outcome in a store of their own (a batch journal) and must survive a crash
+    /// between the commit and their own write: running the same request again then answers with the recorded
+    /// outcome and uploads nothing. Delete the checkpoint ([`CheckpointStore::delete`](crate::upload::CheckpointStore::delete))
+    /// once your record is durable.
+    pub fn with_keep_committed_checkpoint(mut self, keep: bool) -> Self {
+        self.keep_committed_checkpoint = keep;
+        self
+    }
+
+    /// Caps the rate at which this upload's bytes are sent; share one [`BandwidthLimit`] between uploads to cap
+    /// them together.
+    pub fn with_bandwidth_limit(mut self, limit: BandwidthLimit) -> Self {
+        self.bandwidth = Some(limit);
         self
     }
 

@@ -182,18 +182,26 @@ pub(super) async fn load_checkpoint(
     }
 }
 
-/// After a successful commit: deletes the checkpoint, or (when that fails) records the commit in it, so a
-/// re-run answers with the outcome instead of uploading again.
+/// After a successful commit: deletes the checkpoint, or (when asked to keep it, or when the delete fails)
+/// records the commit in it, so a re-run answers with the outcome instead of uploading again.
 pub(super) async fn record_commit(
     resumable: Option<&Resumable>,
     session: &Session,
     committed: &Committed,
+    keep: bool,
 ) {
     let (Some(res), Some(w)) = (resumable, &session.writer) else {
         return;
     };
-    if let Err(e) = res.store.delete(&res.key).await {
-        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+    let deleted = if keep {
+        Err(None)
+    } else {
+        res.store.delete(&res.key).await.map_err(Some)
+    };
+    if let Err(e) = deleted {
+        if let Some(e) = e {
+            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+        }
         let answer = crate::vod::CommitUploadResponse {
             file_id: committed.file_id.clone(),
             media_url: committed.media_url.clone(),

@@ -218,6 +218,9 @@ pub struct MockStats {
     pub max_concurrent_uploads: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Body bytes received by PUT Object and Upload Part, counted as they arrive (bodies cut short and
+    /// refused ones included).
+    pub bytes_received: u64,
 }
 
 /// A queued (not yet confirmed) event, as [`MockServer::events_pending`] reports it.
@@ -865,6 +868,13 @@ impl MockServer {
             .clone()
     }
 
+    /// Body bytes received by PUT Object and Upload Part so far (also in [`stats`](Self::stats)).
+    pub fn bytes_received(&self) -> u64 {
+        self.shared
+            .bytes_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Counters.
     pub fn stats(&self) -> MockStats {
         let inner = self.shared.lock();
@@ -876,6 +886,7 @@ impl MockServer {
                 .max_in_flight
                 .load(std::sync::atomic::Ordering::Relaxed),
             faults_injected: inner.faults_injected,
+            bytes_received: self.bytes_received(),
         }
     }
 

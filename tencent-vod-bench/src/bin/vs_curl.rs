@@ -29,7 +29,7 @@
 //! run case=1GiB proto=http tool=curl i=1 wall_s=0.912 cpu_s=0.402 cpu_s_per_gib=0.402 maxrss_mib=5.9
 //! median case=1GiB proto=http tool=ours runs=5 wall_s=0.801 cpu_s=0.377 cpu_s_per_gib=0.377 maxrss_mib=17.2
 //! ratio case=1GiB proto=http wall=0.878 cpu_per_gib=0.938 maxrss=2.915
-//! rss case=2GiB proto=http tool=ours maxrss_mib=18.0 limit_mib=32 within_limit=yes
+//! rss case=2GiB proto=http tool=ours maxrss_mib=12.2 limit_mib=32 within_limit=yes
 //! # load after: …
 //! ```
 
@@ -71,6 +71,9 @@ struct Args {
     /// offers it by ALPN, i.e. over HTTPS).
     #[arg(long, default_value = "default")]
     http_version: String,
+    /// Streaming chunk size of ours, e.g. 64K (default: the SDK's).
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
     /// Where to create the temporary files (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -87,6 +90,12 @@ struct ChildArgs {
     /// `default`, `1` or `2` (see the parent's `--http-version`).
     #[arg(long, default_value = "default")]
     http_version: String,
+    /// Streaming chunk size (default: the SDK's).
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// Parts in flight (default: the SDK's).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Files to upload (4 in flight when several).
     files: Vec<PathBuf>,
 }
@@ -211,7 +220,12 @@ struct Mock {
 
 impl Drop for Mock {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: the mock shuts down and removes its temporary data directory (SIGKILL would leave it).
+        // SAFETY: `kill` only sends a signal to our own child's pid, which is not reaped yet.
+        let termed = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) } == 0;
+        if !termed {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -348,9 +362,11 @@ fn ours_command(args: &Args, mock: &Mock, case: &Case) -> Result<Command, String
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     mock.env(&mut cmd);
-    cmd.arg(CHILD)
-        .args(["--http-version", &args.http_version])
-        .args(&case.files);
+    cmd.arg(CHILD).args(["--http-version", &args.http_version]);
+    if let Some(c) = args.chunk_size {
+        cmd.arg("--chunk-size").arg(c.to_string());
+    }
+    cmd.args(&case.files);
     Ok(cmd)
 }
 
@@ -449,10 +465,13 @@ fn parent(args: Args) -> Result<(), String> {
         .unwrap_or(0);
     println!(
         "# vs_curl v1 machine: cores={cores} cpu={:?} | load before: {} | mock: out of process, bench mode | ours: \
-         VodClient::from_env defaults, http_version={} | runs={} alternating",
+         VodClient::from_env defaults, http_version={} chunk_size={} | runs={} alternating",
         cpu_model(),
         loadavg(),
         args.http_version,
+        args.chunk_size
+            .map(human)
+            .unwrap_or_else(|| "default".into()),
         args.runs
     );
     for proto in &args.protocols {
@@ -496,8 +515,10 @@ fn parent(args: Args) -> Result<(), String> {
                 bytes: args.rss_size,
             };
             let (m, _) = run_measured(&mut ours_command(&args, &mock, &case)?)?;
+            // One cold run of a fresh sparse file: only its peak RSS is reported (its wall and CPU figures would
+            // include the kernel zero-filling the file's pages on first read).
             println!(
-                "rss case={} proto={proto} tool=ours maxrss_mib={:.1} limit_mib={} within_limit={} wall_s={:.3} cpu_s_per_gib={:.3}",
+                "rss case={} proto={proto} tool=ours maxrss_mib={:.1} limit_mib={} within_limit={}",
                 case.label,
                 m.maxrss_mib,
                 args.rss_limit_mib,
@@ -506,8 +527,6 @@ fn parent(args: Args) -> Result<(), String> {
                 } else {
                     "no"
                 },
-                m.wall,
-                m.cpu / (case.bytes as f64 / GIB)
             );
             let _ = std::fs::remove_file(&f);
         }
@@ -547,6 +566,14 @@ async fn child(args: ChildArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         other => return Err(format!("--http-version: {other:?}: expected default, 1 or 2").into()),
     }
+    let mut transfer = tencent_vod::cos::TransferConfig::default();
+    if let Some(c) = args.chunk_size {
+        transfer = transfer.with_chunk_size(c as usize);
+    }
+    if let Some(n) = args.concurrency {
+        transfer = transfer.with_concurrency(n);
+    }
+    b = b.with_transfer_config(transfer);
     let client = b.build()?;
     let mut total = 0u64;
     let mut uploads = futures::stream::iter(args.files)
