@@ -94,7 +94,7 @@ pub mod vod;
 
 pub use appserver::{PullUploadRequest, UploadSignature};
 pub use client::{VodClient, VodClientBuilder};
-pub use cos::{ConcurrencyBudget, CosClient, CosClientBuilder, TransferConfig};
+pub use cos::{BandwidthLimit, ConcurrencyBudget, CosClient, CosClientBuilder, TransferConfig};
 pub use credential::{
     Credential, DefaultCredentialChain, EnvCredentialProvider, ProfileCredentialProvider,
     ProvideCredential,
@@ -119,7 +119,7 @@ pub use upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryChe
 pub mod __private {
     pub use crate::cos::crc::{Crc64, crc64, crc64_combine, crc64_combine_all};
     pub use crate::cos::plan::PartPlan;
-    pub use crate::events::verify::{callback_sign, validate_sign_key};
+    pub use crate::events::verify::callback_sign;
     pub use crate::events::wait::{find_procedure_task_id_with, wait_for_task_with};
     pub use crate::sign::{cos as cos_sign, tc3, v1};
     use crate::{CosClient, Result, TransferConfig};

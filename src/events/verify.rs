@@ -35,7 +35,7 @@ pub const DEFAULT_MAX_SIGN_VALIDITY: Duration = Duration::from_secs(3600);
 pub const MAX_SIGN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Checks a callback key: 1–32 ASCII letters and digits (`ModifyEventConfig.SignKey`).
-pub fn validate_sign_key(field: &str, key: &str) -> Result<()> {
+pub(crate) fn validate_sign_key(field: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_SIGN_KEY_LEN {
         return Err(Error::invalid(
             field,
