@@ -326,6 +326,11 @@ async fn describe_tasks_lists_pull_tasks_beside_procedure_tasks() -> R {
         )))
         .await?;
     let procedure_id = ok.procedure_task_id.clone().unwrap();
+    // The Procedure task runs on the mock's clock; wait for it rather than assume it finished with the pull.
+    client
+        .api()
+        .wait_for_task(&procedure_id, None, quick())
+        .await?;
     let rows = |resp: DescribeTasksResponse| -> Vec<(String, String, String, String)> {
         resp.task_set
             .into_iter()
