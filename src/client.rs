@@ -7,6 +7,7 @@ use crate::events::EventPoller;
 use crate::retry::RetryConfig;
 use crate::sign::SignMethod;
 use crate::transport::Clock;
+use crate::transport::net::{NetOptions, RootCertificate, http_client};
 use crate::upload::{UploadHandle, UploadOutcome, UploadRequest};
 use crate::vod::{self, ApiConfig, Language, VodApi};
 use std::sync::Arc;
@@ -20,6 +21,10 @@ pub const ENV_VOD_ENDPOINT: &str = "TENCENTCLOUD_VOD_ENDPOINT";
 pub const ENV_COS_ENDPOINT: &str = "TENCENTCLOUD_COS_ENDPOINT";
 /// Environment variable with a default VOD `SubAppId`.
 pub const ENV_SUB_APP_ID: &str = "TENCENTCLOUD_VOD_SUB_APP_ID";
+/// Environment variable naming a PEM (or DER) file of extra root certificates to trust, e.g. the CA of a private
+/// endpoint (`tvod mock --tls` prints it) or of a TLS-intercepting corporate proxy. Read by
+/// [`VodClient::from_env`]; see [`VodClientBuilder::with_root_certificate_file`].
+pub const ENV_CA_FILE: &str = "TENCENTCLOUD_CA_FILE";
 
 pub(crate) struct ClientInner {
     pub(crate) api: VodApi,
@@ -35,14 +40,32 @@ pub(crate) struct ClientInner {
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
 /// serves both VOD and COS.
 ///
-/// ```no_run
-/// # async fn demo() -> tencent_vod::Result<()> {
-/// use tencent_vod::{Credential, VodClient};
-/// let client = VodClient::builder()
-///     .with_credential(Credential::new("AKID...", "secret"))
-///     .with_region("ap-guangzhou")
-///     .build()?;
-/// // or: let client = VodClient::from_env()?;
+/// Build it with [`VodClient::builder`] or [`VodClient::from_env`]; upload with [`upload`](Self::upload) (or
+/// [`start_upload`](Self::start_upload) for a cancellable handle); call any VOD API 3.0 action through
+/// [`api`](Self::api). Clones share the pool, the credentials and the settings, so uploads can run in parallel
+/// from one client:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// use tencent_vod::{UploadRequest, VodClient};
+///
+/// async fn publish(client: VodClient, name: &str, bytes: Vec<u8>) -> tencent_vod::Result<String> {
+///     let out = client
+///         .upload(UploadRequest::from_bytes(bytes, "mp4").with_media_name(name))
+///         .await?;
+///     Ok(out.file_id)
+/// }
+///
+/// // `client`: VodClient::from_env()? in production.
+/// let (a, b) = tokio::join!(
+///     publish(client.clone(), "intro", vec![1; 1 << 20]),
+///     publish(client.clone(), "outro", vec![2; 1 << 20]),
+/// );
+/// assert_ne!(a?, b?);
+/// # assert_eq!(mock.commits().len(), 2);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -69,7 +92,8 @@ impl VodClient {
     /// A client configured from the environment: credentials from [`DefaultCredentialChain`] (checked now, so a
     /// missing credential fails here), region from `TENCENTCLOUD_REGION`, endpoints from
     /// `TENCENTCLOUD_VOD_ENDPOINT` / `TENCENTCLOUD_COS_ENDPOINT`, default SubAppId from
-    /// `TENCENTCLOUD_VOD_SUB_APP_ID`.
+    /// `TENCENTCLOUD_VOD_SUB_APP_ID`, an extra trusted root certificate from `TENCENTCLOUD_CA_FILE`. Proxies come
+    /// from `HTTPS_PROXY` & co. as for any client (see [`VodClientBuilder::with_proxy_from_env`]).
     pub fn from_env() -> Result<Self> {
         VodClientBuilder::from_env()?.build()
     }
@@ -94,7 +118,8 @@ impl VodClient {
         self.inner.cos_endpoint.as_deref()
     }
 
-    /// The default transfer settings (part size, threshold, parts in flight).
+    /// The transfer settings of uploads that set none
+    /// ([`UploadRequest::with_transfer_config`](crate::UploadRequest::with_transfer_config) replaces them).
     pub fn transfer_config(&self) -> &TransferConfig {
         &self.inner.transfer
     }
@@ -117,6 +142,8 @@ impl VodClient {
     /// println!("{} {:?}", out.file_id, out.media_url);
     /// # Ok(()) }
     /// ```
+    ///
+    /// Runnable examples: [`UploadRequest`], [`UploadOutcome`].
     ///
     /// See [`crate::upload`] for the guarantees (nothing is committed unless every object was verified).
     pub async fn upload(&self, request: UploadRequest) -> Result<UploadOutcome> {
@@ -162,7 +189,35 @@ impl VodClient {
     }
 }
 
-/// Builds a [`VodClient`].
+/// Builds a [`VodClient`]: credentials, region, endpoints, timeouts, retries, transfer settings. Every setting
+/// has a default; [`build`](Self::build) checks them all (and finds credentials through the
+/// [`DefaultCredentialChain`] when none were given) without making a request.
+///
+/// ```
+/// use std::time::Duration;
+/// use tencent_vod::{Credential, RetryConfig, SignMethod, TransferConfig, VodClient};
+///
+/// let client = VodClient::builder()
+///     .with_credential(Credential::new("AKIDexample", "example-secret-key"))
+///     .with_region("ap-guangzhou")
+///     .with_sub_app_id(1500000001)
+///     .with_sign_method(SignMethod::Tc3HmacSha256)
+///     .with_connect_timeout(Duration::from_secs(3))
+///     .with_retry(RetryConfig::default().with_max_retries(5))
+///     .with_transfer_config(TransferConfig::default().with_part_size(16 << 20).with_concurrency(8))
+///     .build()?;
+/// assert_eq!(client.sub_app_id(), Some(1500000001));
+/// assert_eq!(client.transfer_config().part_size(), 16 << 20);
+///
+/// // Every value is checked when building: which setting, and what was expected.
+/// let e = VodClient::builder()
+///     .with_credential(Credential::new("AKIDexample", "example-secret-key"))
+///     .with_region("not a region")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(e, tencent_vod::Error::InvalidInput { ref field, .. } if field == "region"), "{e}");
+/// # Ok::<(), tencent_vod::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct VodClientBuilder {
     credentials: Option<Arc<dyn ProvideCredential>>,
@@ -179,6 +234,7 @@ pub struct VodClientBuilder {
     sub_app_id: Option<u64>,
     transfer: TransferConfig,
     clock: Option<Clock>,
+    net: NetOptions,
 }
 
 impl std::fmt::Debug for VodClientBuilder {
@@ -189,6 +245,7 @@ impl std::fmt::Debug for VodClientBuilder {
             .field("vod_endpoint", &self.vod_endpoint)
             .field("cos_endpoint", &self.cos_endpoint)
             .field("sign_method", &self.sign_method)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +267,7 @@ impl Default for VodClientBuilder {
             sub_app_id: None,
             transfer: TransferConfig::default(),
             clock: None,
+            net: NetOptions::default(),
         }
     }
 }
@@ -242,6 +300,11 @@ impl VodClientBuilder {
                 Error::invalid(ENV_SUB_APP_ID, format!("{s:?} is not an unsigned integer"))
             })?;
             b = b.with_sub_app_id(id);
+        }
+        if let Some(path) = std::env::var_os(ENV_CA_FILE)
+            && !path.is_empty()
+        {
+            b = b.with_root_certificate_file(path);
         }
         Ok(b)
     }
@@ -323,7 +386,9 @@ impl VodClientBuilder {
         self
     }
 
-    /// A caller-built `reqwest::Client` (proxies, TLS roots, …). Its own timeouts apply.
+    /// A caller-built `reqwest::Client`. Its own timeouts, TLS and proxy settings apply: combining it with
+    /// [`with_root_certificate`](Self::with_root_certificate) or [`with_proxy`](Self::with_proxy) fails
+    /// [`build`](Self::build).
     ///
     /// **It must not follow redirects**: build it with `.redirect(reqwest::redirect::Policy::none())`
     /// (reqwest follows up to 10 by default). Neither VOD nor COS redirects API calls; a client that follows a
@@ -354,33 +419,99 @@ impl VodClientBuilder {
         self
     }
 
+    /// Also trusts this root certificate (PEM, possibly a bundle of several, or one DER certificate) when
+    /// verifying VOD and COS servers, e.g. the CA of a private endpoint or of a TLS-intercepting proxy. Checked
+    /// when the client is built ([`Error::InvalidInput`] naming `root_certificate`). Repeatable.
+    ///
+    /// ```no_run
+    /// # fn demo() -> tencent_vod::Result<()> {
+    /// let pem = std::fs::read("corp-ca.pem").unwrap();
+    /// let client = tencent_vod::VodClient::builder().with_root_certificate(pem).build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn with_root_certificate(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        self.net
+            .root_certificates
+            .push(RootCertificate::Bytes(Arc::from(pem_or_der.as_ref())));
+        self
+    }
+
+    /// Like [`with_root_certificate`](Self::with_root_certificate), read from a file when the client is built
+    /// (a missing file is [`Error::Io`] naming it). [`VodClient::from_env`] adds `TENCENTCLOUD_CA_FILE` this way.
+    pub fn with_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.net
+            .root_certificates
+            .push(RootCertificate::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trust store is used (default `true`). With `false` only the roots added with
+    /// [`with_root_certificate`](Self::with_root_certificate) are trusted (at least one is then required).
+    pub fn with_built_in_root_certificates(mut self, on: bool) -> Self {
+        self.net.built_in_roots = on;
+        self
+    }
+
+    /// Sends every VOD and COS request through this forward proxy: `http://[user:password@]host:port` (or
+    /// `https://` for TLS to the proxy); `https://` destinations through a `CONNECT` tunnel, `http://` ones
+    /// forwarded. Credentials in the URL (percent-encoded) go as `Proxy-Authorization: Basic`, and never appear
+    /// in `Debug` output, logs or errors. Applies to loopback destinations too (unlike environment proxies).
+    /// Overrides `HTTPS_PROXY` & co. A proxy that answers `407` fails with [`Error::Proxy`] (not retried).
+    ///
+    /// Without it, `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` are honoured, except for loopback
+    /// destinations (see [`with_proxy_from_env`](Self::with_proxy_from_env)).
+    ///
+    /// ```no_run
+    /// # fn demo() -> tencent_vod::Result<()> {
+    /// let client = tencent_vod::VodClient::builder()
+    ///     .with_proxy("http://build:s3cret@proxy.corp.example:3128")
+    ///     .with_proxy_bypass("internal.example,10.0.0.0/8")
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.net.proxy = Some(url.into());
+        self
+    }
+
+    /// Hosts the [`with_proxy`](Self::with_proxy) proxy is not used for, `NO_PROXY` style: comma-separated
+    /// domains (matching their subdomains too), IP addresses, CIDR ranges, or `*`.
+    pub fn with_proxy_bypass(mut self, list: impl Into<String>) -> Self {
+        self.net.proxy_bypass = Some(list.into());
+        self
+    }
+
+    /// Whether the proxy environment is honoured when no [`with_proxy`](Self::with_proxy) is given (default
+    /// `true`): `HTTPS_PROXY` for `https://` destinations, `HTTP_PROXY` for `http://` ones (ignored under CGI),
+    /// `ALL_PROXY` for either when the specific one is unset, `NO_PROXY` for exceptions — upper case first, then
+    /// lower case, read when the client is built. **Loopback destinations** (`localhost`, `127.0.0.0/8`, `::1`)
+    /// never go through an environment proxy, as with Go's `ProxyFromEnvironment` (used by Tencent's Go SDKs).
+    /// An invalid or SOCKS proxy URL in the environment fails [`build`](Self::build) with
+    /// [`Error::InvalidInput`] naming the variable. `false` connects directly.
+    pub fn with_proxy_from_env(mut self, on: bool) -> Self {
+        self.net.proxy_from_env = on;
+        self
+    }
+
     /// Default `SubAppId` for requests that name none.
     pub fn with_sub_app_id(mut self, id: u64) -> Self {
         self.sub_app_id = Some(id);
         self
     }
 
-    /// Default transfer settings for uploads (part size, multipart threshold, parts in flight…).
+    /// The transfer settings of every upload (multipart threshold and part size, 8 MiB; parts in flight, 4,
+    /// shared by an upload's media, cover and segments; integrity checks…): the one place they are set. A request
+    /// can replace them with [`UploadRequest::with_transfer_config`]. Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// use tencent_vod::{TransferConfig, VodClient};
+    /// let builder = VodClient::builder().with_transfer_config(
+    ///     TransferConfig::default().with_part_size(16 << 20).with_concurrency(8),
+    /// );
+    /// # let _ = builder;
+    /// ```
     pub fn with_transfer_config(mut self, t: TransferConfig) -> Self {
         self.transfer = t;
-        self
-    }
-
-    /// Parts in flight per upload (default 4); media, cover and segments share this budget.
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.transfer = self.transfer.with_concurrency(n);
-        self
-    }
-
-    /// Multipart part size (default 8 MiB).
-    pub fn with_part_size(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_part_size(bytes);
-        self
-    }
-
-    /// Objects at least this large are uploaded by multipart (default 8 MiB).
-    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_multipart_threshold(bytes);
         self
     }
 
@@ -419,8 +550,11 @@ impl VodClientBuilder {
             }
         }
         let http = match self.http {
-            Some(h) => h,
-            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
+            Some(h) => {
+                self.net.check_unused_with_http_client()?;
+                h
+            }
+            None => http_client(self.connect_timeout, self.read_timeout, &self.net)?,
         };
         self.transfer.validate()?;
         let api = VodApi::new(

@@ -6,7 +6,8 @@
 //! consults.
 //!
 //! No variant ever holds a secret: credentials, security tokens and `Authorization` values are never copied into
-//! an error, and response excerpts are redacted (see [`redact_excerpt`]).
+//! an error, and response excerpts are redacted (secret values such as `SecretKey`, `Token` or `Signature`
+//! replaced by `***`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -223,6 +224,95 @@ pub struct TransportError {
     pub elapsed: Duration,
     /// Multipart uploads this failure left open because they could not be aborted.
     pub orphaned_uploads: Vec<OrphanedUpload>,
+}
+
+/// Why a TLS connection to VOD or COS was refused ([`Error::Tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate chain does not lead to a trusted root: a private CA that was not added with
+    /// `with_root_certificate`, built-in roots turned off, or a TLS-intercepting proxy whose CA is not trusted.
+    UnknownIssuer,
+    /// The server's certificate (or one in its chain) has expired.
+    Expired,
+    /// The server's certificate is not valid yet (check this machine's clock).
+    NotYetValid,
+    /// The server's certificate does not name the host (or IP address) that was connected to.
+    NotValidForName,
+    /// The server's certificate was revoked.
+    Revoked,
+    /// Any other certificate problem (bad signature, unsupported algorithm, wrong key usage, malformed).
+    BadCertificate,
+    /// The handshake failed before a certificate verdict: no common protocol version or cipher suite, a TLS
+    /// alert from the server, or a peer that does not speak TLS (an `https://` endpoint on a plain-HTTP port).
+    Handshake,
+}
+
+impl TlsProblem {
+    fn describe(self) -> &'static str {
+        match self {
+            TlsProblem::UnknownIssuer => "certificate not trusted (unknown issuer)",
+            TlsProblem::Expired => "certificate expired",
+            TlsProblem::NotYetValid => "certificate not valid yet",
+            TlsProblem::NotValidForName => "certificate not valid for this host name",
+            TlsProblem::Revoked => "certificate revoked",
+            TlsProblem::BadCertificate => "certificate invalid",
+            TlsProblem::Handshake => "handshake failed",
+        }
+    }
+}
+
+/// A TLS connection to VOD or COS failed: the server's certificate was refused or the handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsError {
+    /// What was being done, e.g. `ApplyUpload` or `UploadPart of a/b.mp4 part 3`.
+    pub operation: String,
+    /// The host (and port) connected to, when known.
+    pub host: Option<String>,
+    /// What was wrong.
+    pub problem: TlsProblem,
+    /// The TLS library's words for it.
+    pub detail: String,
+    /// How many attempts were made (TLS failures are not retried: 1).
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
+}
+
+/// Why a forward proxy did not carry a request ([`Error::Proxy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProxyProblem {
+    /// The proxy answered `407 Proxy Authentication Required` (or, to a forwarded plain-HTTP request, `401` with
+    /// `WWW-Authenticate`): it wants credentials, or refused those given (put them in the proxy URL:
+    /// `http://user:password@proxy:3128`). Not retried.
+    AuthenticationRequired,
+    /// The proxy refused to open a tunnel: `CONNECT` answered with a non-2xx status other than 407 — an access
+    /// rule or a port it does not tunnel to (403), credentials it refused (some proxies answer 401), or a
+    /// destination it cannot reach (5xx). The HTTP stack does not report which status, and most of these are
+    /// configuration problems, so it is not retried.
+    TunnelRefused,
+    /// The proxy could not be reached, or closed the connection while the tunnel was set up. Retried.
+    Unreachable,
+}
+
+/// A forward proxy did not carry a request to VOD or COS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProxyError {
+    /// What was being done, e.g. `ApplyUpload` or `UploadPart of a/b.mp4 part 3`.
+    pub operation: String,
+    /// What went wrong.
+    pub problem: ProxyProblem,
+    /// The proxy's HTTP status, when it is known (407, or 401).
+    pub status: Option<u16>,
+    /// More detail, from the HTTP stack.
+    pub detail: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Time spent over all attempts.
+    pub elapsed: Duration,
 }
 
 /// A response that could not be understood.
@@ -528,6 +618,38 @@ impl PullFailure {
 }
 
 /// The crate's error type.
+///
+/// Match on the variant for what went wrong; [`is_retryable`](Self::is_retryable) says whether trying again can
+/// help (the crate has already retried what it could), [`code`](Self::code) and
+/// [`request_id`](Self::request_id) are what Tencent support asks for. `Display` names the action or object and
+/// never shows a secret.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
+/// # let mock = MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// # mock.add_fault(FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::VodError("ResourceNotFound".into())));
+/// use tencent_vod::{Error, UploadRequest};
+///
+/// // Bad input fails before any request, naming the field and what was expected.
+/// let e = client.upload(UploadRequest::from_bytes(vec![1; 10], "exe")).await.unwrap_err();
+/// assert!(matches!(&e, Error::InvalidInput { field, .. } if field.starts_with("media_type")), "{e}");
+/// assert!(!e.is_retryable());
+///
+/// // A service error keeps its code and request id.
+/// match client.upload(UploadRequest::from_bytes(vec![1; 10], "mp4")).await {
+///     Err(Error::Vod(v)) => {
+///         assert_eq!((v.action.as_str(), v.code.as_str()), ("ApplyUpload", "ResourceNotFound"));
+///         eprintln!("ask support about request {:?}", v.request_id);
+///     }
+///     Err(Error::Cancelled | Error::DeadlineExceeded(_)) => unreachable!("not cancelled here"),
+///     Err(other) if other.is_retryable() => eprintln!("transient, try again later: {other}"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -620,6 +742,29 @@ pub enum Error {
     )]
     Transport(Box<TransportError>),
 
+    /// A TLS connection failed: the server's certificate was refused (untrusted issuer, expired, wrong name…)
+    /// or the handshake failed. Never retried. A private CA (a test server, a corporate TLS-intercepting proxy)
+    /// is added with `VodClientBuilder::with_root_certificate`.
+    #[error("{}", fmt_tls(.0))]
+    Tls(Box<TlsError>),
+
+    /// A forward proxy (from `with_proxy` or `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`) did not carry the request:
+    /// it wants credentials (`407`) or refused the tunnel (both never retried), or could not be reached
+    /// (retried like a connection failure).
+    #[error(
+        "{}: the proxy {}{}: {}, after {} attempt(s)",
+        .0.operation,
+        match .0.problem {
+            ProxyProblem::AuthenticationRequired => "refused the request: proxy authentication required",
+            ProxyProblem::TunnelRefused => "refused to open a tunnel (CONNECT)",
+            ProxyProblem::Unreachable => "could not be reached",
+        },
+        .0.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+        .0.detail,
+        .0.attempts
+    )]
+    Proxy(Box<ProxyError>),
+
     /// A response could not be understood (not JSON/XML, truncated, missing a required field).
     #[error(
         "{}: invalid response (HTTP {}): {}; body starts: {:?}",
@@ -701,6 +846,23 @@ fn fmt_redirect(operation: &str, status: u16, host: Option<&str>, followed: bool
     }
 }
 
+fn fmt_tls(e: &TlsError) -> String {
+    let mut s = format!(
+        "{}: TLS with {}: {} ({})",
+        e.operation,
+        e.host.as_deref().unwrap_or("the server"),
+        e.problem.describe(),
+        e.detail
+    );
+    if e.problem == TlsProblem::UnknownIssuer {
+        s.push_str(
+            "; if the server's certificate comes from a private CA, trust it with with_root_certificate",
+        );
+    }
+    s.push_str(&format!(", after {} attempt(s)", e.attempts));
+    s
+}
+
 fn fmt_cos(e: &CosError) -> String {
     let mut s = format!(
         "COS {} of {}/{} failed: HTTP {}",
@@ -764,7 +926,10 @@ impl Error {
     /// Whether trying the same request again may succeed: transport failures, throttling, server errors.
     /// Never true for authentication, parameter or local errors.
     ///
-    /// `AuthFailure.SignatureExpire` answers `false` here; the retry loop re-signs and retries it once on its own.
+    /// Clock-skew refusals ([`is_clock_skew`](Self::is_clock_skew), e.g. `AuthFailure.SignatureExpire`) answer
+    /// `false` here; the retry loop re-signs them with the corrected clock and retries once on its own. Whether a
+    /// retryable failure may be repeated also depends on the operation's
+    /// [`Idempotency`](crate::retry::Idempotency) (see [`is_outcome_unknown`](Self::is_outcome_unknown)).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Vod(e) => {
@@ -779,6 +944,7 @@ impl Error {
                     || COS_RETRYABLE.contains(&e.code.as_str())
             }
             Error::Transport(_) => true,
+            Error::Proxy(e) => e.problem == ProxyProblem::Unreachable,
             Error::InvalidResponse(e) => e.status >= 500 || e.status == 429 || e.status == 408,
             _ => false,
         }
@@ -855,6 +1021,7 @@ impl Error {
             Error::Vod(e) => Some(e.http_status),
             Error::Cos(e) => Some(e.status),
             Error::InvalidResponse(e) => Some(e.status),
+            Error::Proxy(e) => e.status,
             _ => None,
         }
     }
@@ -866,6 +1033,8 @@ impl Error {
             Error::Cos(e) => e.attempts,
             Error::Transport(e) => e.attempts,
             Error::InvalidResponse(e) => e.attempts,
+            Error::Tls(e) => e.attempts,
+            Error::Proxy(e) => e.attempts,
             _ => 0,
         }
     }
@@ -877,6 +1046,8 @@ impl Error {
             Error::Cos(e) => Some(e.elapsed),
             Error::Transport(e) => Some(e.elapsed),
             Error::InvalidResponse(e) => Some(e.elapsed),
+            Error::Tls(e) => Some(e.elapsed),
+            Error::Proxy(e) => Some(e.elapsed),
             _ => None,
         }
     }
@@ -953,13 +1124,28 @@ impl Error {
                 e.attempts = attempts;
                 e.elapsed = elapsed;
             }
+            Error::Tls(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
+            Error::Proxy(e) => {
+                e.attempts = attempts;
+                e.elapsed = elapsed;
+            }
             _ => {}
         }
         self
     }
 
     /// Wraps a `reqwest` error, stripping its URL (a v1-signed GET carries the signature in the query).
+    ///
+    /// A refused TLS certificate or handshake becomes [`Error::Tls`] and a proxy failure [`Error::Proxy`]
+    /// (see [`crate::transport::net::classify`]), so neither hides behind a generic transport error.
     pub(crate) fn transport(operation: impl Into<String>, err: reqwest::Error) -> Self {
+        let operation = operation.into();
+        if let Some(e) = crate::transport::net::classify(&operation, &err) {
+            return e;
+        }
         let kind = if err.is_timeout() {
             TransportKind::Timeout
         } else if err.is_connect() {
@@ -970,13 +1156,38 @@ impl Error {
             TransportKind::Other
         };
         Error::Transport(Box::new(TransportError {
-            operation: operation.into(),
+            operation,
             kind,
             source: Box::new(err.without_url()),
             attempts: 1,
             elapsed: Duration::ZERO,
             orphaned_uploads: Vec::new(),
         }))
+    }
+
+    /// The proxy-authentication error for a response to a request a proxy forwarded (plain HTTP), when it is
+    /// one: `407`, or `401` with `WWW-Authenticate` (VOD answers errors with HTTP 200 and COS with 403, never
+    /// 401; some proxies answer 401 to wrong credentials).
+    pub(crate) fn proxy_auth_from_response(
+        operation: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Option<Self> {
+        let detail = match status {
+            407 => "the proxy wants credentials, or refused those in the proxy URL",
+            401 if headers.contains_key(reqwest::header::WWW_AUTHENTICATE) => {
+                "an intermediary (the proxy) answered 401 with WWW-Authenticate: credentials refused"
+            }
+            _ => return None,
+        };
+        Some(Error::Proxy(Box::new(ProxyError {
+            operation: operation.to_string(),
+            problem: ProxyProblem::AuthenticationRequired,
+            status: Some(status),
+            detail: detail.into(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        })))
     }
 
     /// Builds an [`Error::InvalidResponse`] with a redacted excerpt of `body`.
@@ -1022,7 +1233,7 @@ const SECRET_NAMES: &[&str] = &[
 /// (`SecretKey`, `Token`, `Signature`, `Authorization`, `VodSessionKey`…) replaced by `***`.
 ///
 /// Works on JSON (`"SecretKey":"…"`), XML (`<Token>…</Token>`) and `name=value` text, and on truncated input.
-pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+pub(crate) fn redact_excerpt(body: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let redacted = redact_text(&text);
     let mut out: String = redacted.chars().take(max).collect();
@@ -1135,5 +1346,118 @@ mod tests {
         assert!(!vod("InvalidParameterValue.MediaType").is_retryable());
         assert!(!Error::invalid("x", "y").is_retryable());
         assert_eq!(vod("InternalError").code(), Some("InternalError"));
+    }
+
+    #[test]
+    fn outcome_unknown_and_clock_skew() {
+        let vod = |code: &str, http_status: u16| {
+            Error::Vod(Box::new(VodApiError {
+                action: "CommitUpload".into(),
+                code: code.into(),
+                message: String::new(),
+                request_id: None,
+                http_status,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+            }))
+        };
+        let cos = |status: u16, code: &str, message: &str| {
+            Error::Cos(Box::new(CosError {
+                operation: CosOperation::CompleteMultipartUpload,
+                status,
+                code: code.into(),
+                message: message.into(),
+                request_id: None,
+                trace_id: None,
+                bucket: "b".into(),
+                key: "k".into(),
+                upload_id: None,
+                part_number: None,
+                retry_after: None,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                orphaned_uploads: Vec::new(),
+            }))
+        };
+        let transport = |kind| {
+            Error::Transport(Box::new(TransportError {
+                operation: "x".into(),
+                kind,
+                source: Box::new(std::io::Error::other("x")),
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                orphaned_uploads: Vec::new(),
+            }))
+        };
+        // (error, outcome unknown, clock skew)
+        let cases = [
+            (transport(TransportKind::Connect), false, false),
+            (transport(TransportKind::Body), true, false),
+            (transport(TransportKind::Timeout), true, false),
+            (
+                Error::invalid_response("c", 502, "r", b"", None),
+                true,
+                false,
+            ),
+            (
+                Error::invalid_response("c", 429, "r", b"", None),
+                false,
+                false,
+            ),
+            (vod("InternalError", 200), true, false),
+            (vod("InternalError.DbError", 200), true, false),
+            (
+                vod("RequestLimitExceeded.UinLimitExceeded", 200),
+                false,
+                false,
+            ),
+            (
+                vod("InvalidParameterValue.VodSessionKey", 200),
+                false,
+                false,
+            ),
+            (vod("AuthFailure.SignatureExpire", 200), false, true),
+            (cos(503, "SlowDown", "slow"), false, false),
+            (cos(500, "InternalError", "x"), true, false),
+            (cos(404, "NoSuchUpload", "x"), false, false),
+            (cos(403, "RequestTimeTooSkewed", "x"), false, true),
+            (cos(403, "AccessDenied", "Request has expired"), false, true),
+            (cos(403, "AccessDenied", "Access Denied."), false, false),
+            (Error::invalid("f", "r"), false, false),
+        ];
+        for (e, unknown, skew) in cases {
+            assert_eq!(e.is_outcome_unknown(), unknown, "{e}");
+            assert_eq!(e.is_clock_skew(), skew, "{e}");
+        }
+    }
+
+    #[test]
+    fn commit_outcome_unknown_hides_the_session_key() {
+        let mut u = CommitOutcomeUnknownError::new(
+            "SeSsIoNkEy/+=",
+            Some(7),
+            "b-1",
+            "ap-guangzhou",
+            "/d/f0.mp4",
+            None,
+            Some("m".into()),
+            1,
+            "apply-rid",
+        );
+        u.commit_request_ids.push("rid-2".into());
+        u.reason = "not found".into();
+        let e = Error::CommitOutcomeUnknown(Box::new(u));
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains("SeSsIoNkEy"), "{text}");
+            assert!(
+                text.contains("/d/f0.mp4") && text.contains("rid-2"),
+                "{text}"
+            );
+        }
+        assert_eq!(e.request_id(), Some("rid-2"));
+        let Error::CommitOutcomeUnknown(u) = &e else {
+            unreachable!()
+        };
+        assert_eq!(u.vod_session_key(), "SeSsIoNkEy/+=");
     }
 }

@@ -18,7 +18,8 @@ async fn kept_checkpoint_records_the_commit_and_answers_a_rerun_without_uploadin
     let req = |store: &MemoryCheckpointStore, keep: bool| {
         UploadRequest::from_path(&media)
             .with_cover_path(&cover)
-            .with_checkpoint(store.clone(), Some("k".into()))
+            .with_checkpoint(store.clone())
+            .with_checkpoint_key("k")
             .with_keep_committed_checkpoint(keep)
     };
     // Without the option the checkpoint is deleted after the commit, as before.

@@ -11,7 +11,6 @@ use support::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tencent_vod::cos::{CosClient, UploadOptions, UploadSource};
-use tencent_vod::transport::Clock;
 use tencent_vod::{Error, SignMethod, UploadRequest};
 use tencent_vod_mock::MockServer;
 
@@ -62,8 +61,7 @@ async fn skewed_host_uploads_after_one_corrected_retry() {
                     .client_builder()
                     .with_clock(clock)
                     .with_sign_method(sign)
-                    .with_part_size(MIB)
-                    .with_multipart_threshold(MIB)
+                    .with_transfer_config(parts_of(MIB))
                     .with_retry(retry(3))
                     .build()
                     .unwrap();
@@ -212,9 +210,13 @@ async fn credentials_are_never_used_past_their_server_time_expiry() {
             .with_clock(clock.with_skew_correction(correct))
             .build()
             .unwrap();
-        cos.put_object("a.bin", data(10, 5).into())
-            .await
-            .expect("first PUT, credentials valid");
+        cos.upload(
+            "a.bin",
+            UploadSource::bytes(data(10, 5)),
+            UploadOptions::default(),
+        )
+        .await
+        .expect("first PUT, credentials valid");
         // Ten minutes and a second pass on both sides.
         shift.fetch_add(601, Ordering::SeqCst);
         server.set_clock_offset(601);
@@ -243,36 +245,4 @@ async fn credentials_are_never_used_past_their_server_time_expiry() {
             assert_eq!(server.count("PutObject"), puts + 1);
         }
     }
-}
-
-/// The offset is logged at info once when learned, and the clock is shared: the VodClient's COS clients use
-/// what ApplyUpload taught it.
-#[tokio::test]
-async fn learned_offset_is_logged_once_and_shared() {
-    let log = support::capture::LogCapture::start(tracing::Level::INFO);
-    let server = MockServer::builder()
-        .with_clock_offset(-SKEW)
-        .start()
-        .await
-        .unwrap();
-    let client = server
-        .client_builder()
-        .with_clock(Clock::system())
-        .with_retry(retry(3))
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    client
-        .upload(UploadRequest::from_path(write(
-            dir.path(),
-            "m.mp4",
-            &data(SINGLE, 7),
-        )))
-        .await
-        .expect("upload");
-    assert!((client.clock().offset() + SKEW).abs() <= 2);
-    let lines = log.lines_with(&["clock differs from the server"]);
-    assert_eq!(lines.len(), 1, "{}", log.text());
-    assert!(lines[0].contains("INFO"), "{}", lines[0]);
-    assert_eq!(clock_rejections(&server), (1, 0));
 }

@@ -37,8 +37,7 @@ impl Harness {
         let server = b.start().await.expect("mock starts");
         let client = server
             .client_builder()
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
+            .with_transfer_config(parts_of(MIB))
             .with_retry(retry(3))
             .build()
             .expect("client builds");
@@ -209,7 +208,8 @@ async fn commit_never_processed_is_an_unknown_outcome_not_a_commit() {
     };
     assert!(u.reason.contains("no media"), "{e}");
     assert!(h.server.commits().is_empty());
-    assert_eq!(h.server.count("CommitUpload"), 2);
+    // The first commit, then three re-sends with backoff while the gateway keeps failing, then the search.
+    assert_eq!(h.server.count("CommitUpload"), 4);
     assert_eq!(h.server.count("SearchMedia"), 1);
 }
 
@@ -242,10 +242,10 @@ async fn checkpointed_rerun_after_a_lost_commit_never_uploads_again() {
         .await;
         let media = data(MULTI, 5);
         let store = MemoryCheckpointStore::new();
-        let key = Some("job-1".to_string());
         let req = || {
             h.request(&media, None)
-                .with_checkpoint(store.clone(), key.clone())
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-1")
         };
         let e = h.run(req()).await.unwrap_err();
         assert!(matches!(e, Error::CommitOutcomeUnknown(_)), "{case}: {e:?}");
@@ -292,7 +292,8 @@ async fn committed_checkpoint_answers_without_uploading() {
     let store = FailingDelete(MemoryCheckpointStore::new());
     let req = || {
         h.request(&media, None)
-            .with_checkpoint(store.clone(), Some("job-2".into()))
+            .with_checkpoint(store.clone())
+            .with_checkpoint_key("job-2")
     };
     let first = h.run(req()).await.expect("first run");
     let cp = store.0.get("job-2").expect("kept: delete failed");
@@ -418,11 +419,10 @@ async fn cos_client_complete_and_abort_with_lost_answers() {
         Target::Cos(CosOperation::AbortMultipartUpload),
         Fault::DropAfterProcessing,
     ));
-    let init = cos
-        .initiate_multipart_upload("dir/aborted.bin", None)
+    let upload_id = tencent_vod::__private::initiate_multipart_upload(&cos, "dir/aborted.bin")
         .await
         .expect("initiate");
-    abort_ok(&cos, "dir/aborted.bin", &init.upload_id).await;
+    abort_ok(&cos, "dir/aborted.bin", &upload_id).await;
     assert!(server.multipart_uploads().is_empty());
     assert_eq!(server.count("AbortMultipartUpload"), 2);
 }
@@ -484,4 +484,31 @@ async fn missing_region_fails_before_any_request() {
         .await
         .expect("ParseStreamingManifest without a region");
     assert_eq!(parsed.media_segment_set, vec!["a.ts".to_string()]);
+}
+
+/// A deadline passing while a lost commit is being reconciled ends the search at once, and the error stays the
+/// unknown outcome (the media may be committed), not a plain deadline error.
+#[tokio::test]
+async fn deadline_during_reconciliation_keeps_the_unknown_outcome() {
+    let h = Harness::new(
+        Recommit::Refuse,
+        vec![FaultRule::new(COMMIT).fault(Fault::Status(504))],
+    )
+    .await;
+    let req = h
+        .request(&data(SINGLE, 11), None)
+        .with_commit_reconcile_timeout(Duration::from_secs(600))
+        .with_deadline(Duration::from_millis(1500));
+    let started = tokio::time::Instant::now();
+    let e = h.run(req).await.unwrap_err();
+    let Error::CommitOutcomeUnknown(u) = &e else {
+        panic!("expected CommitOutcomeUnknown, got {e:?}")
+    };
+    assert!(u.reason.contains("cancelled"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the search stopped with the deadline"
+    );
+    assert!(h.server.commits().is_empty());
+    assert!(h.server.count("SearchMedia") >= 1);
 }

@@ -45,9 +45,7 @@ impl Harness {
         let server = b.start().await.expect("mock starts");
         let mut cb = server
             .client_builder()
-            .with_part_size(MIB as u64)
-            .with_multipart_threshold(MIB as u64)
-            .with_concurrency(3)
+            .with_transfer_config(parts_of(MIB as u64).with_concurrency(3))
             .with_retry(retry(MAX_RETRIES));
         if let Some(t) = read_timeout {
             cb = cb.with_read_timeout(t);
@@ -350,7 +348,8 @@ async fn dropped_connection_on_put_and_vod() {
     assert_eq!(h.faults(), 3);
 
     // Persistent on CommitUpload: a dropped connection leaves the outcome unknown, so the commit is not repeated
-    // blindly: one more CommitUpload, a media search, then the typed unknown-outcome error (never committed).
+    // blindly: up to three re-sends with backoff while the answers stay lost, a media search, then the typed
+    // unknown-outcome error (never committed).
     let h = Harness::new(vec![rule(
         Target::Vod("CommitUpload"),
         Fault::DropConnection,
@@ -362,7 +361,7 @@ async fn dropped_connection_on_put_and_vod() {
     };
     transport_kind(u.cause.as_deref().expect("cause"));
     assert!(e.to_string().contains("CommitUpload"), "{e}");
-    assert_eq!(h.server.count("CommitUpload"), 2);
+    assert_eq!(h.server.count("CommitUpload"), 4);
     assert_eq!(h.server.count("SearchMedia"), 1);
     h.assert_not_committed(&e);
 }

@@ -39,7 +39,11 @@
 //! # Memory bound
 //! - From a **file**: every part is read from disk while it is sent, with positional reads of
 //!   [`chunk_size`](TransferConfig::with_chunk_size) (256 KiB) chunks streamed as the request body; a retry
-//!   re-reads the range. Buffers are about `parts in flight × a few chunks`, independent of part and file size.
+//!   re-reads the range. Chunk buffers come from a pool of the upload (at most `3 × parts in flight + 1` idle
+//!   buffers, reused as soon as the HTTP stack has written a chunk), so memory is independent of part and file
+//!   size and the steady state allocates nothing. A chunk already in the page cache is read without blocking
+//!   (`preadv2` with `RWF_NOWAIT`, Linux) on the task's own thread, CRC'd there and written to the connection
+//!   from the same core's cache; anything else is read on the blocking pool (and CRC'd on that thread).
 //!   With `Content-MD5` enabled each part is read twice (a hashing pre-pass, then the send).
 //! - From **`Bytes`**: the caller's buffer is shared (sliced, never copied).
 //! - From a **reader**: at most `(parts in flight + 1) × part size` bytes (the parts in flight plus the one
@@ -52,7 +56,7 @@
 //!
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
-//! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
+//! CRC is combined from the parts and compared with the one COS reports after Complete (or
 //! PUT). A mismatch fails the upload with [`Error::Integrity`]. When a PUT or Complete answer carries no CRC, the
 //! object is checked with `HEAD Object` (size and CRC-64) and the upload fails if HEAD cannot confirm it
 //! ([`TransferConfig::with_trust_missing_crc`] accepts it unverified instead); a part without the header is covered
@@ -66,31 +70,32 @@
 //! [`CosClientBuilder::with_http_client`] must be built the same way.
 //!
 //! # Retries and failure
-//! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
-//! (fresh key time, never past the temporary credential's expiry: once it has passed, the request fails with
-//! [`Error::CredentialsExpired`] without being sent). A part failing for good
-//! stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
+//! Every request goes through the crate's retry loop ([`RetryConfig`]) and is re-signed on each attempt (fresh
+//! key time, never past the temporary credential's expiry: once it has passed, the request fails with
+//! [`Error::CredentialsExpired`] without being sent). A part failing for good stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
 //! names the upload id and the part.
 
-mod crc;
+pub(crate) mod crc;
 mod ops;
-mod plan;
+pub(crate) mod plan;
 mod source;
+mod store;
 mod transfer;
-pub mod xml;
+pub(crate) mod xml;
 
 pub use crate::progress::{Progress, ProgressEvent};
-pub use crc::{CRC64_XZ_POLY_REFLECTED, Crc64, crc64, crc64_combine, crc64_combine_all};
-pub use ops::{CompleteMultipartUploadOutput, HeadObjectOutput, PutObjectOutput, UploadPartOutput};
+pub(crate) use crc::crc64;
+pub use ops::HeadObjectOutput;
+pub(crate) use plan::PartPlan;
 pub use plan::{
     DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
     MAX_CONCURRENCY, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE,
-    PartPlan, TransferConfig, parse_size,
+    TransferConfig, parse_size,
 };
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
 pub use transfer::{
-    BandwidthLimit, CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState,
+    BandwidthLimit, CompletedPart, ConcurrencyBudget, ResumeState, UnfinishedUploadPolicy,
     UploadOptions, UploadOutput,
 };
 pub(crate) use transfer::{OrphanSink, or_cancel};
@@ -142,6 +147,44 @@ struct Inner {
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
+///
+/// [`upload`](Self::upload) is the transfer engine [`VodClient`](crate::VodClient) uses, available for any
+/// bucket: single PUT or concurrent multipart, CRC-64 verified, retried, aborted (or kept, see
+/// [`UnfinishedUploadPolicy`]) on failure. [`head_object`](Self::head_object) checks an object;
+/// [`abort_multipart_upload`](Self::abort_multipart_upload) cleans up an
+/// [orphaned](crate::Error::orphaned_uploads) multipart upload.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let session = mock.create_cos_session(None);
+/// # let (bucket, region) = (session.bucket.clone(), session.region.clone());
+/// # let credential = session.credential.credential();
+/// # let expired_time = session.credential.expired_time;
+/// use tencent_vod::cos::{CosClient, UploadOptions, UploadSource};
+///
+/// // `credential`: temporary credentials (with a token) and their expiry, or a permanent key pair.
+/// let cos = CosClient::builder(&bucket, &region) // e.g. "examplebucket-1250000000", "ap-guangzhou"
+///     .with_credential(credential)
+///     .with_credential_expiry(expired_time)
+/// #   .with_endpoint(mock.cos_endpoint())
+///     .build()?;
+/// let video = vec![7u8; 5 << 20];
+/// let out = cos
+///     .upload(
+///         "videos/launch.mp4",
+///         UploadSource::bytes(video),
+///         UploadOptions::default()
+///             .with_content_type("video/mp4")
+///             .with_progress(|p| eprintln!("{} / {:?}", p.bytes_sent, p.total)),
+///     )
+///     .await?;
+/// assert_eq!(out.size, 5 << 20);
+/// let head = cos.head_object("videos/launch.mp4").await?.expect("uploaded");
+/// assert_eq!((head.size, head.crc64), (out.size, Some(out.crc64)));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct CosClient {
     inner: Arc<Inner>,
@@ -174,6 +217,7 @@ pub struct CosClientBuilder {
     read_timeout: Duration,
     plain_http: Option<Arc<PlainHttpWarning>>,
     clock: Option<Clock>,
+    net: crate::transport::net::NetOptions,
 }
 
 impl std::fmt::Debug for CosClientBuilder {
@@ -183,6 +227,7 @@ impl std::fmt::Debug for CosClientBuilder {
             .field("region", &self.region)
             .field("credentials", &self.credentials)
             .field("endpoint", &self.endpoint)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +248,7 @@ impl CosClient {
             read_timeout: Duration::from_secs(60),
             plain_http: None,
             clock: None,
+            net: crate::transport::net::NetOptions::default(),
         }
     }
 
@@ -232,7 +278,7 @@ impl CosClient {
     }
 
     /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
-    pub fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
+    pub(crate) fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
         let wire = signer::object_path_on_wire(key);
         let mut s = match &self.inner.endpoint {
             Endpoint::VirtualHost(base) => {
@@ -353,7 +399,9 @@ impl CosClientBuilder {
         self
     }
 
-    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts apply.
+    /// A shared `reqwest::Client` (e.g. the `VodClient`'s pool). Its own timeouts, TLS and proxy settings apply
+    /// (combining it with [`with_root_certificate`](Self::with_root_certificate) or
+    /// [`with_proxy`](Self::with_proxy) fails [`build`](Self::build)).
     ///
     /// **It must not follow redirects**: build it with
     /// `.redirect(reqwest::redirect::Policy::none())`. COS never redirects object API calls, and a client that
@@ -399,6 +447,53 @@ impl CosClientBuilder {
         self
     }
 
+    /// Also trusts this root certificate (PEM, possibly a bundle, or one DER certificate); see
+    /// [`VodClientBuilder::with_root_certificate`](crate::VodClientBuilder::with_root_certificate).
+    pub fn with_root_certificate(mut self, pem_or_der: impl AsRef<[u8]>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::transport::net::RootCertificate::Bytes(Arc::from(
+                pem_or_der.as_ref(),
+            )));
+        self
+    }
+
+    /// Like [`with_root_certificate`](Self::with_root_certificate), read from a file when the client is built.
+    pub fn with_root_certificate_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.net
+            .root_certificates
+            .push(crate::transport::net::RootCertificate::File(path.into()));
+        self
+    }
+
+    /// Whether the platform's trust store is used (default `true`); see
+    /// [`VodClientBuilder::with_built_in_root_certificates`](crate::VodClientBuilder::with_built_in_root_certificates).
+    pub fn with_built_in_root_certificates(mut self, on: bool) -> Self {
+        self.net.built_in_roots = on;
+        self
+    }
+
+    /// Sends every request through this forward proxy (`http://[user:password@]host:port`); see
+    /// [`VodClientBuilder::with_proxy`](crate::VodClientBuilder::with_proxy).
+    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.net.proxy = Some(url.into());
+        self
+    }
+
+    /// Hosts the [`with_proxy`](Self::with_proxy) proxy is not used for (`NO_PROXY` style).
+    pub fn with_proxy_bypass(mut self, list: impl Into<String>) -> Self {
+        self.net.proxy_bypass = Some(list.into());
+        self
+    }
+
+    /// Whether `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` are honoured without
+    /// [`with_proxy`](Self::with_proxy) (default `true`; never for loopback destinations); see
+    /// [`VodClientBuilder::with_proxy_from_env`](crate::VodClientBuilder::with_proxy_from_env).
+    pub fn with_proxy_from_env(mut self, on: bool) -> Self {
+        self.net.proxy_from_env = on;
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<CosClient> {
         let bucket = self.bucket;
@@ -438,8 +533,15 @@ impl CosClientBuilder {
             }
         }
         let http = match self.http {
-            Some(h) => h,
-            None => crate::transport::http::client(self.connect_timeout, self.read_timeout)?,
+            Some(h) => {
+                self.net.check_unused_with_http_client()?;
+                h
+            }
+            None => crate::transport::net::http_client(
+                self.connect_timeout,
+                self.read_timeout,
+                &self.net,
+            )?,
         };
         let clock = self.clock.unwrap_or_default();
         // Short-lived credentials: never reserve more than a quarter of what is left (in server time).
@@ -561,6 +663,9 @@ impl CosClient {
             .await
             .map_err(|e| Error::transport(ctx.label(), e))?;
         let status = resp.status().as_u16();
+        if let Some(e) = Error::proxy_auth_from_response(&ctx.label(), status, resp.headers()) {
+            return Err(e);
+        }
         if resp.url() == &url {
             self.inner.clock.observe("COS", resp.headers());
         }

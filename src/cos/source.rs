@@ -148,21 +148,80 @@ fn changed(path: &Path, detail: String) -> Error {
     }
 }
 
+/// Chunk buffers reused by every chunk and part of one file upload: in the steady state a chunk costs no
+/// allocation, no zeroing and no fresh page (each fresh page is a fault). A buffer goes back to the pool when the
+/// HTTP stack drops the `Bytes` it was sent as; at most `keep` idle buffers are kept (about three per part in
+/// flight: one being read, one or two being written), so memory stays `keep × chunk` at most.
+pub(crate) struct ChunkPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl ChunkPool {
+    pub(crate) fn new(keep: usize) -> Self {
+        ChunkPool {
+            free: Mutex::new(Vec::new()),
+            keep: keep.max(1),
+        }
+    }
+
+    /// A buffer of at least `len` bytes (its contents are stale, and overwritten by the read).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            free.iter()
+                .rposition(|b| b.len() >= len)
+                .map(|i| free.swap_remove(i))
+        };
+        reused.unwrap_or_else(|| vec![0u8; len])
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < self.keep {
+            free.push(buf);
+        }
+    }
+}
+
+/// The first `len` bytes of a pooled buffer, returned to the pool when dropped (the owner of a [`Bytes`]).
+struct PooledChunk {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Arc<FileHandle>,
+}
+
+impl AsRef<[u8]> for PooledChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for PooledChunk {
+    fn drop(&mut self) {
+        self.pool.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
 /// An open file shared by the parts of one upload (positional reads, no shared cursor), with the snapshot taken
-/// when it was opened.
+/// when it was opened and the upload's [`ChunkPool`].
 pub(crate) struct FileHandle {
     pub(crate) path: PathBuf,
     file: std::fs::File,
     snapshot: FileSnapshot,
+    pool: ChunkPool,
+    /// Whether non-blocking reads of cached data (`RWF_NOWAIT`) are still worth trying on this file.
+    nowait: std::sync::atomic::AtomicBool,
 }
 
 impl FileHandle {
     /// Opens and checks a path: it must exist and be a regular file. Returns the handle and the size. With
     /// `expected` (the snapshot taken when the caller checked the file), a file that changed since then fails
-    /// with [`Error::SourceChanged`].
+    /// with [`Error::SourceChanged`]. `parts_in_flight` sizes the chunk pool.
     pub(crate) async fn open(
         path: &Path,
         expected: Option<FileSnapshot>,
+        parts_in_flight: usize,
     ) -> Result<(Arc<FileHandle>, u64)> {
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || {
@@ -192,6 +251,8 @@ impl FileHandle {
                     path: p,
                     file,
                     snapshot,
+                    pool: ChunkPool::new(parts_in_flight.saturating_mul(3).saturating_add(1)),
+                    nowait: std::sync::atomic::AtomicBool::new(cfg!(target_os = "linux")),
                 }),
                 size,
             ))
@@ -251,17 +312,78 @@ impl FileHandle {
         }
     }
 
-    /// Reads `len` bytes at `offset` on the blocking pool.
+    /// Reads as much of `buf` at `offset` as the page cache holds, without blocking (`preadv2` with
+    /// `RWF_NOWAIT`): the bytes read, `0` when none are cached or the file system does not support it (then it
+    /// is not tried again on this file).
+    #[cfg(target_os = "linux")]
+    fn read_cached(&self, buf: &mut [u8], offset: u64) -> usize {
+        use rustix::io::{Errno, ReadWriteFlags, preadv2};
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.nowait.load(Relaxed) {
+            return 0;
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let mut io = [std::io::IoSliceMut::new(&mut buf[done..])];
+            match preadv2(
+                &self.file,
+                &mut io,
+                offset + done as u64,
+                ReadWriteFlags::NOWAIT,
+            ) {
+                Ok(0) => break, // end of file (or shrunk): the blocking read will tell
+                Ok(n) => done += n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => break, // not cached: read it on the blocking pool
+                Err(_) => {
+                    // EOPNOTSUPP, ENOSYS, EINVAL: no non-blocking reads on this file (system).
+                    self.nowait.store(false, Relaxed);
+                    break;
+                }
+            }
+        }
+        done
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn read_cached(&self, _buf: &mut [u8], _offset: u64) -> usize {
+        0
+    }
+
+    /// Reads `len` bytes at `offset` into a pooled buffer and, with `crc`, feeds them to the CRC on the thread
+    /// that just read them, while they are in its cache (no second pass over memory).
+    ///
+    /// Bytes already in the page cache are read right here, on the task's thread, without blocking
+    /// ([`read_cached`](Self::read_cached)): no hand-off at all, and the HTTP stack then writes the chunk from
+    /// the same core's cache. The rest (not cached, or not Linux) is read on the blocking pool, one hand-off per
+    /// chunk.
     pub(crate) async fn read_chunk(
         self: &Arc<Self>,
         offset: u64,
         len: usize,
+        crc: Option<Arc<AttemptMeter>>,
     ) -> std::io::Result<Bytes> {
+        let mut buf = self.pool.take(len);
+        let cached = self.read_cached(&mut buf[..len], offset);
+        let finish = move |me: Arc<FileHandle>, buf: Vec<u8>| {
+            if let Some(m) = crc {
+                m.crc
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .update(&buf[..len]);
+            }
+            Bytes::from_owner(PooledChunk { buf, len, pool: me })
+        };
+        if cached == len {
+            return Ok(finish(self.clone(), buf));
+        }
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            me.read_at(&mut buf, offset)?;
-            Ok(Bytes::from(buf))
+            if let Err(e) = me.read_at(&mut buf[cached..len], offset + cached as u64) {
+                me.pool.give(buf);
+                return Err(e);
+            }
+            Ok(finish(me, buf))
         })
         .await
         .map_err(std::io::Error::other)?
@@ -321,10 +443,14 @@ impl AttemptMeter {
         }
     }
 
-    fn record(&self, chunk: &[u8], tracker: Option<&ProgressTracker>) {
-        match self.crc.lock() {
-            Ok(mut g) => g.update(chunk),
-            Err(p) => p.into_inner().update(chunk),
+    /// Counts a chunk handed to the HTTP stack (and, with `crc`, feeds it to the CRC: for chunks that were not
+    /// CRC'd when read).
+    fn record(&self, chunk: &[u8], crc: bool, tracker: Option<&ProgressTracker>) {
+        if crc {
+            match self.crc.lock() {
+                Ok(mut g) => g.update(chunk),
+                Err(p) => p.into_inner().update(chunk),
+            }
         }
         self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if let Some(t) = tracker {
@@ -356,7 +482,8 @@ impl PartData {
         }
     }
 
-    /// A streaming body yielding `chunk`-sized pieces; every piece is CRC'd and reported as it is yielded.
+    /// A streaming body yielding `chunk`-sized pieces; every piece is CRC'd (a file range: on the thread that read
+    /// it, right after the read) and reported as it is yielded.
     /// For a file range, the file is checked for changes after the last piece was read and before it is
     /// yielded: a change ends the body with an error (so the request never completes) and is recorded in the
     /// meter as [`Error::SourceChanged`]. A read error caused by a change (truncation) is reported the same way.
@@ -381,7 +508,9 @@ impl PartData {
                 let piece = match &data {
                     PartData::Bytes(b) => Ok(b.slice(pos as usize..(pos + n) as usize)),
                     PartData::File { file, offset, .. } => {
-                        let read = file.read_chunk(offset + pos, n as usize).await;
+                        let read = file
+                            .read_chunk(offset + pos, n as usize, Some(meter.clone()))
+                            .await;
                         // After the last byte of the range (or a failed read): did the file change?
                         if (read.is_err() || pos + n >= total)
                             && let Err(e) = file.verify_unchanged().await
@@ -395,7 +524,8 @@ impl PartData {
                 };
                 match piece {
                     Ok(bytes) => {
-                        meter.record(&bytes, tracker.as_deref());
+                        let crc_done = matches!(data, PartData::File { .. });
+                        meter.record(&bytes, !crc_done, tracker.as_deref());
                         Some((Ok::<Bytes, std::io::Error>(bytes), pos + n))
                     }
                     Err(e) => {
@@ -422,12 +552,101 @@ impl PartData {
                 let mut pos = 0u64;
                 while pos < *len {
                     let n = (chunk as u64).min(len - pos);
-                    let piece = file.read_chunk(offset + pos, n as usize).await?;
+                    let piece = file.read_chunk(offset + pos, n as usize, None).await?;
                     h.update(&piece);
                     pos += n;
                 }
             }
         }
         Ok(h.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn file_with(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    /// Cached reads on the task's thread and reads on the blocking pool give the same bytes and CRC, for every
+    /// chunk including a short last one.
+    #[tokio::test]
+    async fn cached_and_blocking_reads_agree() {
+        let mut data = vec![0u8; 300_001];
+        fastrand::Rng::with_seed(5).fill(&mut data);
+        let f = file_with(&data);
+        for nowait in [true, false] {
+            let (file, size) = FileHandle::open(f.path(), None, 2).await.unwrap();
+            assert_eq!(size, data.len() as u64);
+            file.nowait
+                .store(nowait && cfg!(target_os = "linux"), Relaxed);
+            let meter = Arc::new(AttemptMeter::default());
+            let mut got = Vec::new();
+            let chunk = 65_536;
+            let mut pos = 0;
+            while pos < data.len() {
+                let n = chunk.min(data.len() - pos);
+                let b = file
+                    .read_chunk(pos as u64, n, Some(meter.clone()))
+                    .await
+                    .unwrap();
+                assert_eq!(b.len(), n);
+                got.extend_from_slice(&b);
+                pos += n;
+            }
+            assert_eq!(got, data, "nowait={nowait}");
+            assert_eq!(meter.crc().finish(), super::super::crc64(&data));
+            assert_eq!(meter.crc().len(), data.len() as u64);
+        }
+    }
+
+    /// A chunk's buffer goes back to the pool when its `Bytes` is dropped and is used again: the steady state
+    /// allocates nothing. The pool keeps at most `3 × parts + 1` idle buffers.
+    #[tokio::test]
+    async fn chunk_buffers_are_reused() {
+        let f = file_with(&vec![7u8; 1 << 20]);
+        let (file, _) = FileHandle::open(f.path(), None, 1).await.unwrap();
+        let first = file.read_chunk(0, 65_536, None).await.unwrap();
+        let addr = first.as_ptr();
+        drop(first);
+        for i in 1..8u64 {
+            let b = file.read_chunk(i * 65_536, 65_536, None).await.unwrap();
+            assert_eq!(b.as_ptr(), addr, "chunk {i} did not reuse the buffer");
+            assert!(b.iter().all(|&x| x == 7));
+        }
+        // Many chunks alive at once, then all dropped: only `keep` (4) stay pooled.
+        let mut alive = Vec::new();
+        for i in 0..10u64 {
+            alive.push(file.read_chunk(i * 4096, 4096, None).await.unwrap());
+        }
+        drop(alive);
+        assert_eq!(file.pool.free.lock().unwrap().len(), 4);
+        // A smaller chunk fits in a pooled buffer; a larger one gets a fresh buffer.
+        let small = file.read_chunk(0, 100, None).await.unwrap();
+        assert_eq!(&small[..], &[7u8; 100][..]);
+        let big = file.read_chunk(0, 200_000, None).await.unwrap();
+        assert_eq!(big.len(), 200_000);
+    }
+
+    /// Reading past the end (a file that shrank) is an error, whichever path the read takes.
+    #[tokio::test]
+    async fn short_file_is_an_error() {
+        let f = file_with(&[1u8; 1000]);
+        for nowait in [true, false] {
+            let (file, _) = FileHandle::open(f.path(), None, 1).await.unwrap();
+            file.nowait
+                .store(nowait && cfg!(target_os = "linux"), Relaxed);
+            let e = file.read_chunk(500, 1000, None).await.unwrap_err();
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof,
+                "nowait={nowait}"
+            );
+        }
     }
 }

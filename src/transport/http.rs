@@ -3,27 +3,10 @@
 
 use super::endpoint::{authority, is_loopback};
 use crate::error::{Error, Result};
-use std::time::Duration;
 
 /// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
 /// misbehaving server or proxy, and reading it all would only exhaust memory).
-pub const MAX_RESPONSE_BODY: usize = 16 << 20;
-
-/// The crate's HTTP client: rustls, connect and idle-read timeouts (no whole-request cap, so large parts are never
-/// cut short), `TCP_NODELAY`, pooled connections, and **no redirects** (a 3xx is returned as
-/// [`Error::Redirect`]; following it would carry signatures, session tokens and bodies to another host). Shared
-/// by `VodClient` (VOD + COS) and a standalone `CosClient`.
-pub(crate) fn client(connect_timeout: Duration, read_timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("tencent-vod-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::invalid("http_client", format!("cannot build: {e}")))
-}
+pub(crate) const MAX_RESPONSE_BODY: usize = 16 << 20;
 
 /// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
 /// [`Error::InvalidResponse`] rather than an unbounded allocation.

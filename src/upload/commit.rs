@@ -42,6 +42,8 @@ pub(crate) struct CommitTarget<'a> {
     pub applied_at: i64,
     /// How long the media search may be repeated.
     pub reconcile_timeout: Duration,
+    /// Stops the repeated search early (cancellation or deadline of the upload).
+    pub cancel: Option<&'a tokio_util::sync::CancellationToken>,
 }
 
 /// A committed session.
@@ -69,6 +71,10 @@ impl From<crate::vod::CommitUploadResponse> for Committed {
 
 /// Whether a CommitUpload error says VOD does not take the session (any more): already committed, expired, or
 /// unknown.
+/// How many times an unknown-outcome CommitUpload is sent again (with backoff) while the answers stay transient,
+/// before the media search decides.
+const MAX_COMMIT_RESENDS: u32 = 3;
+
 pub(crate) fn is_session_refused(e: &Error) -> bool {
     e.code().is_some_and(|c| {
         c == "InvalidParameterValue.VodSessionKey"
@@ -110,7 +116,7 @@ fn unknown(t: &CommitTarget<'_>) -> CommitOutcomeUnknownError {
 }
 
 /// After a CommitUpload whose outcome is unknown (`cause`), or for a checkpoint that records a commit attempt
-/// (`cause` = `None`): a second CommitUpload, then the media search. Fails with [`Error::CommitOutcomeUnknown`]
+/// (`cause` = `None`): CommitUpload sent again (up to [`MAX_COMMIT_RESENDS`] times while the answers stay transient), then the media search. Fails with [`Error::CommitOutcomeUnknown`]
 /// when neither establishes the FileId.
 pub(crate) async fn reconcile(t: &CommitTarget<'_>, cause: Option<Error>) -> Result<Committed> {
     let mut report = unknown(t);
@@ -118,43 +124,68 @@ pub(crate) async fn reconcile(t: &CommitTarget<'_>, cause: Option<Error>) -> Res
         tracing::warn!(
             error = %c,
             media_storage_path = %t.applied.media_storage_path,
-            "the outcome of CommitUpload is unknown: committing again once, then searching the media library"
+            "the outcome of CommitUpload is unknown: committing again, then searching the media library"
         );
         report
             .commit_request_ids
             .extend(c.request_id().map(str::to_string));
     }
-    let second = match send(t).await {
-        Ok(mut c) => {
-            tracing::info!(file_id = %c.file_id, request_id = %c.request_id, "CommitUpload succeeded on the second attempt");
-            c.reconciled = true;
-            return Ok(c);
-        }
-        Err(e) => {
-            report
-                .commit_request_ids
-                .extend(e.request_id().map(str::to_string));
-            if is_session_refused(&e) {
-                tracing::info!(error = %e, "VOD refuses the session (already committed, or expired): searching for its media");
-            } else {
-                tracing::warn!(error = %e, "the second CommitUpload failed too: searching for the media");
+    // Re-send while VOD's answers stay transient (throttling, InternalError, 5xx, lost answers): a commit that
+    // was never processed then succeeds; one that was is refused (session already used) or answers the same
+    // FileId, and the media search below settles it.
+    let mut resend = 0u32;
+    let second = loop {
+        resend += 1;
+        match send(t).await {
+            Ok(mut c) => {
+                tracing::info!(file_id = %c.file_id, request_id = %c.request_id, attempt = resend, "CommitUpload succeeded on a re-send");
+                c.reconciled = true;
+                return Ok(c);
             }
-            e
+            Err(e) => {
+                report
+                    .commit_request_ids
+                    .extend(e.request_id().map(str::to_string));
+                if is_session_refused(&e) {
+                    tracing::info!(error = %e, "VOD refuses the session (already committed, or expired): searching for its media");
+                    break e;
+                }
+                let cancelled = t.cancel.is_some_and(|c| c.is_cancelled());
+                if resend >= MAX_COMMIT_RESENDS || !e.is_retryable() || cancelled {
+                    tracing::warn!(error = %e, attempts = resend, "CommitUpload re-sends failed too: searching for the media");
+                    break e;
+                }
+                tracing::debug!(error = %e, attempt = resend, "CommitUpload re-send failed transiently: sending again");
+                let pause = Duration::from_millis(200u64 << resend.min(6));
+                match t.cancel {
+                    Some(c) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = c.cancelled() => {}
+                        }
+                    }
+                    None => tokio::time::sleep(pause).await,
+                }
+            }
         }
     };
     match find(t, &mut report.search_request_ids).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => {
+            let within = if t.cancel.is_some_and(|c| c.is_cancelled()) {
+                "before the upload was cancelled (or its deadline passed)".to_string()
+            } else {
+                format!("within {:?}", t.reconcile_timeout)
+            };
             report.reason = format!(
-                "no media with the storage path was found within {:?} (second CommitUpload: {second})",
-                t.reconcile_timeout
+                "no media with the storage path was found {within} (last CommitUpload re-send: {second})"
             );
             report.cause = Some(Box::new(cause.unwrap_or(second)));
             Err(Error::CommitOutcomeUnknown(Box::new(report)))
         }
         Err(search) => {
             report.reason =
-                format!("the media search failed: {search} (second CommitUpload: {second})");
+                format!("the media search failed: {search} (last CommitUpload re-send: {second})");
             report.cause = Some(Box::new(cause.unwrap_or(second)));
             Err(Error::CommitOutcomeUnknown(Box::new(report)))
         }
@@ -179,10 +210,19 @@ pub(crate) async fn find(
             Err(e) => return Err(e),
         }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
+        if now >= deadline || t.cancel.is_some_and(|c| c.is_cancelled()) {
             return Ok(None);
         }
-        tokio::time::sleep(delay.min(deadline - now)).await;
+        let pause = tokio::time::sleep(delay.min(deadline - now));
+        match t.cancel {
+            Some(c) => {
+                tokio::select! {
+                    () = pause => {}
+                    () = c.cancelled() => return Ok(None),
+                }
+            }
+            None => pause.await,
+        }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
 }

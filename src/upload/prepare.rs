@@ -28,26 +28,28 @@ pub(crate) fn media_name(path: &Path) -> Option<String> {
 /// Checks that `path` is an existing, readable regular file; returns its size and the snapshot the upload is
 /// held to (a file that changes from now until CommitUpload fails the upload).
 pub(crate) async fn check_file(field: &str, path: &Path) -> Result<(u64, FileSnapshot)> {
-    let meta = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| Error::io(path, format!("{field}: stat"), e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(
-            format!("{field} ({})", path.display()),
-            "is a directory; expected a regular file",
-        ));
-    }
-    if !meta.is_file() {
-        return Err(Error::invalid(
-            format!("{field} ({})", path.display()),
-            "is not a regular file",
-        ));
-    }
-    // Opening proves readability now rather than halfway through the transfer.
-    tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::io(path, format!("{field}: open"), e))?;
-    Ok((meta.len(), FileSnapshot::of(&meta)))
+    let (field, p) = (field.to_string(), path.to_path_buf());
+    // One trip to the blocking pool for both system calls.
+    tokio::task::spawn_blocking(move || {
+        let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, format!("{field}: stat"), e))?;
+        if meta.is_dir() {
+            return Err(Error::invalid(
+                format!("{field} ({})", p.display()),
+                "is a directory; expected a regular file",
+            ));
+        }
+        if !meta.is_file() {
+            return Err(Error::invalid(
+                format!("{field} ({})", p.display()),
+                "is not a regular file",
+            ));
+        }
+        // Opening proves readability now rather than halfway through the transfer.
+        std::fs::File::open(&p).map_err(|e| Error::io(&p, format!("{field}: open"), e))?;
+        Ok((meta.len(), FileSnapshot::of(&meta)))
+    })
+    .await
+    .map_err(|e| Error::io(path, "stat", std::io::Error::other(e)))?
 }
 
 /// Fills defaults (type and name from the file, SubAppId from the client) and validates every field.

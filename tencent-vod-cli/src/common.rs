@@ -125,15 +125,16 @@ pub struct TransferArgs {
 
 impl TransferArgs {
     /// Applies part size, threshold and concurrency to a client builder.
-    pub fn apply(&self, mut b: VodClientBuilder) -> VodClientBuilder {
-        b = b.with_concurrency(self.concurrency as usize);
+    pub fn apply(&self, b: VodClientBuilder) -> VodClientBuilder {
+        let mut t =
+            tencent_vod::TransferConfig::default().with_concurrency(self.concurrency as usize);
         if let Some(p) = self.part_size {
-            b = b.with_part_size(p);
+            t = t.with_part_size(p);
         }
-        if let Some(t) = self.multipart_threshold {
-            b = b.with_multipart_threshold(t);
+        if let Some(m) = self.multipart_threshold {
+            t = t.with_multipart_threshold(m);
         }
-        b
+        b.with_transfer_config(t)
     }
 }
 

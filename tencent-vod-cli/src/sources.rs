@@ -155,9 +155,9 @@ pub fn manifest_tree(root: &Path) -> Result<BTreeSet<Referenced>, String> {
         let text = std::fs::read_to_string(&manifest)
             .map_err(|e| format!("{}: cannot read the manifest: {e}", manifest.display()))?;
         let names = if ext(&manifest).as_deref() == Some("mpd") {
-            tencent_vod::manifest::parse_mpd(&text)
+            tencent_vod::__private::manifest::parse_mpd(&text)
         } else {
-            tencent_vod::manifest::parse_m3u8(&text)
+            tencent_vod::__private::manifest::parse_m3u8(&text)
         };
         let here = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
         for name in names {

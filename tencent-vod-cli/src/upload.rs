@@ -163,12 +163,12 @@ pub async fn run(args: Args) -> ExitCode {
             .request(path)
             .with_budget(budget.clone())
             .with_cancellation(cancel.child_token())
-            .with_progress(move |u| p.update(u.bytes_sent, u.total_bytes));
+            .with_progress(move |u| p.update(u.bytes_sent, u.total.unwrap_or(u.bytes_sent)));
         if let Some(b) = &bandwidth {
             req = req.with_bandwidth_limit(b.clone());
         }
         if let Some(s) = &store {
-            req = req.with_checkpoint(s.clone(), None);
+            req = req.with_checkpoint(s.clone());
         }
         if let Some(w) = &resolve {
             req = req.with_resolve_procedure_task(*w);

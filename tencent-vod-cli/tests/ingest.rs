@@ -462,8 +462,9 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
             .as_str()
             .unwrap()
             .to_string();
-        let req =
-            UploadRequest::from_path(&media).with_checkpoint(store.clone(), Some(key.clone()));
+        let req = UploadRequest::from_path(&media)
+            .with_checkpoint(store.clone())
+            .with_checkpoint_key(key.clone());
         let expect_file_id = match case {
             // The upload committed and recorded its outcome; the journal never heard of it.
             "kept" => {

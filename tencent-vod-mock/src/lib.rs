@@ -2,16 +2,20 @@
 //! of [`tencent_vod`] (or any other client) and local development. Add it as a dev-dependency; `tvod mock` (the
 //! `tencent-vod-cli` package) runs it standalone.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tencent_vod::UploadRequest;
 //! use tencent_vod_mock::MockServer;
-//! use tencent_vod::vod::ApplyUploadRequest;
 //! let server = MockServer::start().await?;
 //! let client = server.client_builder().build()?;
-//! let applied = client.api().apply_upload(&ApplyUploadRequest::new("mp4")).await?;
-//! // … PUT the media to server.cos_endpoint() with applied.temp_certificate, then CommitUpload …
+//! let out = client.upload(UploadRequest::from_bytes(vec![1u8; 4096], "mp4")).await?;
+//! assert_eq!(server.object(&out.bucket, &out.media_key).map(|o| o.size), Some(4096));
+//! assert_eq!(server.commits()[0].file_id, out.file_id);
 //! # Ok(()) }
 //! ```
+//!
+//! See [`MockServer`] for the common test (faults included).
 //!
 //! # What it serves
 //!
@@ -116,6 +120,7 @@ mod media;
 #[cfg_attr(docsrs, doc(cfg(feature = "standalone")))]
 pub mod standalone;
 mod state;
+mod tls;
 pub mod verify;
 mod vod;
 
@@ -307,6 +312,8 @@ pub struct MockServerBuilder {
     callback_url: Option<String>,
     clock_offset: i64,
     recommit: Recommit,
+    tls: bool,
+    tls_http2: bool,
 }
 
 /// The longest event/task duration the builder keeps (longer values are clamped, so time arithmetic cannot
@@ -340,6 +347,8 @@ impl Default for MockServerBuilder {
             callback_url: None,
             clock_offset: 0,
             recommit: Recommit::default(),
+            tls: false,
+            tls_http2: true,
         }
     }
 }
@@ -448,6 +457,20 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serve both endpoints over TLS (`https://`): a CA and a server certificate (for `localhost`, `127.0.0.1`,
+    /// `::1` and the bound IP) are generated at start; [`MockServer::ca_certificate_pem`] /
+    /// [`MockServer::ca_file`] hand the CA to clients, and [`MockServer::client_builder`] trusts it already.
+    pub fn with_tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+    /// With TLS: whether ALPN offers HTTP/2 besides HTTP/1.1 (default `true`, like VOD and COS), so a client
+    /// that asks for `h2` multiplexes its requests on one connection. `false` offers `http/1.1` only.
+    pub fn with_tls_http2(mut self, on: bool) -> Self {
+        self.tls_http2 = on;
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> Result<MockServer> {
         tencent_vod::__private::validate_region("region", &self.region)?;
@@ -498,6 +521,20 @@ impl MockServerBuilder {
                     .map_err(|e| Error::io(addr.to_string(), "bind the mock listener", e))
             }
         };
+        let tls = if self.tls {
+            let alpn: &[&[u8]] = if self.tls_http2 {
+                &[b"h2", b"http/1.1"]
+            } else {
+                &[b"http/1.1"]
+            };
+            let t = tls::generate(self.ip, alpn)?;
+            let ca_file = data_dir.join("ca.pem");
+            std::fs::write(&ca_file, &t.ca_pem)
+                .map_err(|e| Error::io(&ca_file, "write the mock CA certificate", e))?;
+            Some((t, ca_file))
+        } else {
+            None
+        };
         let vod_listener = bind(self.vod_port).await?;
         let cos_listener = bind(self.cos_port).await?;
         let vod_addr = vod_listener
@@ -528,9 +565,16 @@ impl MockServerBuilder {
             self.clock_offset,
         ));
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let acceptor = tls.as_ref().map(|(t, _)| t.acceptor.clone());
+        let tls_alpn = tls::AlpnCounts::default();
         let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
             let mut rx = rx.clone();
+            let acceptor = acceptor.clone();
+            let alpn = tls_alpn.clone();
             tokio::spawn(async move {
+                if let Some(acceptor) = acceptor {
+                    return tls::serve(listener, acceptor, router, rx, alpn).await;
+                }
                 let shutdown = async move {
                     let _ = rx.wait_for(|v| *v).await;
                 };
@@ -562,6 +606,8 @@ impl MockServerBuilder {
             shared,
             vod_addr,
             cos_addr,
+            tls: tls.map(|(t, path)| (t.ca_pem, path)),
+            tls_alpn,
             credential: credentials[0].clone(),
             shutdown: tx,
             tasks: vec![vod_task, cos_task],
@@ -570,6 +616,47 @@ impl MockServerBuilder {
 }
 
 /// The running mock VOD + COS server. Stops on [`shutdown`](Self::shutdown) or drop.
+///
+/// The common test: upload through a [`VodClient`](tencent_vod::VodClient) pointed at the mock
+/// ([`client_builder`](Self::client_builder)), then assert on what COS stored ([`object`](Self::object)) and on
+/// what VOD committed ([`commits`](Self::commits)); faults ([`add_fault`](Self::add_fault)) make it fail on
+/// purpose.
+///
+/// ```
+/// use tencent_vod::UploadRequest;
+/// use tencent_vod::error::CosOperation;
+/// use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // In a test: #[tokio::test] async fn upload_reaches_vod() { … }
+/// let server = MockServer::start().await?;
+/// let client = server.client_builder().build()?; // the mock's endpoints, region and credentials
+/// // The first part request answers 503: the upload retries it.
+/// server.add_fault(
+///     FaultRule::new(Target::Cos(CosOperation::UploadPart)).nth(1).fault(Fault::Status(503)),
+/// );
+///
+/// let media = vec![42u8; 9 << 20]; // two parts of the default 8 MiB
+/// let out = client
+///     .upload(UploadRequest::from_bytes(media.clone(), "mp4").with_procedure("QuickstartPreset"))
+///     .await?;
+///
+/// // What COS stored…
+/// let stored = server.object(&out.bucket, &out.media_key).expect("stored");
+/// assert_eq!(stored.size, media.len() as u64);
+/// assert_eq!(stored.crc64, tencent_vod_mock::crc64(&media));
+/// assert_eq!(server.object_bytes(&out.bucket, &out.media_key), Some(media));
+/// // …what VOD committed…
+/// let commits = server.commits();
+/// assert_eq!(commits.len(), 1);
+/// assert_eq!(commits[0].file_id, out.file_id);
+/// assert_eq!(commits[0].procedure.as_deref(), Some("QuickstartPreset"));
+/// // …and what it took.
+/// assert_eq!(server.count("UploadPart"), 3);
+/// assert!(server.multipart_uploads().is_empty());
+/// # Ok(()) }
+/// ```
 pub struct MockServer {
     shared: Arc<Shared>,
     vod_addr: SocketAddr,
@@ -577,6 +664,9 @@ pub struct MockServer {
     credential: Credential,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// With TLS: the CA (PEM) and the file it was written to.
+    tls: Option<(String, PathBuf)>,
+    tls_alpn: tls::AlpnCounts,
 }
 
 impl std::fmt::Debug for MockServer {
@@ -600,14 +690,39 @@ impl MockServer {
         MockServerBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT` of the VOD API.
-    pub fn vod_endpoint(&self) -> String {
-        format!("http://{}", self.vod_addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
-    /// `http://127.0.0.1:PORT` of COS (path-style addressing, see the module docs).
+    /// `http://127.0.0.1:PORT` of the VOD API (`https://` with [`MockServerBuilder::with_tls`]).
+    pub fn vod_endpoint(&self) -> String {
+        format!("{}://{}", self.scheme(), self.vod_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of COS (path-style addressing, see the module docs; `https://` with
+    /// [`MockServerBuilder::with_tls`]).
     pub fn cos_endpoint(&self) -> String {
-        format!("http://{}", self.cos_addr)
+        format!("{}://{}", self.scheme(), self.cos_addr)
+    }
+
+    /// With TLS, the CA certificate (PEM) that signed the server's certificate: what a client must trust.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// With TLS, the connections accepted so far (both endpoints) by the protocol ALPN settled on: `h2`,
+    /// `http/1.1`, or `-` for a client that offered none. Empty without TLS.
+    pub fn tls_connections(&self) -> BTreeMap<String, u64> {
+        self.tls_alpn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// With TLS, the file holding [`ca_certificate_pem`](Self::ca_certificate_pem) (`ca.pem` in the data
+    /// directory), e.g. for `curl --cacert` or `TENCENTCLOUD_CA_FILE`.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|(_, path)| path.as_path())
     }
 
     /// The VOD listener address.
@@ -645,13 +760,18 @@ impl MockServer {
         self.shared.cfg.data_dir.clone()
     }
 
-    /// A [`VodClientBuilder`] preset with the credential, both endpoints and the region.
+    /// A [`VodClientBuilder`] preset with the credential, both endpoints and the region (and, with TLS, trusting
+    /// the mock's CA).
     pub fn client_builder(&self) -> VodClientBuilder {
-        VodClientBuilder::default()
+        let b = VodClientBuilder::default()
             .with_credential(self.credential())
             .with_region(self.region())
             .with_vod_endpoint(self.vod_endpoint())
-            .with_cos_endpoint(self.cos_endpoint())
+            .with_cos_endpoint(self.cos_endpoint());
+        match self.ca_certificate_pem() {
+            Some(pem) => b.with_root_certificate(pem),
+            None => b,
+        }
     }
 
     /// Temporary COS credentials for `bucket` (default: the region's VOD bucket), valid for any key in it.

@@ -4,7 +4,9 @@
 //! By default the mock prints shell `export` lines, ready for `eval`, pointing the SDK's environment variables
 //! at itself; with `--json` it prints one JSON object instead
 //! (`{"vod_endpoint":…,"cos_endpoint":…,"secret_id":…,"secret_key":…,"credentials":[…],"region":…,"app_id":…,
-//! "data_dir":…,"bench":…}`). Then it serves until Ctrl-C or SIGTERM. The credentials printed are the mock's own
+//! "data_dir":…,"bench":…,"tls":…,"ca_file":…}`). With `--tls` the endpoints are `https://` and the CA the
+//! clients must trust is written to `ca.pem` in the data directory: `ca_file` in the JSON, and
+//! `TENCENTCLOUD_CA_FILE` in the export lines (which `VodClient::from_env` reads). Then it serves until Ctrl-C or SIGTERM. The credentials printed are the mock's own
 //! throw-away ones, printed on purpose so scripts can use them.
 
 use crate::{FaultRule, MockServer};
@@ -12,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 use tencent_vod::Credential;
-use tencent_vod::client::{ENV_COS_ENDPOINT, ENV_REGION, ENV_VOD_ENDPOINT};
+use tencent_vod::client::{ENV_CA_FILE, ENV_COS_ENDPOINT, ENV_REGION, ENV_VOD_ENDPOINT};
 use tencent_vod::credential::{ENV_SECRET_ID, ENV_SECRET_KEY, ENV_SESSION_TOKEN};
 
 /// The standalone mock's command-line arguments (a `clap` argument group, flattened into a command).
@@ -60,6 +62,12 @@ pub struct MockArgs {
     /// Print one JSON line with the endpoints and credentials instead of `export` lines.
     #[arg(long)]
     pub json: bool,
+    /// Serve HTTPS with a CA generated at start (its path is printed: TENCENTCLOUD_CA_FILE / "ca_file").
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls, offer HTTP/1.1 only (no HTTP/2) in ALPN.
+    #[arg(long, requires = "tls")]
+    pub no_http2: bool,
 }
 
 /// What can go wrong starting the standalone mock.
@@ -83,6 +91,8 @@ impl MockArgs {
             .with_region(&self.region)
             .with_app_id(self.app_id)
             .with_bench_mode(self.bench)
+            .with_tls(self.tls)
+            .with_tls_http2(!self.no_http2)
             .with_min_part_size(self.min_part_size)
             .with_temp_credential_ttl(Duration::from_secs(self.temp_ttl));
         for (id, key) in self.secret_id.iter().zip(&self.secret_key) {
@@ -118,6 +128,8 @@ pub fn json_line(server: &MockServer, bench: bool) -> serde_json::Value {
         "app_id": server.app_id(),
         "data_dir": server.data_dir(),
         "bench": bench,
+        "tls": server.ca_file().is_some(),
+        "ca_file": server.ca_file(),
     })
 }
 
@@ -134,6 +146,18 @@ pub fn export_lines(server: &MockServer) -> String {
         (ENV_COS_ENDPOINT, server.cos_endpoint()),
     ] {
         let _ = writeln!(out, "export {name}={}", shell_quote(&value));
+    }
+    match server.ca_file() {
+        Some(ca) => {
+            let _ = writeln!(
+                out,
+                "export {ENV_CA_FILE}={}",
+                shell_quote(&ca.display().to_string())
+            );
+        }
+        None => {
+            let _ = writeln!(out, "unset {ENV_CA_FILE}");
+        }
     }
     let _ = writeln!(out, "unset {ENV_SESSION_TOKEN}");
     out
@@ -153,10 +177,14 @@ pub async fn run(args: &MockArgs) -> Result<(), BoxError> {
     } else {
         print!("{}", export_lines(&server));
         eprintln!(
-            "# mock VOD at {}, COS at {}, objects in {}; Ctrl-C stops it",
+            "# mock VOD at {}, COS at {}, objects in {}{}; Ctrl-C stops it",
             server.vod_endpoint(),
             server.cos_endpoint(),
-            server.data_dir().display()
+            server.data_dir().display(),
+            server
+                .ca_file()
+                .map(|p| format!(", CA certificate {}", p.display()))
+                .unwrap_or_default()
         );
     }
     wait_for_signal().await?;
@@ -184,6 +212,7 @@ async fn wait_for_signal() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
 
     #[test]
     fn shell_quote_survives_quotes_and_spaces() {
@@ -221,6 +250,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tls_prints_the_ca_file() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MockArgs,
+        }
+        let args = Cli::parse_from(["mock", "--tls"]).args;
+        let server = args.start().await.unwrap();
+        let ca = server.ca_file().expect("a CA file").to_path_buf();
+        let pem = std::fs::read_to_string(&ca).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        assert_eq!(server.ca_certificate_pem(), Some(pem.as_str()));
+        assert!(server.vod_endpoint().starts_with("https://127.0.0.1:"));
+        assert!(server.cos_endpoint().starts_with("https://127.0.0.1:"));
+        let lines = export_lines(&server);
+        let expect = format!("export TENCENTCLOUD_CA_FILE='{}'", ca.display());
+        assert!(lines.lines().any(|l| l == expect), "{lines}");
+        let json = json_line(&server, false);
+        assert_eq!(json["tls"], true);
+        assert_eq!(json["ca_file"], ca.display().to_string());
+        server.shutdown().await;
+        // Without TLS a stale variable from an earlier TLS mock is unset.
+        let plain = MockServer::start().await.unwrap();
+        assert!(
+            export_lines(&plain)
+                .lines()
+                .any(|l| l == "unset TENCENTCLOUD_CA_FILE")
+        );
+        assert_eq!(json_line(&plain, false)["ca_file"], serde_json::Value::Null);
+        plain.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn unpaired_secret_ids_are_refused() {
         let args = MockArgs {
             port: 0,
@@ -237,6 +299,8 @@ mod tests {
             temp_ttl: 3600,
             fault: Vec::new(),
             json: false,
+            tls: false,
+            no_http2: false,
         };
         let e = args.start().await.expect_err("refused");
         assert!(e.to_string().contains("2 ids, 1 keys"), "{e}");

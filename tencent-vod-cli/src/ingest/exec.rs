@@ -242,10 +242,11 @@ async fn attempt(
         .request(&work.path)
         .with_budget(ctx.budget.clone())
         .with_cancellation(ctx.cancel.child_token())
-        .with_progress(move |u| p.update(u.bytes_sent, u.total_bytes));
+        .with_progress(move |u| p.update(u.bytes_sent, u.total.unwrap_or(u.bytes_sent)));
     if let Some(store) = &ctx.store {
         req = req
-            .with_checkpoint(store.clone(), Some(key.clone()))
+            .with_checkpoint(store.clone())
+            .with_checkpoint_key(key.clone())
             .with_keep_committed_checkpoint(true);
     }
     if let Some(b) = &ctx.bandwidth {
