@@ -23,6 +23,7 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// `PRAGMA application_id` of a tvod journal: "tvod".
 pub const APPLICATION_ID: i32 = 0x7476_6F64;
@@ -72,7 +73,13 @@ pub enum SyncMode {
 /// The SQLite journal.
 pub struct SqliteJournal {
     path: PathBuf,
-    /// To the writer thread, which owns the connection.
+    /// The one connection (the one writer).
+    conn: Arc<Mutex<Connection>>,
+    /// `synchronous=NORMAL`: a change commits without an fsync (tens of µs), so it is written inline, under the
+    /// lock, by the task that makes it; with `FULL` every commit fsyncs, so changes go through the writer thread,
+    /// which commits those waiting together in one transaction.
+    inline: bool,
+    /// To the writer thread (reads, batches, syncs: everything that may block).
     tx: Option<std::sync::mpsc::Sender<Msg>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -95,7 +102,11 @@ enum Msg {
 /// Most changes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-fn writer(path: PathBuf, mut conn: Connection, rx: std::sync::mpsc::Receiver<Msg>) {
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn writer(path: PathBuf, conn: Arc<Mutex<Connection>>, rx: std::sync::mpsc::Receiver<Msg>) {
     let mut pending: std::collections::VecDeque<Msg> = std::collections::VecDeque::new();
     loop {
         let msg = match pending.pop_front() {
@@ -106,7 +117,7 @@ fn writer(path: PathBuf, mut conn: Connection, rx: std::sync::mpsc::Receiver<Msg
             },
         };
         match msg {
-            Msg::Job(f) => f(&mut conn),
+            Msg::Job(f) => f(&mut lock(&conn)),
             Msg::Update(id, change, reply) => {
                 let mut batch = vec![(id, change, reply)];
                 while batch.len() < MAX_BATCH {
@@ -119,12 +130,9 @@ fn writer(path: PathBuf, mut conn: Connection, rx: std::sync::mpsc::Receiver<Msg
                         Err(_) => break,
                     }
                 }
-                commit_batch(&path, &mut conn, batch);
+                commit_batch(&path, &mut lock(&conn), batch);
             }
         }
-    }
-    if let Err((_, e)) = conn.close() {
-        tracing::warn!(journal = %path.display(), error = %e, "closing the journal failed");
     }
 }
 
@@ -377,9 +385,11 @@ impl SqliteJournal {
             .map_err(|e| sql_err(path, e))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.to_path_buf();
+        let conn = Arc::new(Mutex::new(conn));
+        let shared = conn.clone();
         let thread = std::thread::Builder::new()
             .name("tvod-journal".into())
-            .spawn(move || writer(p, conn, rx))
+            .spawn(move || writer(p, shared, rx))
             .map_err(|e| {
                 err(
                     path,
@@ -388,6 +398,8 @@ impl SqliteJournal {
             })?;
         Ok(Some(SqliteJournal {
             path: path.to_path_buf(),
+            conn,
+            inline: sync == SyncMode::Normal,
             tx: Some(tx),
             thread: Some(thread),
         }))
@@ -427,7 +439,8 @@ impl SqliteJournal {
 }
 
 impl Drop for SqliteJournal {
-    /// Closes the connection (the WAL is checkpointed into the file) before returning.
+    /// Stops the writer thread; the connection closes with the last owner (the WAL is checkpointed into the file
+    /// then).
     fn drop(&mut self) {
         self.tx.take();
         if let Some(t) = self.thread.take() {
@@ -623,6 +636,18 @@ impl Journal for SqliteJournal {
     }
 
     fn update(&self, id: i64, change: Change) -> BoxFuture<'_, Result<(), JournalError>> {
+        if self.inline {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            commit_batch(&self.path, &mut lock(&self.conn), vec![(id, change, tx)]);
+            return Box::pin(async move {
+                rx.await.map_err(|_| {
+                    err(
+                        &self.path,
+                        JournalErrorKind::Io("the journal write was lost".into()),
+                    )
+                })?
+            });
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sent = self.send(Msg::Update(id, change, tx));
         Box::pin(async move {
