@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 use std::time::Duration;
-use tencent_vod::{UploadRequest, VodClient, WaitOptions};
+use tencent_vod::{ProgressEvent, UploadRequest, VodClient, WaitOptions};
 use tencent_vod_mock::MockServer;
 
 /// A 1×1 PNG, the smallest valid cover.
@@ -89,10 +89,12 @@ async fn run() -> tencent_vod::Result<()> {
     };
 
     let mut request = UploadRequest::from_path(&video).with_progress(|p| {
-        if p.part_done.is_some() || p.bytes_sent == p.total_bytes {
+        if let (ProgressEvent::PartDone { .. } | ProgressEvent::ObjectDone, Some(total)) =
+            (&p.event, p.total)
+        {
             eprint!(
                 "\r  uploaded {:>6.1}%",
-                100.0 * p.bytes_sent as f64 / p.total_bytes.max(1) as f64
+                100.0 * p.bytes_sent as f64 / total.max(1) as f64
             );
         }
     });

@@ -40,14 +40,32 @@ pub(crate) struct ClientInner {
 /// The Tencent Cloud VOD client. Cheap to clone (an `Arc` inside), safe to share across tasks; one connection pool
 /// serves both VOD and COS.
 ///
-/// ```no_run
-/// # async fn demo() -> tencent_vod::Result<()> {
-/// use tencent_vod::{Credential, VodClient};
-/// let client = VodClient::builder()
-///     .with_credential(Credential::new("AKID...", "secret"))
-///     .with_region("ap-guangzhou")
-///     .build()?;
-/// // or: let client = VodClient::from_env()?;
+/// Build it with [`VodClient::builder`] or [`VodClient::from_env`]; upload with [`upload`](Self::upload) (or
+/// [`start_upload`](Self::start_upload) for a cancellable handle); call any VOD API 3.0 action through
+/// [`api`](Self::api). Clones share the pool, the credentials and the settings, so uploads can run in parallel
+/// from one client:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// use tencent_vod::{UploadRequest, VodClient};
+///
+/// async fn publish(client: VodClient, name: &str, bytes: Vec<u8>) -> tencent_vod::Result<String> {
+///     let out = client
+///         .upload(UploadRequest::from_bytes(bytes, "mp4").with_media_name(name))
+///         .await?;
+///     Ok(out.file_id)
+/// }
+///
+/// // `client`: VodClient::from_env()? in production.
+/// let (a, b) = tokio::join!(
+///     publish(client.clone(), "intro", vec![1; 1 << 20]),
+///     publish(client.clone(), "outro", vec![2; 1 << 20]),
+/// );
+/// assert_ne!(a?, b?);
+/// # assert_eq!(mock.commits().len(), 2);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -100,7 +118,8 @@ impl VodClient {
         self.inner.cos_endpoint.as_deref()
     }
 
-    /// The default transfer settings (part size, threshold, parts in flight).
+    /// The transfer settings of uploads that set none
+    /// ([`UploadRequest::with_transfer_config`](crate::UploadRequest::with_transfer_config) replaces them).
     pub fn transfer_config(&self) -> &TransferConfig {
         &self.inner.transfer
     }
@@ -123,6 +142,8 @@ impl VodClient {
     /// println!("{} {:?}", out.file_id, out.media_url);
     /// # Ok(()) }
     /// ```
+    ///
+    /// Runnable examples: [`UploadRequest`], [`UploadOutcome`].
     ///
     /// See [`crate::upload`] for the guarantees (nothing is committed unless every object was verified).
     pub async fn upload(&self, request: UploadRequest) -> Result<UploadOutcome> {
@@ -168,7 +189,35 @@ impl VodClient {
     }
 }
 
-/// Builds a [`VodClient`].
+/// Builds a [`VodClient`]: credentials, region, endpoints, timeouts, retries, transfer settings. Every setting
+/// has a default; [`build`](Self::build) checks them all (and finds credentials through the
+/// [`DefaultCredentialChain`] when none were given) without making a request.
+///
+/// ```
+/// use std::time::Duration;
+/// use tencent_vod::{Credential, RetryConfig, SignMethod, TransferConfig, VodClient};
+///
+/// let client = VodClient::builder()
+///     .with_credential(Credential::new("AKIDexample", "example-secret-key"))
+///     .with_region("ap-guangzhou")
+///     .with_sub_app_id(1500000001)
+///     .with_sign_method(SignMethod::Tc3HmacSha256)
+///     .with_connect_timeout(Duration::from_secs(3))
+///     .with_retry(RetryConfig::default().with_max_retries(5))
+///     .with_transfer_config(TransferConfig::default().with_part_size(16 << 20).with_concurrency(8))
+///     .build()?;
+/// assert_eq!(client.sub_app_id(), Some(1500000001));
+/// assert_eq!(client.transfer_config().part_size(), 16 << 20);
+///
+/// // Every value is checked when building: which setting, and what was expected.
+/// let e = VodClient::builder()
+///     .with_credential(Credential::new("AKIDexample", "example-secret-key"))
+///     .with_region("not a region")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(e, tencent_vod::Error::InvalidInput { ref field, .. } if field == "region"), "{e}");
+/// # Ok::<(), tencent_vod::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct VodClientBuilder {
     credentials: Option<Arc<dyn ProvideCredential>>,
@@ -450,27 +499,19 @@ impl VodClientBuilder {
         self
     }
 
-    /// Default transfer settings for uploads (part size, multipart threshold, parts in flight…).
+    /// The transfer settings of every upload (multipart threshold and part size, 8 MiB; parts in flight, 4,
+    /// shared by an upload's media, cover and segments; integrity checks…): the one place they are set. A request
+    /// can replace them with [`UploadRequest::with_transfer_config`]. Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// use tencent_vod::{TransferConfig, VodClient};
+    /// let builder = VodClient::builder().with_transfer_config(
+    ///     TransferConfig::default().with_part_size(16 << 20).with_concurrency(8),
+    /// );
+    /// # let _ = builder;
+    /// ```
     pub fn with_transfer_config(mut self, t: TransferConfig) -> Self {
         self.transfer = t;
-        self
-    }
-
-    /// Parts in flight per upload (default 4); media, cover and segments share this budget.
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.transfer = self.transfer.with_concurrency(n);
-        self
-    }
-
-    /// Multipart part size (default 8 MiB).
-    pub fn with_part_size(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_part_size(bytes);
-        self
-    }
-
-    /// Objects at least this large are uploaded by multipart (default 8 MiB).
-    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
-        self.transfer = self.transfer.with_multipart_threshold(bytes);
         self
     }
 

@@ -6,7 +6,8 @@
 //! consults.
 //!
 //! No variant ever holds a secret: credentials, security tokens and `Authorization` values are never copied into
-//! an error, and response excerpts are redacted (see [`redact_excerpt`]).
+//! an error, and response excerpts are redacted (secret values such as `SecretKey`, `Token` or `Signature`
+//! replaced by `***`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -617,6 +618,38 @@ impl PullFailure {
 }
 
 /// The crate's error type.
+///
+/// Match on the variant for what went wrong; [`is_retryable`](Self::is_retryable) says whether trying again can
+/// help (the crate has already retried what it could), [`code`](Self::code) and
+/// [`request_id`](Self::request_id) are what Tencent support asks for. `Display` names the action or object and
+/// never shows a secret.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
+/// # let mock = MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// # mock.add_fault(FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::VodError("ResourceNotFound".into())));
+/// use tencent_vod::{Error, UploadRequest};
+///
+/// // Bad input fails before any request, naming the field and what was expected.
+/// let e = client.upload(UploadRequest::from_bytes(vec![1; 10], "exe")).await.unwrap_err();
+/// assert!(matches!(&e, Error::InvalidInput { field, .. } if field.starts_with("media_type")), "{e}");
+/// assert!(!e.is_retryable());
+///
+/// // A service error keeps its code and request id.
+/// match client.upload(UploadRequest::from_bytes(vec![1; 10], "mp4")).await {
+///     Err(Error::Vod(v)) => {
+///         assert_eq!((v.action.as_str(), v.code.as_str()), ("ApplyUpload", "ResourceNotFound"));
+///         eprintln!("ask support about request {:?}", v.request_id);
+///     }
+///     Err(Error::Cancelled | Error::DeadlineExceeded(_)) => unreachable!("not cancelled here"),
+///     Err(other) if other.is_retryable() => eprintln!("transient, try again later: {other}"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -1200,7 +1233,7 @@ const SECRET_NAMES: &[&str] = &[
 /// (`SecretKey`, `Token`, `Signature`, `Authorization`, `VodSessionKey`…) replaced by `***`.
 ///
 /// Works on JSON (`"SecretKey":"…"`), XML (`<Token>…</Token>`) and `name=value` text, and on truncated input.
-pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+pub(crate) fn redact_excerpt(body: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let redacted = redact_text(&text);
     let mut out: String = redacted.chars().take(max).collect();

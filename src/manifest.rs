@@ -73,7 +73,7 @@ fn attributes(list: &str) -> Vec<(String, String)> {
 /// Lists the files an HLS playlist references, in order of first appearance, without duplicates.
 ///
 /// ```
-/// use tencent_vod::manifest::parse_m3u8;
+/// use tencent_vod::__private::manifest::parse_m3u8;
 /// let m = "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n#EXTINF:9.0,\nfirst.ts\n#EXTINF:9.0,\nsecond.ts\n";
 /// assert_eq!(parse_m3u8(m), vec!["k.key", "first.ts", "second.ts"]);
 /// ```
@@ -269,7 +269,7 @@ impl MpdState {
 /// Lists the files a DASH MPD references, in order of first appearance, without duplicates.
 ///
 /// ```
-/// use tencent_vod::manifest::parse_mpd;
+/// use tencent_vod::__private::manifest::parse_mpd;
 /// let m = r#"<MPD><Period><AdaptationSet><Representation id="v1" bandwidth="800000">
 ///   <SegmentList><Initialization sourceURL="v1/init.mp4"/><SegmentURL media="v1/1.m4s"/></SegmentList>
 /// </Representation></AdaptationSet></Period></MPD>"#;

@@ -120,7 +120,7 @@ impl RetryConfig {
     }
 
     /// The full-jitter backoff before retry number `retry` (1-based): uniform in `0..=min(max, initial·2^(retry-1))`.
-    pub fn backoff(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(30);
         let ceiling = self
             .initial_backoff
@@ -133,7 +133,7 @@ impl RetryConfig {
     /// Runs an idempotent `attempt` until it succeeds, fails with a non-retryable error, or the policy is
     /// exhausted. The closure receives the 1-based attempt number and must build and sign a fresh request each
     /// time. Same as [`run_with`](Self::run_with) and [`Idempotency::Idempotent`].
-    pub async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -144,7 +144,7 @@ impl RetryConfig {
 
     /// Runs `attempt` under this policy for an operation of the given [`Idempotency`] (see the
     /// [module docs](self)).
-    pub async fn run_with<T, F, Fut>(
+    pub(crate) async fn run_with<T, F, Fut>(
         &self,
         operation: &str,
         idempotency: Idempotency,

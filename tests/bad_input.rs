@@ -10,7 +10,8 @@ use support::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tencent_vod::cos::{PartPlan, TransferConfig};
+use tencent_vod::__private::PartPlan;
+use tencent_vod::TransferConfig;
 use tencent_vod::{Credential, Error, UploadRequest, VodClient};
 use tencent_vod_mock::MockServer;
 
@@ -32,8 +33,7 @@ impl Local {
             .unwrap();
         let client = server
             .client_builder()
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
+            .with_transfer_config(parts_of(MIB))
             .with_retry(retry(3))
             .build()
             .unwrap();
@@ -107,60 +107,122 @@ fn assert_manifest(e: &Error, segment: &str, reason_has: &str) {
 // Local files
 // ---------------------------------------------------------------------------------------------------------------
 
+/// A media or cover file that does not exist: `Io` with its path, named in the message.
 #[tokio::test]
-async fn missing_file() {
-    let t = Local::new().await;
-    let p = t.path("does-not-exist.mp4");
-    let e = t.reject(UploadRequest::from_path(&p)).await;
-    assert!(matches!(&e, Error::Io { path, .. } if path == &p), "{e:?}");
-    assert!(e.to_string().contains("does-not-exist.mp4"), "{e}");
-}
-
-#[tokio::test]
-async fn missing_cover() {
+async fn missing_media_or_cover_file() {
     let t = Local::new().await;
     let m = t.file("a.mp4", b"data");
-    let c = t.path("nope.jpg");
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_cover_path(&c))
-        .await;
-    assert!(matches!(&e, Error::Io { path, .. } if path == &c), "{e:?}");
-    assert!(e.to_string().contains("cover"), "{e}");
+    let (missing_media, missing_cover) = (t.path("does-not-exist.mp4"), t.path("nope.jpg"));
+    let cases = [
+        (
+            UploadRequest::from_path(&missing_media),
+            &missing_media,
+            "does-not-exist.mp4",
+        ),
+        (
+            UploadRequest::from_path(&m).with_cover_path(&missing_cover),
+            &missing_cover,
+            "cover",
+        ),
+    ];
+    for (request, missing, word) in cases {
+        let e = t.reject(request).await;
+        assert!(
+            matches!(&e, Error::Io { path, .. } if path == missing),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(word), "{e}");
+    }
 }
 
+/// Media and cover problems found before any request: `InvalidInput` naming the field (and the file).
 #[tokio::test]
-async fn directory_as_media() {
+async fn invalid_media_and_cover_inputs() {
     let t = Local::new().await;
-    let d = t.path("dir.mp4");
-    std::fs::create_dir(&d).unwrap();
-    let e = t.reject(UploadRequest::from_path(&d)).await;
-    assert_invalid(&e, "media", &["dir.mp4", "directory"]);
-}
-
-#[tokio::test]
-async fn empty_media_file() {
-    let t = Local::new().await;
-    let p = t.file("empty.mp4", b"");
-    let e = t.reject(UploadRequest::from_path(&p)).await;
-    assert_invalid(&e, "empty.mp4", &["empty", "0 bytes"]);
-}
-
-#[tokio::test]
-async fn empty_media_bytes() {
-    let t = Local::new().await;
-    let e = t.reject(UploadRequest::from_bytes(Vec::new(), "mp4")).await;
-    assert_invalid(&e, "media", &["0 bytes"]);
-}
-
-#[tokio::test]
-async fn empty_cover_file() {
-    let t = Local::new().await;
-    let m = t.file("ok.mp4", b"some media");
-    let c = t.file("blank.png", b"");
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_cover_path(&c))
-        .await;
-    assert_invalid(&e, "cover", &["blank.png", "0 bytes"]);
+    let dir = t.path("dir.mp4");
+    std::fs::create_dir(&dir).unwrap();
+    let ok = t.file("a.mp4", b"bytes");
+    let req = |p: PathBuf| UploadRequest::from_path(p);
+    // (what, request, field, words the message must contain)
+    let cases: Vec<(&str, UploadRequest, &str, Vec<&str>)> = vec![
+        (
+            "a directory as media",
+            req(dir.clone()),
+            "media",
+            vec!["dir.mp4", "directory"],
+        ),
+        (
+            "an empty media file",
+            req(t.file("empty.mp4", b"")),
+            "empty.mp4",
+            vec!["empty", "0 bytes"],
+        ),
+        (
+            "empty media bytes",
+            UploadRequest::from_bytes(Vec::new(), "mp4"),
+            "media",
+            vec!["0 bytes"],
+        ),
+        (
+            "an empty cover file",
+            req(ok.clone()).with_cover_path(t.file("blank.png", b"")),
+            "cover",
+            vec!["blank.png", "0 bytes"],
+        ),
+        (
+            "no extension and no type",
+            req(t.file("README", b"bytes")),
+            "media_type",
+            vec!["README", "no extension"],
+        ),
+        (
+            "an unsupported extension",
+            req(t.file("setup.exe", b"MZ")),
+            "media_type",
+            vec!["setup.exe", "\"exe\""],
+        ),
+        (
+            "an unsupported explicit type",
+            req(ok.clone()).with_media_type("docx"),
+            "media_type",
+            vec!["\"docx\""],
+        ),
+        (
+            "bytes without a media type",
+            UploadRequest::from_bytes(b"abc".to_vec(), ""),
+            "media_type",
+            vec!["bytes"],
+        ),
+        (
+            "cover bytes without a type",
+            req(ok.clone()).with_cover_bytes(b"img".to_vec(), ""),
+            "cover_type",
+            vec!["infer"],
+        ),
+        (
+            "a cover path without extension",
+            req(ok.clone()).with_cover_path(t.file("poster", b"img")),
+            "cover_type",
+            vec!["poster"],
+        ),
+        (
+            "an unsupported cover type",
+            req(ok.clone()).with_cover_path(t.file("notes.txt", b"img")),
+            "cover_type",
+            vec!["notes.txt", "\"txt\""],
+        ),
+        (
+            "a cover type without a cover",
+            req(ok.clone()).with_cover_type("jpg"),
+            "cover_type",
+            vec!["no cover"],
+        ),
+    ];
+    for (what, request, field, words) in cases {
+        eprintln!("case: {what}");
+        let e = t.reject(request).await;
+        assert_invalid(&e, field, &words);
+    }
 }
 
 #[tokio::test]
@@ -345,41 +407,62 @@ async fn manifest_from_bytes_is_refused() {
 // ---------------------------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn zero_concurrency() {
+async fn bad_transfer_settings_are_refused_per_request_and_on_the_client() {
     let t = Local::new().await;
     let m = t.file("a.mp4", b"bytes");
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_concurrency(0))
-        .await;
-    assert_invalid(&e, "concurrency", &["at least 1"]);
-    // …and on the client builder.
-    let e = VodClient::builder()
-        .with_credential(Credential::new("AKIDx", "k"))
-        .with_concurrency(0)
-        .build()
-        .unwrap_err();
-    assert_invalid(&e, "concurrency", &[]);
+    let six_gib: u64 = 6 << 30;
+    let six = six_gib.to_string();
+    let d = TransferConfig::default;
+    let cases: Vec<(TransferConfig, &str, Vec<&str>)> = vec![
+        (d().with_concurrency(0), "concurrency", vec!["at least 1"]),
+        (
+            d().with_concurrency(1025),
+            "concurrency",
+            vec!["1025", "at most 1024"],
+        ),
+        (
+            d().with_part_size(1000),
+            "part_size",
+            vec!["1000 bytes", "1 MiB"],
+        ),
+        (
+            d().with_part_size(six_gib),
+            "part_size",
+            vec![&six, "5 GiB"],
+        ),
+        (
+            d().with_multipart_threshold(six_gib),
+            "multipart_threshold",
+            vec![&six, "5 GiB"],
+        ),
+        (
+            d().with_chunk_size(100),
+            "chunk_size",
+            vec!["100 bytes", "4 KiB"],
+        ),
+    ];
+    for (config, field, words) in cases {
+        let e = t
+            .reject(UploadRequest::from_path(&m).with_transfer_config(config.clone()))
+            .await;
+        assert_invalid(&e, field, &words);
+        let e = VodClient::builder()
+            .with_credential(Credential::new("AKIDx", "k"))
+            .with_transfer_config(config)
+            .build()
+            .unwrap_err();
+        assert_invalid(&e, field, &words);
+    }
 }
 
 #[tokio::test]
-async fn part_size_too_small() {
+async fn a_checkpoint_key_without_a_store_is_refused() {
     let t = Local::new().await;
     let m = t.file("a.mp4", b"bytes");
     let e = t
-        .reject(UploadRequest::from_path(&m).with_part_size(1000))
+        .reject(UploadRequest::from_path(&m).with_checkpoint_key("job-1"))
         .await;
-    assert_invalid(&e, "part_size", &["1000 bytes", "1 MiB"]);
-}
-
-#[tokio::test]
-async fn part_size_too_big() {
-    let t = Local::new().await;
-    let m = t.file("a.mp4", b"bytes");
-    let six_gib = 6 << 30;
-    let e = t
-        .reject(UploadRequest::from_path(&m).with_part_size(six_gib))
-        .await;
-    assert_invalid(&e, "part_size", &[&six_gib.to_string(), "5 GiB"]);
+    assert_invalid(&e, "checkpoint_key", &["job-1", "with_checkpoint"]);
 }
 
 #[tokio::test]
@@ -678,12 +761,7 @@ async fn scripted_pair(
         .with_region("ap-guangzhou")
         .with_vod_endpoint(&vod.endpoint)
         .with_cos_endpoint(&cos.endpoint)
-        .with_transfer_config(
-            tencent_vod::cos::TransferConfig::default()
-                .with_part_size(MIB)
-                .with_multipart_threshold(MIB)
-                .with_trust_missing_crc(true),
-        )
+        .with_transfer_config(parts_of(MIB).with_trust_missing_crc(true))
         .with_retry(retry(3))
         .build()
         .unwrap();
@@ -730,43 +808,76 @@ async fn vod_html_502() {
     );
 }
 
+/// ApplyUpload answers (HTTP 200) that are not usable: `InvalidResponse` naming what is wrong, not retried, and
+/// nothing sent to COS or committed; the temporary credentials they carry never appear in the error.
 #[tokio::test]
-async fn vod_truncated_json() {
-    let (vod, _cos, client) = scripted_pair(
-        || {
-            let full = apply_json(|_| {});
-            canned(200, full[..full.len() / 2].to_vec())
-        },
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    let r = invalid_response(&e);
-    assert!(r.reason.contains("truncated"), "{e}");
-    assert!(!e.to_string().contains("temp-secret"), "{e}");
-    assert_eq!(vod.count("CommitUpload"), 0);
-}
-
-#[tokio::test]
-async fn vod_not_an_envelope() {
-    let (vod, _cos, client) = scripted_pair(
-        || canned(200, r#"{"Result":"ok"}"#),
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    assert!(invalid_response(&e).reason.contains("Response"), "{e}");
-    assert_eq!(
-        vod.count("ApplyUpload"),
-        1,
-        "a 200 that is not an envelope is not retried"
-    );
-}
-
-#[tokio::test]
-async fn vod_error_without_code() {
+async fn unusable_apply_upload_answers_are_invalid_responses() {
+    let truncated = || {
+        let full = apply_json(|_| {});
+        full[..full.len() / 2].to_vec()
+    };
+    let without = |member: &'static str| {
+        apply_json(move |r| {
+            r.as_object_mut().unwrap().remove(member);
+        })
+    };
+    // (what, the answer, a word of the reason)
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated JSON", truncated(), "truncated"),
+        (
+            "not an envelope",
+            br#"{"Result":"ok"}"#.to_vec(),
+            "Response",
+        ),
+        (
+            "an error without a code",
+            br#"{"Response":{"Error":{"Message":"?"},"RequestId":"r-9"}}"#.to_vec(),
+            "Code",
+        ),
+        (
+            "no StorageBucket",
+            without("StorageBucket"),
+            "StorageBucket",
+        ),
+        (
+            "a storage path without its leading slash",
+            apply_json(|r| r["MediaStoragePath"] = "media/a.mp4".into()),
+            "media/a.mp4",
+        ),
+        (
+            "a StorageRegion that is not a region",
+            apply_json(|r| r["StorageRegion"] = "../../etc".into()),
+            "StorageRegion",
+        ),
+        (
+            "an empty VodSessionKey",
+            apply_json(|r| r["VodSessionKey"] = "".into()),
+            "VodSessionKey",
+        ),
+    ];
+    for (what, answer, word) in cases {
+        let (vod, cos, client) = scripted_pair(
+            move || canned(200, answer.clone()),
+            || canned(200, commit_json()),
+            cos_ok,
+        )
+        .await;
+        let e = upload_small(&client).await.unwrap_err();
+        let r = invalid_response(&e);
+        assert_eq!(r.operation, "ApplyUpload", "{what}: {e}");
+        assert!(r.reason.contains(word), "{what}: {e}");
+        assert!(
+            !format!("{e} {e:?}").contains("temp-secret"),
+            "{what}: {e:?}"
+        );
+        assert_eq!(vod.count("ApplyUpload"), 1, "{what}: not retried");
+        assert_eq!(
+            (vod.count("CommitUpload"), cos.seen.lock().unwrap().len()),
+            (0, 0),
+            "{what}"
+        );
+    }
+    // The request id of an error envelope survives even without a code.
     let (_vod, _cos, client) = scripted_pair(
         || {
             canned(
@@ -778,9 +889,10 @@ async fn vod_error_without_code() {
         cos_ok,
     )
     .await;
-    let e = upload_small(&client).await.unwrap_err();
-    assert!(invalid_response(&e).reason.contains("Code"), "{e}");
-    assert_eq!(e.request_id(), Some("r-9"));
+    assert_eq!(
+        upload_small(&client).await.unwrap_err().request_id(),
+        Some("r-9")
+    );
 }
 
 #[tokio::test]
@@ -831,76 +943,6 @@ async fn vod_oversized_body_is_refused() {
     .await;
     let e = upload_small(&client).await.unwrap_err();
     assert!(invalid_response(&e).reason.contains("limit"), "{e}");
-}
-
-#[tokio::test]
-async fn vod_missing_storage_bucket() {
-    let (vod, cos, client) = scripted_pair(
-        || {
-            canned(
-                200,
-                apply_json(|r| {
-                    r.as_object_mut().unwrap().remove("StorageBucket");
-                }),
-            )
-        },
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    assert!(invalid_response(&e).reason.contains("StorageBucket"), "{e}");
-    assert!(!format!("{e} {e:?}").contains("temp-secret"), "{e:?}");
-    assert_eq!(
-        (vod.count("CommitUpload"), cos.seen.lock().unwrap().len()),
-        (0, 0)
-    );
-}
-
-#[tokio::test]
-async fn vod_storage_path_without_leading_slash() {
-    let (vod, cos, client) = scripted_pair(
-        || {
-            canned(
-                200,
-                apply_json(|r| r["MediaStoragePath"] = "media/a.mp4".into()),
-            )
-        },
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    let r = invalid_response(&e);
-    assert!(
-        r.reason.contains("MediaStoragePath") && r.reason.contains("media/a.mp4"),
-        "{e}"
-    );
-    assert_eq!(
-        (vod.count("CommitUpload"), cos.seen.lock().unwrap().len()),
-        (0, 0)
-    );
-}
-
-#[tokio::test]
-async fn vod_bad_storage_region_and_empty_session_key() {
-    let (_vod, _cos, client) = scripted_pair(
-        || canned(200, apply_json(|r| r["StorageRegion"] = "../../etc".into())),
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    assert!(invalid_response(&e).reason.contains("StorageRegion"), "{e}");
-
-    let (_vod, _cos, client) = scripted_pair(
-        || canned(200, apply_json(|r| r["VodSessionKey"] = "".into())),
-        || canned(200, commit_json()),
-        cos_ok,
-    )
-    .await;
-    let e = upload_small(&client).await.unwrap_err();
-    assert!(invalid_response(&e).reason.contains("VodSessionKey"), "{e}");
 }
 
 #[tokio::test]

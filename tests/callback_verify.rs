@@ -6,9 +6,10 @@ mod support;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::app::{Receiver, Rejected};
+use tencent_vod::__private::callback_sign;
 use tencent_vod::error::CallbackRejection;
 use tencent_vod::events::{
-    CallbackVerifier, Event, EventMode, ModifyEventConfigRequest, PullEventsRequest, callback_sign,
+    CallbackVerifier, Event, EventMode, ModifyEventConfigRequest, PullEventsRequest,
     parse_callback_verified,
 };
 use tencent_vod::{Error, UploadRequest, VodClient};

@@ -7,10 +7,11 @@ use support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use tencent_vod::CancellationToken;
+use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::{Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-use tokio_util::sync::CancellationToken;
 
 fn total_requests(server: &MockServer) -> u64 {
     server.stats().counts.values().sum()
@@ -41,7 +42,9 @@ async fn cancel_mid_multipart_aborts_and_never_commits() {
             UploadRequest::from_path(&path)
                 .with_cancellation(token.clone())
                 .with_progress(move |p| {
-                    if p.part_done.is_some() && d.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                    if matches!(p.event, ProgressEvent::PartDone { .. })
+                        && d.fetch_add(1, Ordering::SeqCst) + 1 == 2
+                    {
                         t.cancel();
                     }
                 }),
@@ -80,18 +83,21 @@ async fn cancel_during_apply_upload_returns_promptly() {
     );
     let path = write(dir.path(), "c.mp4", &data(100_000, 3));
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        t.cancel();
-    });
-    let err = tokio::time::timeout(
-        Duration::from_secs(20),
-        client.upload(UploadRequest::from_path(&path).with_cancellation(token)),
-    )
+    let upload = client.upload(UploadRequest::from_path(&path).with_cancellation(token.clone()));
+    // Cancelled once ApplyUpload has reached the server (and is held there).
+    let cancel = async {
+        eventually("ApplyUpload to arrive", Duration::from_secs(20), || {
+            server.count("ApplyUpload") == 1
+        })
+        .await;
+        token.cancel();
+    };
+    let (result, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(upload, cancel)
+    })
     .await
-    .expect("cancellation must not wait for the 30 s ApplyUpload")
-    .unwrap_err();
+    .expect("cancellation must not wait for the 30 s ApplyUpload");
+    let err = result.unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(server.count("PutObject"), 0);
     assert_eq!(server.count("CommitUpload"), 0);
@@ -137,7 +143,7 @@ async fn dropping_the_future_stops_every_request() {
     let first_part = Arc::new(tokio::sync::Notify::new());
     let n = first_part.clone();
     let upload = client.upload(UploadRequest::from_path(&path).with_progress(move |p| {
-        if p.part_done.is_some() {
+        if matches!(p.event, ProgressEvent::PartDone { .. }) {
             n.notify_one();
         }
     }));
@@ -168,7 +174,7 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
         UploadRequest::from_path(&a)
             .with_cancellation(child_a)
             .with_progress(move |p| {
-                if p.part_done.is_some() {
+                if matches!(p.event, ProgressEvent::PartDone { .. }) {
                     t.cancel();
                 }
             }),
@@ -184,17 +190,23 @@ async fn cancelling_one_upload_leaves_a_parallel_one_alone() {
 #[tokio::test]
 async fn upload_handle_cancel_and_join() {
     let (server, client, dir) = setup_with_concurrency(2).await;
+    // 10 parts, 2 in flight, each held 2 s by the mock: the cancel below lands while most parts are unsent even
+    // when this thread is starved for seconds on a loaded machine (with 300 ms the whole upload could finish
+    // before the cancel, leaving nothing to abort).
     server.add_fault(
         FaultRule::new(Target::Cos(CosOperation::UploadPart))
             .every(1)
-            .fault(Fault::Delay(Duration::from_millis(300))),
+            .fault(Fault::Delay(Duration::from_secs(2))),
     );
     let path = write(dir.path(), "h.mp4", &data((10 * MIB) as usize, 8));
     let handle = client.start_upload(UploadRequest::from_path(&path));
     let mut watch = handle.progress_watch();
     tokio::time::timeout(
         Duration::from_secs(30),
-        watch.wait_for(|p| p.as_ref().is_some_and(|p| p.part_done.is_some())),
+        watch.wait_for(|p| {
+            p.as_ref()
+                .is_some_and(|p| matches!(p.event, ProgressEvent::PartDone { .. }))
+        }),
     )
     .await
     .expect("a part completes")
@@ -218,16 +230,14 @@ async fn upload_handle_success_reports_final_progress() {
     assert_eq!(out.0.bytes_sent, bytes.len() as u64);
     let last = out.1.expect("progress reported");
     assert_eq!(last.bytes_sent, bytes.len() as u64);
-    assert_eq!(last.total_bytes, bytes.len() as u64);
+    assert_eq!(last.total, Some(bytes.len() as u64));
+    assert_eq!(last.event, ProgressEvent::ObjectDone);
     assert_eq!(server.commits().len(), 1);
 }
 
 async fn handle_join(
-    handle: tencent_vod::upload::UploadHandle,
-) -> (
-    tencent_vod::UploadOutcome,
-    Option<tencent_vod::UploadProgress>,
-) {
+    handle: tencent_vod::UploadHandle,
+) -> (tencent_vod::UploadOutcome, Option<tencent_vod::Progress>) {
     let watch = handle.progress_watch();
     let out = handle.join().await.unwrap();
     let last = watch.borrow().clone();

@@ -5,8 +5,8 @@ mod support;
 
 use support::*;
 
+use tencent_vod::Clock;
 use tencent_vod::UploadRequest;
-use tencent_vod::transport::Clock;
 use tencent_vod_mock::MockServer;
 
 const SINGLE: usize = 100 * 1024 + 1;

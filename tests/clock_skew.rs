@@ -61,8 +61,7 @@ async fn skewed_host_uploads_after_one_corrected_retry() {
                     .client_builder()
                     .with_clock(clock)
                     .with_sign_method(sign)
-                    .with_part_size(MIB)
-                    .with_multipart_threshold(MIB)
+                    .with_transfer_config(parts_of(MIB))
                     .with_retry(retry(3))
                     .build()
                     .unwrap();
@@ -211,9 +210,13 @@ async fn credentials_are_never_used_past_their_server_time_expiry() {
             .with_clock(clock.with_skew_correction(correct))
             .build()
             .unwrap();
-        cos.put_object("a.bin", data(10, 5).into())
-            .await
-            .expect("first PUT, credentials valid");
+        cos.upload(
+            "a.bin",
+            UploadSource::bytes(data(10, 5)),
+            UploadOptions::default(),
+        )
+        .await
+        .expect("first PUT, credentials valid");
         // Ten minutes and a second pass on both sides.
         shift.fetch_add(601, Ordering::SeqCst);
         server.set_clock_offset(601);

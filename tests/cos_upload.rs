@@ -2,17 +2,18 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::cos::*;
 use support::*;
+use tencent_vod::__private::crc64;
+use tencent_vod::CancellationToken;
 use tencent_vod::Error;
 use tencent_vod::cos::{
-    CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UploadOptions, UploadSource, crc64,
+    CompletedPart, ConcurrencyBudget, CosClient, ResumeState, UnfinishedUploadPolicy,
+    UploadOptions, UploadSource,
 };
 use tencent_vod::error::CosOperation;
 use tencent_vod_mock::{Fault, FaultRule, Target};
-use tokio_util::sync::CancellationToken;
 
 fn part_fault(fault: Fault) -> FaultRule {
     FaultRule::new(Target::Cos(CosOperation::UploadPart)).fault(fault)
@@ -74,8 +75,6 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     let file = write_temp(&body);
     // The first part request is held back, so later parts finish first.
     server.add_fault(part_fault(Fault::Delay(Duration::from_millis(1500))).nth(1));
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let o = order.clone();
     let rec = Recorder::default();
     let out = cos
         .upload(
@@ -83,11 +82,7 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
             UploadSource::path(file.path()),
             UploadOptions::default()
                 .with_config(tiny().with_concurrency(4))
-                .with_progress(rec.progress())
-                .with_on_part_complete(Arc::new(move |id: &str, p: &CompletedPart| {
-                    assert!(!id.is_empty());
-                    o.lock().unwrap().push(p.number)
-                })),
+                .with_progress(rec.progress()),
         )
         .await
         .unwrap();
@@ -95,7 +90,12 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     assert_eq!(out.size, len as u64);
     assert_eq!(out.crc64, crc64(&body));
     assert!(out.upload_id.is_some());
-    let order = order.lock().unwrap().clone();
+    let done = rec.parts_done();
+    assert!(
+        done.iter()
+            .all(|(id, _)| Some(id) == out.upload_id.as_ref())
+    );
+    let order: Vec<u32> = done.iter().map(|(_, n)| *n).collect();
     let mut sorted = order.clone();
     sorted.sort();
     assert_eq!(sorted, (1..=10).collect::<Vec<_>>());
@@ -303,8 +303,23 @@ async fn a_part_failing_once_is_retried_and_progress_rolls_back() {
     assert_eq!(server.count("UploadPart"), 7);
     assert_eq!(server.object_bytes(&bucket, "retry.bin").unwrap(), body);
     rec.assert_exact(len as u64);
-    let done: Vec<u32> = rec.events().iter().filter_map(|e| e.part_done).collect();
-    assert_eq!(done.len(), 5);
+    assert_eq!(rec.parts_done().len(), 5);
+    // Both failed part requests were sent again, and reported.
+    let events = rec.events();
+    let retried: Vec<_> = events
+        .iter()
+        .filter_map(|p| match p.event {
+            tencent_vod::ProgressEvent::Retrying { part } => Some(part),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    assert!(
+        retried
+            .iter()
+            .all(|p| p.is_some_and(|n| (1..=5).contains(&n)))
+    );
+    assert_eq!(events.last().unwrap().retries, 2);
 }
 
 #[tokio::test]
@@ -435,8 +450,7 @@ async fn expired_credentials_fail_fast_without_a_request() {
             "{e}"
         );
     }
-    let e = cos
-        .put_object("k", bytes::Bytes::from_static(b"x"))
+    let e = tencent_vod::__private::put_object(&cos, "k", bytes::Bytes::from_static(b"x"))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::CredentialsExpired { .. }));
@@ -473,40 +487,67 @@ async fn complete_answering_200_with_an_error_body_is_an_error() {
 }
 
 #[tokio::test]
-async fn cancellation_aborts_unless_kept() {
-    let server = server().await;
-    let (cos, _) = client(&server);
-    server.add_fault(part_fault(Fault::Delay(Duration::from_secs(30))));
-    for keep in [false, true] {
+async fn unfinished_upload_policy_decides_abort_or_keep() {
+    use UnfinishedUploadPolicy::*;
+    // (policy, stopped by a cancellation (else by a part failing for good), multipart upload kept)
+    let cases = [
+        (Abort, true, false),
+        (Abort, false, false),
+        (KeepIfCancelled, true, true),
+        (KeepIfCancelled, false, false),
+        (Keep, true, true),
+        (Keep, false, true),
+    ];
+    for (i, (policy, cancel, kept)) in cases.into_iter().enumerate() {
+        let server = server().await;
+        let (cos, bucket) = client(&server);
+        let fault = if cancel {
+            Fault::Delay(Duration::from_secs(30))
+        } else {
+            Fault::CosError {
+                status: 403,
+                code: "AccessDenied".into(),
+            }
+        };
+        server.add_fault(part_fault(fault));
         let token = CancellationToken::new();
         let t = token.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            t.cancel();
-        });
+        let key = format!("policy-{i}.bin");
         let started = std::time::Instant::now();
         let e = cos
             .upload(
-                "cancel.bin",
+                &key,
                 UploadSource::bytes(data((PART * 4) as usize, 13)),
                 UploadOptions::default()
                     .with_config(tiny())
                     .with_cancellation(token)
-                    .with_keep_upload_on_cancel(keep),
+                    .with_unfinished_upload_policy(policy)
+                    // Cancelled once part bytes are on the wire (the parts themselves never answer in time).
+                    .with_progress(move |p| {
+                        if cancel && p.bytes_sent > 0 {
+                            t.cancel();
+                        }
+                    }),
             )
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Cancelled), "{e}");
-        assert!(started.elapsed() < Duration::from_secs(25));
-        let open = server.multipart_uploads();
-        if keep {
-            assert_eq!(open.len(), 1, "kept for resume");
+        let case = format!("{policy:?}, cancelled {cancel}: {e}");
+        if cancel {
+            assert!(matches!(e, Error::Cancelled), "{case}");
+            assert!(started.elapsed() < Duration::from_secs(25), "{case}");
         } else {
-            assert!(open.is_empty());
-            assert_eq!(server.count("AbortMultipartUpload"), 1);
+            assert_eq!(e.code(), Some("AccessDenied"), "{case}");
+        }
+        let open = server.multipart_uploads();
+        if kept {
+            assert_eq!(open.len(), 1, "{case}");
+            assert_eq!((&open[0].0, &open[0].1), (&bucket, &key), "{case}");
+            assert_eq!(server.count("AbortMultipartUpload"), 0, "{case}");
+        } else {
+            assert!(open.is_empty(), "{case}");
+            assert_eq!(server.count("AbortMultipartUpload"), 1, "{case}");
         }
     }
-    assert_eq!(server.count("AbortMultipartUpload"), 1);
 }
 
 #[tokio::test]
@@ -515,11 +556,9 @@ async fn resume_uploads_only_missing_parts() {
     let (cos, bucket) = client(&server);
     let body = bytes::Bytes::from(data((PART * 5 + 77) as usize, 14));
     let key = "resume/video.mp4";
-    let id = cos
-        .initiate_multipart_upload(key, None)
+    let id = tencent_vod::__private::initiate_multipart_upload(&cos, key)
         .await
-        .unwrap()
-        .upload_id;
+        .unwrap();
     let slice = |n: u64| {
         let start = ((n - 1) * PART) as usize;
         body.slice(start..(start + PART as usize).min(body.len()))
@@ -527,10 +566,12 @@ async fn resume_uploads_only_missing_parts() {
     let mut recorded = Vec::new();
     for n in [1u32, 3, 4] {
         let part = slice(n as u64);
-        let out = cos.upload_part(key, &id, n, part.clone()).await.unwrap();
+        let etag = tencent_vod::__private::upload_part(&cos, key, &id, n, part.clone())
+            .await
+            .unwrap();
         recorded.push(CompletedPart {
             number: n,
-            etag: out.etag,
+            etag,
             crc64: crc64(&part),
             size: part.len() as u64,
         });
@@ -538,8 +579,6 @@ async fn resume_uploads_only_missing_parts() {
     // A checkpoint entry COS does not hold (wrong ETag) is re-sent.
     recorded[2].etag = "\"0000\"".into();
     let parts_before = server.count("UploadPart");
-    let persisted = Arc::new(Mutex::new(Vec::new()));
-    let p = persisted.clone();
     let rec = Recorder::default();
     let out = cos
         .upload(
@@ -551,10 +590,7 @@ async fn resume_uploads_only_missing_parts() {
                 .with_resume(ResumeState {
                     upload_id: id.clone(),
                     completed_parts: recorded,
-                })
-                .with_on_part_complete(Arc::new(move |uid: &str, cp: &CompletedPart| {
-                    p.lock().unwrap().push((uid.to_string(), cp.number))
-                })),
+                }),
         )
         .await
         .unwrap();
@@ -565,10 +601,11 @@ async fn resume_uploads_only_missing_parts() {
     assert_eq!(server.count("InitiateMultipartUpload"), 1);
     // Parts 2, 4 (bad checkpoint), 5 and 6.
     assert_eq!(server.count("UploadPart") - parts_before, 4);
-    let mut sent: Vec<u32> = persisted.lock().unwrap().iter().map(|(_, n)| *n).collect();
+    let persisted = rec.parts_done();
+    let mut sent: Vec<u32> = persisted.iter().map(|(_, n)| *n).collect();
     sent.sort();
     assert_eq!(sent, vec![2, 4, 5, 6]);
-    assert!(persisted.lock().unwrap().iter().all(|(u, _)| u == &id));
+    assert!(persisted.iter().all(|(u, _)| u == &id));
     assert_eq!(server.object_bytes(&bucket, key).unwrap(), body.to_vec());
     rec.assert_exact(body.len() as u64);
 }

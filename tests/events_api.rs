@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tencent_vod::__private::{find_procedure_task_id_with, wait_for_task_with};
 use tencent_vod::events::{
     DescribeTaskDetailResponse, DescribeTasksRequest, DescribeTasksResponse, EventPoller,
-    TaskStatus, WaitOptions, find_procedure_task_id_with, wait_for_task_with,
+    TaskStatus, WaitOptions,
 };
 use tencent_vod::{Credential, Error, RetryConfig, VodClient};
 

@@ -37,8 +37,7 @@ impl Harness {
         let server = b.start().await.expect("mock starts");
         let client = server
             .client_builder()
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
+            .with_transfer_config(parts_of(MIB))
             .with_retry(retry(3))
             .build()
             .expect("client builds");
@@ -243,10 +242,10 @@ async fn checkpointed_rerun_after_a_lost_commit_never_uploads_again() {
         .await;
         let media = data(MULTI, 5);
         let store = MemoryCheckpointStore::new();
-        let key = Some("job-1".to_string());
         let req = || {
             h.request(&media, None)
-                .with_checkpoint(store.clone(), key.clone())
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-1")
         };
         let e = h.run(req()).await.unwrap_err();
         assert!(matches!(e, Error::CommitOutcomeUnknown(_)), "{case}: {e:?}");
@@ -293,7 +292,8 @@ async fn committed_checkpoint_answers_without_uploading() {
     let store = FailingDelete(MemoryCheckpointStore::new());
     let req = || {
         h.request(&media, None)
-            .with_checkpoint(store.clone(), Some("job-2".into()))
+            .with_checkpoint(store.clone())
+            .with_checkpoint_key("job-2")
     };
     let first = h.run(req()).await.expect("first run");
     let cp = store.0.get("job-2").expect("kept: delete failed");
@@ -419,11 +419,10 @@ async fn cos_client_complete_and_abort_with_lost_answers() {
         Target::Cos(CosOperation::AbortMultipartUpload),
         Fault::DropAfterProcessing,
     ));
-    let init = cos
-        .initiate_multipart_upload("dir/aborted.bin", None)
+    let upload_id = tencent_vod::__private::initiate_multipart_upload(&cos, "dir/aborted.bin")
         .await
         .expect("initiate");
-    abort_ok(&cos, "dir/aborted.bin", &init.upload_id).await;
+    abort_ok(&cos, "dir/aborted.bin", &upload_id).await;
     assert!(server.multipart_uploads().is_empty());
     assert_eq!(server.count("AbortMultipartUpload"), 2);
 }

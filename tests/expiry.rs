@@ -13,9 +13,7 @@ use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 async fn client_for(server: &MockServer, part: u64) -> VodClient {
     server
         .client_builder()
-        .with_part_size(part)
-        .with_multipart_threshold(part)
-        .with_concurrency(1)
+        .with_transfer_config(support::parts_of(part).with_concurrency(1))
         .build()
         .unwrap()
 }
@@ -135,7 +133,8 @@ async fn expiry_restart_replaces_the_checkpoint() {
         .upload(
             UploadRequest::from_path(&path)
                 .with_cover_path(&cover_path)
-                .with_checkpoint(store.clone(), Some("exp".into())),
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("exp"),
         )
         .await
         .unwrap();

@@ -45,9 +45,7 @@ impl Harness {
         let server = b.start().await.expect("mock starts");
         let mut cb = server
             .client_builder()
-            .with_part_size(MIB as u64)
-            .with_multipart_threshold(MIB as u64)
-            .with_concurrency(3)
+            .with_transfer_config(parts_of(MIB as u64).with_concurrency(3))
             .with_retry(retry(MAX_RETRIES));
         if let Some(t) = read_timeout {
             cb = cb.with_read_timeout(t);

@@ -6,8 +6,8 @@ use base64::Engine as _;
 use std::time::Duration;
 use support::raw::*;
 use support::*;
+use tencent_vod::__private::crc64_combine;
 use tencent_vod::Credential;
-use tencent_vod::cos::crc64_combine;
 use tencent_vod_mock::MockServer;
 
 type R = Result<(), Box<dyn std::error::Error>>;

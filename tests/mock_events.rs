@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::eventually;
 use support::raw::*;
 use tencent_vod::events::{
     ConfirmEventsRequest, ConfirmEventsResponse, DescribeTasksRequest, Event, EventContent,
@@ -69,6 +70,14 @@ async fn pull(api: &VodApi, sub_app_id: Option<u64>) -> tencent_vod::Result<Vec<
         req = req.with_sub_app_id(id);
     }
     api.pull_events(&req).await
+}
+
+/// Waits until no pending event is leased any more (the confirm timeout has passed since it was pulled).
+async fn lease_lapsed(server: &MockServer) {
+    eventually("the lease to lapse", LEASE * 10, || {
+        server.events_pending().iter().all(|e| e.handle.is_none())
+    })
+    .await;
 }
 
 fn handle_of(ev: &EventContent) -> String {
@@ -241,7 +250,7 @@ async fn unconfirmed_events_are_redelivered_with_a_new_handle() -> R {
     assert_eq!(first.len(), 1);
     let h1 = handle_of(&first[0]);
     // Past the confirm timeout the event is pullable again, with a new handle.
-    tokio::time::sleep(LEASE * 3 / 2).await;
+    lease_lapsed(&server).await;
     let second = pull(api, None).await?;
     assert_eq!(second.len(), 1, "redelivered after the confirm timeout");
     assert_eq!(second[0].file_id(), Some(up.file_id.as_str()));
@@ -747,7 +756,7 @@ async fn event_poller_gets_declined_events_again_after_the_timeout() -> R {
     let up = upload(&server, &client, ApplyUploadRequest::new("mp4"), 10).await?;
     let poller = client.event_poller();
     assert_eq!(poller.poll_once(|_| async { false }).await?.declined, 1);
-    tokio::time::sleep(LEASE * 3 / 2).await;
+    lease_lapsed(&server).await;
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let g = got.clone();
     let stats = poller
@@ -775,7 +784,10 @@ async fn pull_waits_for_an_event_up_to_the_pull_wait() -> R {
     let client = server.client_builder().build()?;
     let api = client.api().clone();
     let pulling = tokio::spawn(async move { pull(&api, None).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("the long poll to arrive", Duration::from_secs(10), || {
+        server.count("PullEvents") == 1
+    })
+    .await;
     let up = upload(&server, &client, ApplyUploadRequest::new("mp4"), 10).await?;
     let events = tokio::time::timeout(Duration::from_secs(30), pulling).await???;
     assert_eq!(events.len(), 1);

@@ -4,7 +4,8 @@ mod support;
 
 use support::raw::*;
 use support::*;
-use tencent_vod::sign::{SignMethod, v1};
+use tencent_vod::__private::v1;
+use tencent_vod::SignMethod;
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, ParseStreamingManifestRequest};
 use tencent_vod::{Credential, RetryConfig};
 use tencent_vod_mock::MockServer;

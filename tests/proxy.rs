@@ -55,9 +55,7 @@ async fn upload_through_a_proxy_https_and_http() {
         let client = server
             .client_builder()
             .with_proxy(proxy.url())
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
-            .with_concurrency(3)
+            .with_transfer_config(parts_of(MIB).with_concurrency(3))
             .build()
             .unwrap();
         upload_and_check(&server, &client).await;
@@ -105,8 +103,7 @@ async fn proxy_basic_authentication() {
         let client = server
             .client_builder()
             .with_proxy(proxy.url_with_auth(user, password))
-            .with_part_size(MIB)
-            .with_multipart_threshold(MIB)
+            .with_transfer_config(parts_of(MIB))
             .build()
             .unwrap();
         upload_and_check(&server, &client).await;
@@ -250,9 +247,7 @@ async fn unreachable_proxy_and_bypass() {
         .client_builder()
         .with_proxy(&dead)
         .with_proxy_bypass("localhost, 127.0.0.0/8")
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB)
-        .with_concurrency(3)
+        .with_transfer_config(parts_of(MIB).with_concurrency(3))
         .build()
         .unwrap();
     upload_and_check(&server, &client).await;

@@ -2,11 +2,14 @@
 
 mod support;
 
+use std::time::Duration;
 use support::*;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use tencent_vod::CancellationToken;
+use tencent_vod::ProgressEvent;
 use tencent_vod::error::CosOperation;
 use tencent_vod::upload::{
     CHECKPOINT_VERSION, Checkpoint, CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore,
@@ -14,7 +17,6 @@ use tencent_vod::upload::{
 use tencent_vod::vod::CommitUploadRequest;
 use tencent_vod::{Error, UploadRequest, VodClient};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
-use tokio_util::sync::CancellationToken;
 
 const PARTS: u64 = 6;
 
@@ -74,7 +76,7 @@ async fn failed_upload_resumes_with_only_the_missing_parts() {
 
     server.add_fault(part_fault(4));
     let err = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"), "{err}");
@@ -119,7 +121,7 @@ async fn failed_upload_resumes_with_only_the_missing_parts() {
     let sent_before = server.count("UploadPart");
     assert_eq!(sent_before, 4);
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("UploadPart") - sent_before, 3);
@@ -147,10 +149,13 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
     let err = client
         .upload(
             UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone(), Some("job-42".into()))
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-42")
                 .with_cancellation(token.clone())
                 .with_progress(move |p| {
-                    if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                    if matches!(p.event, ProgressEvent::PartDone { .. })
+                        && n.fetch_add(1, Ordering::SeqCst) + 1 == 2
+                    {
                         t.cancel();
                     }
                 }),
@@ -168,7 +173,9 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
 
     let out = client
         .upload(
-            UploadRequest::from_path(&path).with_checkpoint(store.clone(), Some("job-42".into())),
+            UploadRequest::from_path(&path)
+                .with_checkpoint(store.clone())
+                .with_checkpoint_key("job-42"),
         )
         .await
         .unwrap();
@@ -188,7 +195,7 @@ async fn failed_run(server: &MockServer, client: &VodClient, path: &Path) -> Mem
     let store = MemoryCheckpointStore::new();
     server.add_fault(part_fault(4));
     client
-        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     server.clear_faults();
@@ -209,7 +216,7 @@ async fn modified_source_discards_the_checkpoint() {
     let (buf, _guard) = capture_logs();
     let sent_before = server.count("UploadPart");
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert!(
@@ -246,7 +253,7 @@ async fn expiring_credentials_in_checkpoint_discard_it() {
     store.put(&key, cp);
 
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("ApplyUpload"), 2);
@@ -275,8 +282,8 @@ async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
     client
         .upload(
             UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone(), None)
-                .with_credential_margin(std::time::Duration::from_secs(30)),
+                .with_checkpoint(store.clone())
+                .with_credential_margin(Duration::from_secs(30)),
         )
         .await
         .unwrap();
@@ -297,7 +304,7 @@ async fn uploaded_but_not_committed(
             .fault(Fault::VodError("FailedOperation".into())),
     );
     let err = client
-        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("FailedOperation"), "{err}");
@@ -315,7 +322,7 @@ async fn completed_objects_are_checked_with_head_and_only_committed() {
     let store = uploaded_but_not_committed(&server, &client, &path).await;
     let sent = server.count("UploadPart");
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("UploadPart"), sent, "nothing re-sent");
@@ -346,7 +353,7 @@ async fn already_committed_session_is_found_not_uploaded_again() {
 
     // VOD refuses the committed session; its media is in the library: that is the outcome, nothing is uploaded.
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(out.file_id, first.file_id);
@@ -376,7 +383,7 @@ async fn refused_session_whose_media_is_not_in_the_library_starts_over() {
             )),
     );
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("SearchMedia"), 1);
@@ -404,8 +411,8 @@ async fn checkpoint_recording_a_commit_attempt_is_reconciled_never_uploaded() {
     let e = client
         .upload(
             UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone(), None)
-                .with_commit_reconcile_timeout(std::time::Duration::ZERO),
+                .with_checkpoint(store.clone())
+                .with_commit_reconcile_timeout(Duration::ZERO),
         )
         .await
         .unwrap_err();
@@ -427,7 +434,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
     let store = JsonFileCheckpointStore::new(&store_dir);
     server.add_fault(part_fault(2));
     client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap_err();
     server.clear_faults();
@@ -437,7 +444,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
 
     let (buf, _guard) = capture_logs();
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     let text = logs(&buf);
@@ -496,9 +503,7 @@ async fn checkpoint_is_ignored_for_bytes_sources() {
     let bytes = data((2 * MIB) as usize, 18);
     let store = MemoryCheckpointStore::new();
     let out = client
-        .upload(
-            UploadRequest::from_bytes(bytes.clone(), "mp4").with_checkpoint(store.clone(), None),
-        )
+        .upload(UploadRequest::from_bytes(bytes.clone(), "mp4").with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert!(store.is_empty());
@@ -521,7 +526,7 @@ async fn checkpointed_upload_with_cover_resumes() {
     let req = || {
         UploadRequest::from_path(&path)
             .with_cover_path(&cover_path)
-            .with_checkpoint(store.clone(), None)
+            .with_checkpoint(store.clone())
     };
     client.upload(req()).await.unwrap_err();
     server.clear_faults();
@@ -554,9 +559,11 @@ async fn dropped_upload_resumes_like_a_killed_process() {
     let (n, r) = (parts.clone(), reached.clone());
     let upload = client.upload(
         UploadRequest::from_path(&path)
-            .with_checkpoint(store.clone(), None)
+            .with_checkpoint(store.clone())
             .with_progress(move |p| {
-                if p.part_done.is_some() && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3 {
+                if matches!(p.event, ProgressEvent::PartDone { .. })
+                    && n.fetch_add(1, Ordering::SeqCst) + 1 >= 3
+                {
                     r.notify_one();
                 }
             }),
@@ -565,18 +572,36 @@ async fn dropped_upload_resumes_like_a_killed_process() {
         res = upload => panic!("should still be running: {res:?}"),
         _ = reached.notified() => {}
     }
-    // "Killed": the future is gone; let a save already handed to the blocking pool land.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let files = json_files(&store_dir);
-    assert_eq!(files.len(), 1);
-    let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    // "Killed": the future is gone, but a save already handed to the blocking pool still lands: wait until the
+    // file holds a verified part and has stopped changing.
+    let saved = || -> Option<Vec<u8>> {
+        let files = json_files(&store_dir);
+        let raw = std::fs::read(files.first()?).ok()?;
+        let cp: Checkpoint = serde_json::from_slice(&raw).ok()?;
+        (!cp.objects[0].parts.is_empty()).then_some(raw)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = None;
+    let raw = loop {
+        let now = saved();
+        if let Some(raw) = now.as_ref().filter(|_| now == last) {
+            break raw.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no settled checkpoint"
+        );
+        last = now;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(json_files(&store_dir).len(), 1);
+    let cp: Checkpoint = serde_json::from_slice(&raw).unwrap();
     let recorded = cp.objects[0].parts.len() as u64;
-    assert!(recorded >= 1, "{cp:?}");
     assert_eq!(server.count("CommitUpload"), 0);
     let first = server.count("UploadPart");
 
     let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone(), None))
+        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
         .await
         .unwrap();
     assert_eq!(server.count("ListParts"), 1);

@@ -65,7 +65,7 @@ fn forbidden(servers: &[&VodServer]) -> Vec<String> {
                 if let Some((_, sig)) = m.rsplit_once("Signature=") {
                     out.push(sig.to_string());
                 }
-                out.push(tencent_vod::sign::v1::encode(&m));
+                out.push(tencent_vod::__private::v1::encode(&m));
                 out.push(m);
             }
         }

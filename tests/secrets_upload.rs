@@ -11,9 +11,10 @@ use support::*;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use tencent_vod::__private::parse_envelope;
 use tencent_vod::cos::CosClient;
 use tencent_vod::error::CosOperation;
-use tencent_vod::vod::{ApplyUploadRequest, parse_envelope};
+use tencent_vod::vod::ApplyUploadRequest;
 use tencent_vod::{Credential, Error, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -144,8 +145,7 @@ async fn full_upload_logs_and_debug_leak_nothing() {
     let server = server().await;
     let builder = server
         .client_builder()
-        .with_part_size(MIB as u64)
-        .with_multipart_threshold(MIB as u64)
+        .with_transfer_config(parts_of(MIB as u64))
         .with_retry(retry(2));
     let builder_debug = format!("{builder:?}");
     let client = builder.build().unwrap();
@@ -261,8 +261,7 @@ async fn every_error_path_leaks_nothing() {
     let base = || {
         server
             .client_builder()
-            .with_part_size(MIB as u64)
-            .with_multipart_threshold(MIB as u64)
+            .with_transfer_config(parts_of(MIB as u64))
             .with_retry(retry(2))
     };
     let mut errors: Vec<(&str, Error)> = Vec::new();

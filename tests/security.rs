@@ -31,8 +31,7 @@ async fn server_with(faults: Vec<FaultRule>) -> MockServer {
 }
 
 fn transfer() -> TransferConfig {
-    TransferConfig::default()
-        .with_min_part_size_unchecked(1)
+    tencent_vod::__private::with_min_part_size_unchecked(TransferConfig::default(), 1)
         .with_part_size(PART)
         .with_multipart_threshold(PART)
         .with_chunk_size(4096)

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use tencent_vod::sign::{cos, tc3, v1};
+use tencent_vod::__private::{cos_sign as cos, tc3, v1};
 
 /// `(label, parsed JSON)` for each vector file present; the committed copy is always first.
 fn vector_files() -> Vec<(PathBuf, Value)> {

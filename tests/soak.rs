@@ -73,9 +73,7 @@ async fn hundred_uploads_under_random_faults() {
         .with_max_backoff(Duration::from_millis(50));
     let client = server
         .client_builder()
-        .with_part_size(MIB as u64)
-        .with_multipart_threshold(MIB as u64)
-        .with_concurrency(2)
+        .with_transfer_config(support::parts_of(MIB as u64).with_concurrency(2))
         .with_retry(retry)
         .build()
         .expect("client builds");

@@ -27,9 +27,7 @@ async fn full_upload_over_https() {
     assert!(server.cos_endpoint().starts_with("https://"));
     let client = server
         .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB)
-        .with_concurrency(4)
+        .with_transfer_config(parts_of(MIB).with_concurrency(4))
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -104,7 +102,11 @@ async fn standalone_cos_client_over_https() {
         .build()
         .unwrap();
     from_file
-        .put_object("tls/small.bin", bytes::Bytes::from_static(b"hello"))
+        .upload(
+            "tls/small.bin",
+            UploadSource::bytes(&b"hello"[..]),
+            UploadOptions::default(),
+        )
         .await
         .unwrap();
 }
@@ -195,7 +197,11 @@ async fn untrusted_certificates_are_typed_errors_and_not_retried() {
         .build()
         .unwrap();
     let e = cos
-        .put_object("k/v.bin", bytes::Bytes::from_static(b"x"))
+        .upload(
+            "k/v.bin",
+            UploadSource::bytes(&b"x"[..]),
+            UploadOptions::default(),
+        )
         .await
         .unwrap_err();
     let Error::Tls(t) = &e else {

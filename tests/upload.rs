@@ -6,7 +6,7 @@ use support::*;
 
 use std::sync::{Arc, Mutex};
 use tencent_vod::error::CosOperation;
-use tencent_vod::{Error, SignMethod, UploadRequest};
+use tencent_vod::{Error, Progress, ProgressEvent, SignMethod, TransferConfig, UploadRequest};
 use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
 
 #[tokio::test]
@@ -48,7 +48,7 @@ async fn multipart_file_with_cover() {
         .upload(
             UploadRequest::from_path(&path)
                 .with_cover_path(&cover_path)
-                .with_concurrency(3),
+                .with_transfer_config(client.transfer_config().clone().with_concurrency(3)),
         )
         .await
         .unwrap();
@@ -233,22 +233,40 @@ async fn progress_ends_exactly_at_total() {
     let cover = data(5000, 10);
     let path = write(dir.path(), "p.mp4", &bytes);
     let cpath = write(dir.path(), "p.jpg", &cover);
-    let seen: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let s2 = seen.clone();
     let out = client
         .upload(
             UploadRequest::from_path(&path)
                 .with_cover_path(&cpath)
-                .with_progress(move |p| s2.lock().unwrap().push((p.bytes_sent, p.total_bytes))),
+                .with_progress(move |p| s2.lock().unwrap().push(p.clone())),
         )
         .await
         .unwrap();
     let seen = seen.lock().unwrap();
     let total = (bytes.len() + cover.len()) as u64;
     assert!(!seen.is_empty());
-    assert!(seen.iter().all(|&(s, t)| t == total && s <= total));
-    assert_eq!(seen.last().unwrap().0, total);
+    assert!(
+        seen.iter()
+            .all(|p| p.total == Some(total) && p.bytes_sent <= total)
+    );
+    assert!(seen.windows(2).all(|w| w[0].bytes_sent <= w[1].bytes_sent));
+    assert_eq!(seen.last().unwrap().bytes_sent, total);
     assert_eq!(out.bytes_sent, total);
+    // Per object: the media and the cover each end with one ObjectDone at their own size.
+    for (key, size) in [
+        (&out.media_key, bytes.len()),
+        (out.cover_key.as_ref().unwrap(), cover.len()),
+    ] {
+        let done: Vec<&Progress> = seen
+            .iter()
+            .filter(|p| &p.object == key && p.event == ProgressEvent::ObjectDone)
+            .collect();
+        assert_eq!(done.len(), 1, "{key}");
+        assert_eq!(done[0].object_bytes_sent, size as u64);
+        assert_eq!(done[0].object_total, Some(size as u64));
+    }
+    assert!(seen.iter().all(|p| p.retries == 0));
 }
 
 #[tokio::test]
@@ -340,10 +358,15 @@ async fn bad_input_is_rejected_before_any_request() {
             "session_context",
         ),
         (
-            UploadRequest::from_path(&ok).with_concurrency(0),
+            UploadRequest::from_path(&ok)
+                .with_transfer_config(TransferConfig::default().with_concurrency(0)),
             "concurrency",
         ),
-        (UploadRequest::from_path(&ok).with_part_size(1), "part"),
+        (
+            UploadRequest::from_path(&ok)
+                .with_transfer_config(TransferConfig::default().with_part_size(1)),
+            "part",
+        ),
         (
             UploadRequest::from_path(&ok).with_expire_time("tomorrow"),
             "expire_time",

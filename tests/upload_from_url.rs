@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use support::app::{Source, closed_port_url, gen_crc64};
-use tencent_vod::{Error, UploadRequest, VodClient};
+use tencent_vod::{Error, TransferConfig, UploadRequest, VodClient};
 use tencent_vod_mock::MockServer;
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -24,8 +24,11 @@ async fn setup(bench: bool) -> (MockServer, VodClient, Source) {
         .unwrap();
     let client = server
         .client_builder()
-        .with_part_size(PART)
-        .with_concurrency(CONCURRENCY)
+        .with_transfer_config(
+            TransferConfig::default()
+                .with_part_size(PART)
+                .with_concurrency(CONCURRENCY),
+        )
         .build()
         .unwrap();
     (server, client, Source::start().await)

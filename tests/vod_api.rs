@@ -5,8 +5,8 @@ mod support;
 use serde_json::{Value, json};
 use support::loopback_vod::{Canned, Signed, VodServer, apply_upload_response};
 use support::{now, retry};
+use tencent_vod::__private::v1;
 use tencent_vod::error::TransportKind;
-use tencent_vod::sign::v1;
 use tencent_vod::vod::{
     ApplyUploadRequest, CommitUploadRequest, Language, ParseStreamingManifestRequest,
 };

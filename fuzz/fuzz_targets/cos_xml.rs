@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tencent_vod::cos::xml::{
+use tencent_vod::__private::cos_xml::{
     CompleteMultipartUploadResult, InitiateMultipartUploadResult, ListPartsResult, parse_document,
     parse_error_body,
 };
@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_document::<InitiateMultipartUploadResult>(data);
     let _ = parse_document::<CompleteMultipartUploadResult>(data);
     let _ = parse_document::<ListPartsResult>(data);
-    let _ = tencent_vod::error::redact_excerpt(data, 200);
+    let _ = tencent_vod::__private::redact_excerpt(data, 200);
 });

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
-use tencent_vod::manifest::{parse_m3u8, parse_mpd};
+use tencent_vod::__private::manifest::{parse_m3u8, parse_mpd};
 
 fn check(list: Vec<String>) {
     let mut seen = HashSet::new();

@@ -2,9 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tencent_vod::vod::{
-    ApplyUploadResponse, CommitUploadResponse, ParseStreamingManifestResponse, parse_envelope,
-};
+use tencent_vod::__private::parse_envelope;
+use tencent_vod::vod::{ApplyUploadResponse, CommitUploadResponse, ParseStreamingManifestResponse};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the HTTP status so non-200 paths are explored too.

@@ -12,7 +12,8 @@
 
 use crate::client::VodClient;
 use crate::error::{Error, PullFailure, Result};
-use crate::events::{MediaBasicInfo, MediaMetaData, WaitOptions, wait_for_task_with};
+use crate::events::wait::wait_for_task_with;
+use crate::events::{MediaBasicInfo, MediaMetaData, WaitOptions};
 use crate::upload::{MAX_SESSION_CONTEXT, MAX_SOURCE_CONTEXT, MEDIA_TYPES};
 use crate::vod::VodApi;
 use serde::{Deserialize, Serialize};

@@ -8,12 +8,12 @@
 //! cos-go-sdk-v5 `CRC64Combine`), which is how the whole object's CRC is derived from its parts.
 
 /// The reflected CRC-64/XZ (ECMA-182) polynomial.
-pub const CRC64_XZ_POLY_REFLECTED: u64 = 0xC96C_5795_D787_0F42;
+pub(crate) const CRC64_XZ_POLY_REFLECTED: u64 = 0xC96C_5795_D787_0F42;
 
 /// An incremental CRC-64/XZ.
 ///
 /// ```
-/// let mut c = tencent_vod::cos::Crc64::new();
+/// let mut c = tencent_vod::__private::Crc64::new();
 /// c.update(b"1234");
 /// c.update(b"56789");
 /// assert_eq!(c.finish(), 0x995D_C9BB_DF19_39FA);
@@ -140,7 +140,7 @@ fn zeros_operator(mut len: u64) -> [u64; 64] {
 /// The CRC-64/XZ of `A ‖ B` given `crc1 = CRC(A)`, `crc2 = CRC(B)` and `len2 = |B|` (O(log len2)).
 ///
 /// ```
-/// use tencent_vod::cos::{crc64, crc64_combine};
+/// use tencent_vod::__private::{crc64, crc64_combine};
 /// let (a, b) = (b"hello ".as_slice(), b"world".as_slice());
 /// assert_eq!(crc64_combine(crc64(a), crc64(b), b.len() as u64), crc64(b"hello world"));
 /// ```

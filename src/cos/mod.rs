@@ -56,7 +56,7 @@
 //!
 //! # Integrity
 //! The CRC-64/XZ of every part is computed as it streams and compared with `x-cos-hash-crc64ecma`; the object's
-//! CRC is combined from the parts ([`crc64_combine`]) and compared with the one COS reports after Complete (or
+//! CRC is combined from the parts and compared with the one COS reports after Complete (or
 //! PUT). A mismatch fails the upload with [`Error::Integrity`]. When a PUT or Complete answer carries no CRC, the
 //! object is checked with `HEAD Object` (size and CRC-64) and the upload fails if HEAD cannot confirm it
 //! ([`TransferConfig::with_trust_missing_crc`] accepts it unverified instead); a part without the header is covered
@@ -70,32 +70,33 @@
 //! [`CosClientBuilder::with_http_client`] must be built the same way.
 //!
 //! # Retries and failure
-//! Every request goes through [`RetryConfig::run`](crate::RetryConfig::run) and is re-signed on each attempt
-//! (fresh key time, never past the temporary credential's expiry: once it has passed, the request fails with
-//! [`Error::CredentialsExpired`] without being sent). A part failing for good
-//! stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
+//! Every request goes through the crate's retry loop ([`RetryConfig`]) and is re-signed on each attempt (fresh
+//! key time, never past the temporary credential's expiry: once it has passed, the request fails with
+//! [`Error::CredentialsExpired`] without being sent). A part failing for good stops the upload: other parts are cancelled, the multipart upload is aborted (best effort) and the error
 //! names the upload id and the part.
 
-mod crc;
+pub(crate) mod crc;
 mod ops;
-mod plan;
+pub(crate) mod plan;
 mod source;
+mod store;
 mod transfer;
-pub mod xml;
+pub(crate) mod xml;
 
 pub use crate::progress::{Progress, ProgressEvent};
-pub use crc::{CRC64_XZ_POLY_REFLECTED, Crc64, crc64, crc64_combine, crc64_combine_all};
-pub use ops::{CompleteMultipartUploadOutput, HeadObjectOutput, PutObjectOutput, UploadPartOutput};
+pub(crate) use crc::crc64;
+pub use ops::HeadObjectOutput;
+pub(crate) use plan::PartPlan;
 pub use plan::{
     DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
     MAX_CONCURRENCY, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE,
-    PartPlan, TransferConfig, parse_size,
+    TransferConfig, parse_size,
 };
 pub(crate) use source::FileSnapshot;
 pub use source::UploadSource;
 pub use transfer::{
-    CompletedPart, ConcurrencyBudget, PartCompleteCallback, ResumeState, UploadOptions,
-    UploadOutput,
+    BandwidthLimit, CompletedPart, ConcurrencyBudget, ResumeState, UnfinishedUploadPolicy,
+    UploadOptions, UploadOutput,
 };
 pub(crate) use transfer::{OrphanSink, or_cancel};
 
@@ -146,6 +147,44 @@ struct Inner {
 }
 
 /// A client for one COS bucket. Cheap to clone (an `Arc` inside), safe to share across tasks.
+///
+/// [`upload`](Self::upload) is the transfer engine [`VodClient`](crate::VodClient) uses, available for any
+/// bucket: single PUT or concurrent multipart, CRC-64 verified, retried, aborted (or kept, see
+/// [`UnfinishedUploadPolicy`]) on failure. [`head_object`](Self::head_object) checks an object;
+/// [`abort_multipart_upload`](Self::abort_multipart_upload) cleans up an
+/// [orphaned](crate::Error::orphaned_uploads) multipart upload.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let session = mock.create_cos_session(None);
+/// # let (bucket, region) = (session.bucket.clone(), session.region.clone());
+/// # let credential = session.credential.credential();
+/// # let expired_time = session.credential.expired_time;
+/// use tencent_vod::cos::{CosClient, UploadOptions, UploadSource};
+///
+/// // `credential`: temporary credentials (with a token) and their expiry, or a permanent key pair.
+/// let cos = CosClient::builder(&bucket, &region) // e.g. "examplebucket-1250000000", "ap-guangzhou"
+///     .with_credential(credential)
+///     .with_credential_expiry(expired_time)
+/// #   .with_endpoint(mock.cos_endpoint())
+///     .build()?;
+/// let video = vec![7u8; 5 << 20];
+/// let out = cos
+///     .upload(
+///         "videos/launch.mp4",
+///         UploadSource::bytes(video),
+///         UploadOptions::default()
+///             .with_content_type("video/mp4")
+///             .with_progress(|p| eprintln!("{} / {:?}", p.bytes_sent, p.total)),
+///     )
+///     .await?;
+/// assert_eq!(out.size, 5 << 20);
+/// let head = cos.head_object("videos/launch.mp4").await?.expect("uploaded");
+/// assert_eq!((head.size, head.crc64), (out.size, Some(out.crc64)));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct CosClient {
     inner: Arc<Inner>,
@@ -239,7 +278,7 @@ impl CosClient {
     }
 
     /// The URL of an object (with `query` appended, values encoded; valueless parameters as bare names).
-    pub fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
+    pub(crate) fn object_url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
         let wire = signer::object_path_on_wire(key);
         let mut s = match &self.inner.endpoint {
             Endpoint::VirtualHost(base) => {

@@ -1,6 +1,8 @@
 //! The COS object operations (one retried, re-signed request each).
 
 use super::source::{AttemptMeter, PartData};
+use super::store::WriteTarget;
+use super::transfer::Engine;
 use super::xml::{self, CompletePartXml, InitiateMultipartUploadResult, ListedPart, Parsed};
 use super::{CosClient, Ctx, RawResponse, TransferConfig, validate_key};
 use crate::error::{CosOperation, Error, Result};
@@ -16,7 +18,7 @@ pub(crate) const CRC_HEADER: &str = "x-cos-hash-crc64ecma";
 /// What `PUT Object` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PutObjectOutput {
+pub(crate) struct PutObjectOutput {
     /// `ETag` (quotes included), empty if the server sent none.
     pub etag: String,
     /// CRC-64 computed locally over the body sent.
@@ -27,13 +29,10 @@ pub struct PutObjectOutput {
     pub request_id: Option<String>,
 }
 
-/// What `Upload Part` answered.
-pub type UploadPartOutput = PutObjectOutput;
-
 /// What `Complete Multipart Upload` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CompleteMultipartUploadOutput {
+pub(crate) struct CompleteMultipartUploadOutput {
     /// The object's ETag (`"…-N"`).
     pub etag: String,
     /// `<Location>`.
@@ -126,198 +125,106 @@ pub(crate) fn verify_crc(
 }
 
 impl CosClient {
-    /// Verifies a whole object after `PUT Object` or `Complete Multipart Upload`: against the CRC-64 the answer
-    /// carried, or, when it carried none, with `HEAD Object` (size and CRC-64 must both match) unless
-    /// [`TransferConfig::with_trust_missing_crc`] is set. An object that cannot be verified is not counted as
-    /// uploaded.
-    pub(crate) async fn verify_written(
+    /// One attempt of a data write (PUT Object or Upload Part), not retried: reads the data as the body
+    /// streams (a retry reads it again), signs, sends and computes the CRC-64 over the bytes sent; progress is
+    /// reported as bytes go out and rolled back when the attempt fails.
+    pub(crate) async fn write_once(
         &self,
-        cfg: &TransferConfig,
-        ctx: Ctx<'_>,
-        local: u64,
-        size: u64,
-        server: Option<u64>,
-        request_id: Option<String>,
-    ) -> Result<()> {
-        if server.is_some() || !cfg.verify_crc() || cfg.require_crc() || cfg.trust_missing_crc() {
-            return verify_crc(cfg, ctx, local, server, request_id);
-        }
-        tracing::info!(
-            op = %ctx.op,
-            key = ctx.key,
-            "no {CRC_HEADER} in the answer: verifying the object with HEAD Object"
-        );
-        let head_ctx = Ctx {
-            op: CosOperation::HeadObject,
-            ..ctx
-        };
-        let unverifiable = |status: u16, reason: String, request_id: Option<String>| {
-            Error::invalid_response(ctx.op.as_str(), status, reason, b"", request_id)
-        };
-        let Some(head) = self.head_object(ctx.key).await? else {
-            return Err(unverifiable(
-                404,
-                format!(
-                    "{} answered success without {CRC_HEADER}, and HEAD Object finds no object {}",
-                    ctx.op, ctx.key
-                ),
-                request_id,
-            ));
-        };
-        if head.size != size {
-            return Err(unverifiable(
-                200,
-                format!(
-                    "HEAD Object reports {} bytes for {}, but {size} were sent",
-                    head.size, ctx.key
-                ),
-                head.request_id,
-            ));
-        }
-        match head.crc64 {
-            Some(c) => verify_crc(cfg, head_ctx, local, Some(c), head.request_id),
-            None => Err(unverifiable(
-                200,
-                format!(
-                    "neither {} nor HEAD Object reported {CRC_HEADER} for {}: the object cannot be verified \
-                     (TransferConfig::with_trust_missing_crc accepts it unverified)",
-                    ctx.op, ctx.key
-                ),
-                head.request_id,
-            )),
-        }
-    }
-
-    /// Sends a body (PUT Object or Upload Part) with retries; each attempt re-reads the data, re-signs and
-    /// re-computes the CRC; a failed attempt's progress is rolled back.
-    pub(crate) async fn write_data(
-        &self,
-        ctx: Ctx<'_>,
-        query: &[(&str, &str)],
+        target: WriteTarget<'_>,
         data: &PartData,
-        cfg: &TransferConfig,
-        content_type: Option<&str>,
+        md5: Option<&str>,
+        chunk_size: usize,
         tracker: Option<&Arc<ProgressTracker>>,
     ) -> Result<WriteResult> {
+        let ctx = target.ctx();
         let read_action = || match ctx.part {
             Some(p) => format!("read part {p}"),
             None => "read".to_string(),
         };
-        let md5 = if cfg.content_md5() {
-            let digest = match data.md5(cfg.chunk_size()).await {
-                Ok(d) => d,
-                Err(e) => {
-                    // A read that failed because the file shrank is a change, not an I/O error.
-                    data.verify_unchanged().await?;
+        let number = target.part.map(|n| n.to_string());
+        let query: Vec<(&str, &str)> = match (target.upload_id, &number) {
+            (Some(id), Some(n)) => vec![("uploadId", id), ("partNumber", n.as_str())],
+            _ => Vec::new(),
+        };
+        let mut headers = vec![("content-length".to_string(), data.len().to_string())];
+        if let Some(ct) = target.content_type {
+            headers.push(("content-type".to_string(), ct.to_string()));
+        }
+        if let Some(m) = md5 {
+            headers.push(("content-md5".to_string(), m.to_string()));
+        }
+        let meter = Arc::new(AttemptMeter::default());
+        let body = data.body(chunk_size, meter.clone(), tracker.cloned());
+        let res = self
+            .send_once(ctx, Method::PUT, &query, &headers, Some(body))
+            .await;
+        let rollback = || {
+            if let Some(t) = tracker {
+                t.sub(meter.sent.load(Ordering::Relaxed));
+            }
+        };
+        if let Some(changed) = meter.take_changed() {
+            rollback();
+            return Err(changed);
+        }
+        let resp = match res {
+            Err(e) => {
+                rollback();
+                if let Some(io) = meter.take_io_error() {
                     return Err(Error::io(
                         data.path().unwrap_or(std::path::Path::new("-")),
                         read_action(),
-                        e,
+                        io,
                     ));
                 }
-            };
-            use base64::Engine;
-            Some(base64::engine::general_purpose::STANDARD.encode(digest))
-        } else {
-            None
+                return Err(e);
+            }
+            Ok(resp) => resp,
         };
-        let label = ctx.label();
-        let (resp, local_crc) = self
-            .inner
-            .retry
-            .run(&label, |attempt| {
-                let md5 = md5.clone();
-                async move {
-                    tracing::debug!(attempt, "sending");
-                    let mut headers = vec![("content-length".to_string(), data.len().to_string())];
-                    if let Some(ct) = content_type {
-                        headers.push(("content-type".to_string(), ct.to_string()));
-                    }
-                    if let Some(m) = md5 {
-                        headers.push(("content-md5".to_string(), m));
-                    }
-                    let meter = Arc::new(AttemptMeter::default());
-                    let body = data.body(cfg.chunk_size(), meter.clone(), tracker.cloned());
-                    let res = self
-                        .send_once(ctx, Method::PUT, query, &headers, Some(body))
-                        .await;
-                    let rollback = || {
-                        if let Some(t) = tracker {
-                            t.sub(meter.sent.load(Ordering::Relaxed));
-                        }
-                    };
-                    if let Some(changed) = meter.take_changed() {
-                        rollback();
-                        return Err(changed);
-                    }
-                    match res {
-                        Err(e) => {
-                            rollback();
-                            if let Some(io) = meter.take_io_error() {
-                                return Err(Error::io(
-                                    data.path().unwrap_or(std::path::Path::new("-")),
-                                    read_action(),
-                                    io,
-                                ));
-                            }
-                            tracing::debug!(attempt, error = %e, "attempt failed");
-                            Err(e)
-                        }
-                        Ok(resp) => {
-                            let crc = meter.crc();
-                            let sent = meter.sent.load(Ordering::Relaxed);
-                            if sent != data.len() || crc.len() != data.len() {
-                                rollback();
-                                return Err(Error::invalid_response(
-                                    ctx.op.as_str(),
-                                    resp.status,
-                                    format!(
-                                        "server answered after {} of {} body bytes",
-                                        sent,
-                                        data.len()
-                                    ),
-                                    &resp.body,
-                                    resp.request_id(),
-                                ));
-                            }
-                            Ok((resp, crc.finish()))
-                        }
-                    }
-                }
-            })
-            .await?;
-        let server_crc = parse_crc(ctx, &resp)?;
+        let crc = meter.crc();
+        let sent = meter.sent.load(Ordering::Relaxed);
+        if sent != data.len() || crc.len() != data.len() {
+            rollback();
+            return Err(Error::invalid_response(
+                ctx.op.as_str(),
+                resp.status,
+                format!(
+                    "server answered after {} of {} body bytes",
+                    sent,
+                    data.len()
+                ),
+                &resp.body,
+                resp.request_id(),
+            ));
+        }
         Ok(WriteResult {
             etag: resp.header("etag").map(str::to_string),
-            local_crc,
-            server_crc,
+            local_crc: crc.finish(),
+            server_crc: parse_crc(ctx, &resp)?,
             request_id: resp.request_id(),
         })
     }
 
     /// `PUT Object` of an in-memory body, CRC-64 checked (with `HEAD Object` when the answer carries no CRC).
-    pub async fn put_object(&self, key: &str, body: Bytes) -> Result<PutObjectOutput> {
+    pub(crate) async fn put_object(&self, key: &str, body: Bytes) -> Result<PutObjectOutput> {
         validate_key(key)?;
-        let ctx = Ctx {
-            op: CosOperation::PutObject,
-            key,
-            upload_id: None,
-            part: None,
-        };
+        let target = WriteTarget::put(key, None);
         let cfg = TransferConfig::default();
         let size = body.len() as u64;
-        let w = self
-            .write_data(ctx, &[], &PartData::Bytes(body), &cfg, None, None)
+        let engine = Engine::new(self.clone());
+        let w = engine
+            .write_data(target, &PartData::Bytes(body), &cfg, None)
             .await?;
-        self.verify_written(
-            &cfg,
-            ctx,
-            w.local_crc,
-            size,
-            w.server_crc,
-            w.request_id.clone(),
-        )
-        .await?;
+        engine
+            .verify_written(
+                &cfg,
+                target.ctx(),
+                w.local_crc,
+                size,
+                w.server_crc,
+                w.request_id.clone(),
+            )
+            .await?;
         Ok(PutObjectOutput {
             etag: w.etag.unwrap_or_default(),
             crc64: w.local_crc,
@@ -327,13 +234,13 @@ impl CosClient {
     }
 
     /// `Upload Part` of an in-memory body (`part_number` 1..=10000), CRC-64 checked when COS reports one.
-    pub async fn upload_part(
+    pub(crate) async fn upload_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
         body: Bytes,
-    ) -> Result<UploadPartOutput> {
+    ) -> Result<PutObjectOutput> {
         validate_key(key)?;
         if !(1..=10_000).contains(&part_number) {
             return Err(Error::invalid(
@@ -341,23 +248,17 @@ impl CosClient {
                 format!("{part_number}: expected 1..=10000"),
             ));
         }
-        let ctx = Ctx {
-            op: CosOperation::UploadPart,
-            key,
-            upload_id: Some(upload_id),
-            part: Some(part_number),
-        };
-        let n = part_number.to_string();
-        let query = [("uploadId", upload_id), ("partNumber", n.as_str())];
+        let target = WriteTarget::part(key, upload_id, part_number);
+        let ctx = target.ctx();
         let cfg = TransferConfig::default();
-        let w = self
-            .write_data(ctx, &query, &PartData::Bytes(body), &cfg, None, None)
+        let w = Engine::new(self.clone())
+            .write_data(target, &PartData::Bytes(body), &cfg, None)
             .await?;
         verify_crc(&cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
         let etag = w
             .etag
             .ok_or_else(|| missing_etag(ctx, w.request_id.clone()))?;
-        Ok(UploadPartOutput {
+        Ok(PutObjectOutput {
             etag,
             crc64: w.local_crc,
             server_crc64: w.server_crc,
@@ -400,7 +301,7 @@ impl CosClient {
     }
 
     /// `POST Object?uploads` (Initiate Multipart Upload).
-    pub async fn initiate_multipart_upload(
+    pub(crate) async fn initiate_multipart_upload(
         &self,
         key: &str,
         content_type: Option<&str>,
@@ -465,27 +366,12 @@ impl CosClient {
         }
     }
 
-    /// `POST Object?uploadId=` (Complete Multipart Upload). `parts` must be ascending. A `200` whose body is an
-    /// `<Error>` (possibly after whitespace) is an error; success requires an `<ETag>`.
-    ///
-    /// Retried like the idempotent operations. When an attempt's answer is lost (reset, timeout, 5xx) and a
-    /// retry then meets `NoSuchUpload`, the lost attempt most likely completed the upload: that `NoSuchUpload`
-    /// error is returned, and the object should be checked with [`head_object`](Self::head_object).
-    /// [`upload`](Self::upload) does that check itself (size and CRC-64 must match what was sent) and counts a
-    /// match as success.
-    pub async fn complete_multipart_upload(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[CompletePartXml],
-    ) -> Result<CompleteMultipartUploadOutput> {
-        match self.complete_attempts(key, upload_id, parts).await? {
-            CompleteAnswer::Completed(out) => Ok(out),
-            CompleteAnswer::GoneAfterLostAnswer(e) => Err(e),
-        }
-    }
-
-    /// The retried Complete Multipart Upload, telling a `NoSuchUpload` met after a lost answer apart.
+    /// `POST Object?uploadId=` (Complete Multipart Upload), retried like the idempotent operations. `parts` must
+    /// be ascending. A `200` whose body is an `<Error>` (possibly after whitespace) is an error; success requires
+    /// an `<ETag>`. When an attempt's answer is lost (reset, timeout, 5xx) and a retry then meets `NoSuchUpload`,
+    /// the lost attempt most likely completed the upload: that is told apart
+    /// ([`CompleteAnswer::GoneAfterLostAnswer`]) so [`upload`](Self::upload) can check the object with HEAD
+    /// (size and CRC-64 must match what was sent) and count a match as success.
     pub(crate) async fn complete_attempts(
         &self,
         key: &str,
@@ -571,7 +457,7 @@ impl CosClient {
     }
 
     /// `GET Object?uploadId=` (List Parts), following pagination; parts ascending.
-    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>> {
+    pub(crate) async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>> {
         validate_key(key)?;
         let ctx = Ctx {
             op: CosOperation::ListParts,

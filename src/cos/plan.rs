@@ -3,9 +3,9 @@
 use crate::error::{Error, Result};
 
 /// 1 MiB.
-pub const MIB: u64 = 1 << 20;
+pub(crate) const MIB: u64 = 1 << 20;
 /// 1 GiB.
-pub const GIB: u64 = 1 << 30;
+pub(crate) const GIB: u64 = 1 << 30;
 /// Smallest part COS accepts (except the last part).
 pub const MIN_PART_SIZE: u64 = MIB;
 /// Largest part COS accepts.
@@ -189,9 +189,9 @@ impl TransferConfig {
         self
     }
 
-    /// **For tests against a mock server only**: lowers the smallest allowed part size below COS's 1 MiB
-    /// (real COS rejects such parts at Complete with `EntityTooSmall`). Also accepts a `part_size` that small.
-    pub fn with_min_part_size_unchecked(mut self, bytes: u64) -> Self {
+    /// For tests against a mock server only: lowers the smallest allowed part size below COS's 1 MiB (real COS
+    /// rejects such parts at Complete with `EntityTooSmall`). Also accepts a `part_size` that small.
+    pub(crate) fn with_min_part_size_unchecked(mut self, bytes: u64) -> Self {
         self.min_part_size = bytes.max(1);
         self
     }
@@ -298,7 +298,8 @@ impl PartPlan {
     /// Decides how to send `size` bytes.
     ///
     /// ```
-    /// use tencent_vod::cos::{PartPlan, TransferConfig};
+    /// use tencent_vod::TransferConfig;
+    /// use tencent_vod::__private::PartPlan;
     /// let cfg = TransferConfig::default();
     /// assert!(matches!(PartPlan::new(1 << 20, &cfg).unwrap(), PartPlan::Single { .. }));
     /// let PartPlan::Multipart { part_size, parts, .. } = PartPlan::new(100 << 30, &cfg).unwrap() else { panic!() };

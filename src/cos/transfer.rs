@@ -1,13 +1,17 @@
 //! The upload engine: planning, bounded concurrent parts, integrity, abort on failure, resume.
 
 use super::crc::crc64_combine_all;
-use super::ops::{CompleteAnswer, CompleteMultipartUploadOutput, missing_etag, verify_crc};
+use super::ops::{
+    CRC_HEADER, CompleteAnswer, CompleteMultipartUploadOutput, WriteResult, missing_etag,
+    verify_crc,
+};
 use super::plan::{MAX_PARTS, PartPlan};
 use super::source::{FileHandle, FileSnapshot, PartData, UploadSource};
+use super::store::{MultipartStore, WriteTarget};
 use super::xml::CompletePartXml;
 use super::{CosClient, Ctx, TransferConfig, validate_key};
 use crate::error::{CosOperation, Error, OrphanedUpload, Result};
-use crate::progress::{Progress, ProgressTracker};
+use crate::progress::{ObjectProgress, Progress, ProgressSink, ProgressTracker};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,6 +56,54 @@ impl ConcurrencyBudget {
     }
 }
 
+/// A byte-rate cap shared by uploads (e.g. every file of a batch): each part or single PUT waits for its turn
+/// before it is sent, so the bytes handed to COS average at most `bytes_per_sec` over any interval longer than
+/// one part's share. Cheap to clone (clones share the cap).
+///
+/// The cap is applied per request body (a part or a whole single PUT), not per network packet: a part itself
+/// travels at line speed once its turn comes. Retries of a part are not charged again.
+///
+/// ```
+/// use tencent_vod::cos::BandwidthLimit;
+/// let cap = BandwidthLimit::new(20 << 20); // 20 MiB/s for everything that shares `cap`
+/// assert_eq!(cap.bytes_per_sec(), 20 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BandwidthLimit {
+    bytes_per_sec: u64,
+    /// When the next body may start (a reservation clock: each body pushes it by `len / rate`).
+    next_free: Arc<Mutex<Option<tokio::time::Instant>>>,
+}
+
+impl BandwidthLimit {
+    /// A cap of `bytes_per_sec` (at least 1).
+    pub fn new(bytes_per_sec: u64) -> Self {
+        BandwidthLimit {
+            bytes_per_sec: bytes_per_sec.max(1),
+            next_free: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The cap, in bytes per second.
+    pub fn bytes_per_sec(&self) -> u64 {
+        self.bytes_per_sec
+    }
+
+    /// Reserves `len` bytes and waits until they may be sent (what each part does; usable for other traffic
+    /// that should share the cap).
+    pub async fn acquire(&self, len: u64) {
+        let start = {
+            let mut g = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let start = g.filter(|t| *t > now).unwrap_or(now);
+            let share = std::time::Duration::from_secs_f64(len as f64 / self.bytes_per_sec as f64);
+            *g = Some(start + share);
+            start
+        };
+        tokio::time::sleep_until(start).await;
+    }
+}
+
 /// A part COS has confirmed (and whose CRC-64 was verified), as persisted by a checkpoint store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedPart {
@@ -74,23 +126,47 @@ pub struct ResumeState {
     pub completed_parts: Vec<CompletedPart>,
 }
 
-/// Called with `(upload_id, part)` after each part is confirmed and verified (for checkpoint stores).
-pub type PartCompleteCallback = Arc<dyn Fn(&str, &CompletedPart) + Send + Sync>;
+/// What happens to a multipart upload that does not complete (the upload failed or was cancelled).
+///
+/// A multipart upload left in place keeps its parts in the bucket (billed as storage) until it is resumed
+/// ([`UploadOptions::with_resume`]), aborted ([`CosClient::abort_multipart_upload`]) or removed by a lifecycle
+/// rule. A multipart upload that cannot be aborted is reported in [`Error::orphaned_uploads`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnfinishedUploadPolicy {
+    /// Abort it, whatever stopped the upload (the default).
+    #[default]
+    Abort,
+    /// Keep it when the upload is cancelled; abort it when the upload fails.
+    KeepIfCancelled,
+    /// Keep it when the upload is cancelled or fails, to resume it later (what a checkpointed VOD upload does).
+    Keep,
+}
+
+impl UnfinishedUploadPolicy {
+    /// Whether an upload that ended with `error` keeps its multipart upload.
+    fn keeps(self, error: &Error) -> bool {
+        match self {
+            UnfinishedUploadPolicy::Abort => false,
+            UnfinishedUploadPolicy::KeepIfCancelled => matches!(error, Error::Cancelled),
+            UnfinishedUploadPolicy::Keep => true,
+        }
+    }
+}
 
 /// Options of one [`CosClient::upload`].
 #[derive(Clone, Default)]
 pub struct UploadOptions {
     config: TransferConfig,
     budget: Option<ConcurrencyBudget>,
-    progress: Option<Progress>,
+    progress: Option<ObjectProgress>,
     cancellation: Option<CancellationToken>,
-    keep_upload_on_cancel: bool,
-    keep_upload_on_error: bool,
+    unfinished: UnfinishedUploadPolicy,
     resume: Option<ResumeState>,
-    on_part_complete: Option<PartCompleteCallback>,
     content_type: Option<String>,
     expected_source: Option<FileSnapshot>,
     orphans: Option<OrphanSink>,
+    bandwidth: Option<BandwidthLimit>,
 }
 
 /// Where multipart uploads that could not be aborted are recorded (besides the error and a `warn!`), so the
@@ -104,11 +180,10 @@ impl fmt::Debug for UploadOptions {
             .field("budget", &self.budget)
             .field("progress", &self.progress.is_some())
             .field("cancellation", &self.cancellation.is_some())
-            .field("keep_upload_on_cancel", &self.keep_upload_on_cancel)
-            .field("keep_upload_on_error", &self.keep_upload_on_error)
+            .field("unfinished", &self.unfinished)
             .field("resume", &self.resume)
-            .field("on_part_complete", &self.on_part_complete.is_some())
             .field("content_type", &self.content_type)
+            .field("bandwidth", &self.bandwidth)
             .finish()
     }
 }
@@ -126,30 +201,36 @@ impl UploadOptions {
         self
     }
 
-    /// A progress callback.
-    pub fn with_progress(mut self, progress: impl Into<Progress>) -> Self {
-        self.progress = Some(progress.into());
+    /// A shared byte-rate cap: each part or single PUT waits for its turn before it is sent.
+    pub fn with_bandwidth_limit(mut self, limit: BandwidthLimit) -> Self {
+        self.bandwidth = Some(limit);
+        self
+    }
+
+    /// A progress callback: every report of this object ([`Progress`]), including each part confirmed by COS
+    /// ([`ProgressEvent::PartDone`](crate::ProgressEvent::PartDone), what a [`ResumeState`] records).
+    pub fn with_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressSink::single(Arc::new(f)).object(0));
+        self
+    }
+
+    /// Reports to one object of an upload-wide sink (a VOD upload's aggregate).
+    pub(crate) fn with_object_progress(mut self, progress: ObjectProgress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
     /// Cancellation: when `token` is cancelled, parts in flight are dropped, the multipart upload is aborted
-    /// (unless [`with_keep_upload_on_cancel`](Self::with_keep_upload_on_cancel)) and the upload returns
+    /// (unless the [policy](Self::with_unfinished_upload_policy) keeps it) and the upload returns
     /// [`Error::Cancelled`].
     pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
         self.cancellation = Some(token);
         self
     }
 
-    /// On cancellation, leave the multipart upload in place (to resume it later) instead of aborting it.
-    pub fn with_keep_upload_on_cancel(mut self, keep: bool) -> Self {
-        self.keep_upload_on_cancel = keep;
-        self
-    }
-
-    /// On failure (other than cancellation), leave the multipart upload in place (to resume it later with
-    /// [`with_resume`](Self::with_resume)) instead of aborting it. Used by checkpointed uploads.
-    pub fn with_keep_upload_on_error(mut self, keep: bool) -> Self {
-        self.keep_upload_on_error = keep;
+    /// What happens to the multipart upload when the upload fails or is cancelled (default: abort it).
+    pub fn with_unfinished_upload_policy(mut self, policy: UnfinishedUploadPolicy) -> Self {
+        self.unfinished = policy;
         self
     }
 
@@ -158,12 +239,6 @@ impl UploadOptions {
     /// (`NoSuchUpload`), a new multipart upload is started.
     pub fn with_resume(mut self, state: ResumeState) -> Self {
         self.resume = Some(state);
-        self
-    }
-
-    /// Called after each part is confirmed and its CRC verified.
-    pub fn with_on_part_complete(mut self, f: PartCompleteCallback) -> Self {
-        self.on_part_complete = Some(f);
         self
     }
 
@@ -456,9 +531,33 @@ impl CosClient {
         source: UploadSource,
         options: UploadOptions,
     ) -> Result<UploadOutput> {
+        Engine::new(self.clone()).upload(key, source, options).await
+    }
+}
+
+/// The transfer engine over a [`MultipartStore`]: planning, the bounded part pipeline and the shared in-flight
+/// budget, the retry loop of data writes, integrity checks, resume, abort (or keep) on failure and the stop
+/// before the credentials expire.
+#[derive(Debug, Clone)]
+pub(crate) struct Engine<S> {
+    store: S,
+}
+
+impl<S: MultipartStore> Engine<S> {
+    pub(crate) fn new(store: S) -> Self {
+        Engine { store }
+    }
+
+    /// See [`CosClient::upload`].
+    pub(crate) async fn upload(
+        &self,
+        key: &str,
+        source: UploadSource,
+        options: UploadOptions,
+    ) -> Result<UploadOutput> {
         let span = tracing::info_span!(
             "cos_upload",
-            bucket = %self.inner.bucket,
+            bucket = %self.store.bucket(),
             key,
             size = tracing::field::Empty,
             upload_id = tracing::field::Empty
@@ -466,6 +565,125 @@ impl CosClient {
         self.upload_inner(key, source, options)
             .instrument(span)
             .await
+    }
+
+    /// Sends a body (PUT Object or Upload Part) with retries: each attempt re-reads the data, re-signs and
+    /// re-computes the CRC; a failed attempt's progress is rolled back by the store, and a retry is reported.
+    pub(crate) async fn write_data(
+        &self,
+        target: WriteTarget<'_>,
+        data: &PartData,
+        cfg: &TransferConfig,
+        tracker: Option<&Arc<ProgressTracker>>,
+    ) -> Result<WriteResult> {
+        let ctx = target.ctx();
+        let md5 = if cfg.content_md5() {
+            let digest = match data.md5(cfg.chunk_size()).await {
+                Ok(d) => d,
+                Err(e) => {
+                    // A read that failed because the file shrank is a change, not an I/O error.
+                    data.verify_unchanged().await?;
+                    let action = match ctx.part {
+                        Some(p) => format!("read part {p}"),
+                        None => "read".to_string(),
+                    };
+                    return Err(Error::io(
+                        data.path().unwrap_or(std::path::Path::new("-")),
+                        action,
+                        e,
+                    ));
+                }
+            };
+            use base64::Engine as _;
+            Some(base64::engine::general_purpose::STANDARD.encode(digest))
+        } else {
+            None
+        };
+        let label = ctx.label();
+        self.store
+            .retry()
+            .run(&label, |attempt| {
+                let md5 = md5.as_deref();
+                async move {
+                    tracing::debug!(attempt, "sending");
+                    if attempt > 1
+                        && let Some(t) = tracker
+                    {
+                        t.retrying(target.part);
+                    }
+                    let r = self
+                        .store
+                        .write_once(target, data, md5, cfg.chunk_size(), tracker)
+                        .await;
+                    if let Err(e) = &r {
+                        tracing::debug!(attempt, error = %e, "attempt failed");
+                    }
+                    r
+                }
+            })
+            .await
+    }
+
+    /// Verifies a whole object after `PUT Object` or `Complete Multipart Upload`: against the CRC-64 the answer
+    /// carried, or, when it carried none, with `HEAD Object` (size and CRC-64 must both match) unless
+    /// [`TransferConfig::with_trust_missing_crc`] is set. An object that cannot be verified is not counted as
+    /// uploaded.
+    pub(crate) async fn verify_written(
+        &self,
+        cfg: &TransferConfig,
+        ctx: Ctx<'_>,
+        local: u64,
+        size: u64,
+        server: Option<u64>,
+        request_id: Option<String>,
+    ) -> Result<()> {
+        if server.is_some() || !cfg.verify_crc() || cfg.require_crc() || cfg.trust_missing_crc() {
+            return verify_crc(cfg, ctx, local, server, request_id);
+        }
+        tracing::info!(
+            op = %ctx.op,
+            key = ctx.key,
+            "no {CRC_HEADER} in the answer: verifying the object with HEAD Object"
+        );
+        let head_ctx = Ctx {
+            op: CosOperation::HeadObject,
+            ..ctx
+        };
+        let unverifiable = |status: u16, reason: String, request_id: Option<String>| {
+            Error::invalid_response(ctx.op.as_str(), status, reason, b"", request_id)
+        };
+        let Some(head) = self.store.head(ctx.key).await? else {
+            return Err(unverifiable(
+                404,
+                format!(
+                    "{} answered success without {CRC_HEADER}, and HEAD Object finds no object {}",
+                    ctx.op, ctx.key
+                ),
+                request_id,
+            ));
+        };
+        if head.size != size {
+            return Err(unverifiable(
+                200,
+                format!(
+                    "HEAD Object reports {} bytes for {}, but {size} were sent",
+                    head.size, ctx.key
+                ),
+                head.request_id,
+            ));
+        }
+        match head.crc64 {
+            Some(c) => verify_crc(cfg, head_ctx, local, Some(c), head.request_id),
+            None => Err(unverifiable(
+                200,
+                format!(
+                    "neither {} nor HEAD Object reported {CRC_HEADER} for {}: the object cannot be verified \
+                     (TransferConfig::with_trust_missing_crc accepts it unverified)",
+                    ctx.op, ctx.key
+                ),
+                head.request_id,
+            )),
+        }
     }
 
     async fn upload_inner(
@@ -519,7 +737,7 @@ impl CosClient {
                 size: Some(size),
             } => match PartPlan::new(size, &cfg)? {
                 PartPlan::Single { .. } => {
-                    self.check_not_expired(key)?;
+                    self.store.check_not_expired(key)?;
                     let buf = or_cancel(&cancel, read_up_to(reader.as_mut(), size)).await?;
                     if (buf.len() as u64) < size {
                         return Err(Error::invalid(
@@ -550,7 +768,7 @@ impl CosClient {
                 mut reader,
                 size: None,
             } => {
-                self.check_not_expired(key)?;
+                self.store.check_not_expired(key)?;
                 let limit = cfg.multipart_threshold().max(1);
                 let head = or_cancel(&cancel, read_up_to(reader.as_mut(), limit)).await?;
                 if (head.len() as u64) < limit {
@@ -571,46 +789,11 @@ impl CosClient {
                 }
             }
         };
-        self.check_not_expired(key)?;
+        self.store.check_not_expired(key)?;
         match plan {
             Plan::Single(data) => self.single_put(key, data, &opts, &cancel).await,
             Plan::Multi(feed, total) => self.multipart(key, feed, total, &opts, &cancel).await,
         }
-    }
-
-    fn check_not_expired(&self, key: &str) -> Result<()> {
-        if let Some(exp) = self.inner.expiry
-            && self.inner.clock.now() >= exp
-        {
-            return Err(Error::credentials_expired(exp, format!("upload of {key}")));
-        }
-        Ok(())
-    }
-
-    /// The credential expiry (unix seconds, server time) and how long until an in-flight multipart upload must
-    /// stop so it can still be aborted with valid credentials: the expiry minus the
-    /// [abort reserve](super::CosClientBuilder::with_abort_reserve), measured with the
-    /// [clock](crate::transport::Clock).
-    fn abort_deadline(&self) -> Option<(i64, std::time::Duration)> {
-        let exp = self.inner.expiry?;
-        let left = self
-            .inner
-            .clock
-            .until(exp)
-            .saturating_sub(self.inner.abort_reserve);
-        Some((exp, left))
-    }
-
-    /// The error returned when a multipart upload is stopped at its abort deadline.
-    fn stopped_for_expiry(&self, exp: i64, key: &str) -> Error {
-        Error::credentials_expired(
-            exp,
-            format!(
-                "the rest of the upload of {key} (stopped {} s before the temporary credentials expire, to \
-                 abort the multipart upload while they are still valid)",
-                self.inner.abort_reserve.as_secs_f64()
-            ),
-        )
     }
 
     async fn single_put(
@@ -623,29 +806,21 @@ impl CosClient {
         let size = data.len();
         tracing::Span::current().record("size", size);
         let tracker = Arc::new(ProgressTracker::new(key, Some(size), opts.progress.clone()));
-        let ctx = Ctx {
-            op: CosOperation::PutObject,
-            key,
-            upload_id: None,
-            part: None,
-        };
+        let ctx = WriteTarget::put(key, None).ctx();
         let cfg = &opts.config;
         let _budget = match &opts.budget {
             Some(b) => Some(or_cancel(cancel, b.acquire()).await?),
             None => None,
         };
-        let w = or_cancel(
-            cancel,
-            self.write_data(
-                ctx,
-                &[],
-                &data,
-                cfg,
-                opts.content_type.as_deref(),
-                Some(&tracker),
-            ),
-        )
-        .await?;
+        if let Some(l) = &opts.bandwidth {
+            or_cancel(cancel, async {
+                l.acquire(size).await;
+                Ok(())
+            })
+            .await?;
+        }
+        let target = WriteTarget::put(key, opts.content_type.as_deref());
+        let w = or_cancel(cancel, self.write_data(target, &data, cfg, Some(&tracker))).await?;
         or_cancel(
             cancel,
             self.verify_written(
@@ -658,7 +833,6 @@ impl CosClient {
             ),
         )
         .await?;
-        tracker.part_done(1);
         tracker.finish(size);
         tracing::info!(size, "uploaded with a single PUT");
         Ok(UploadOutput {
@@ -680,7 +854,7 @@ impl CosClient {
         opts: &UploadOptions,
     ) -> Result<(String, BTreeMap<u32, CompletedPart>)> {
         if let Some(state) = &opts.resume {
-            match self.list_parts(key, &state.upload_id).await {
+            match self.store.list_parts(key, &state.upload_id).await {
                 Ok(listed) => {
                     let on_server: BTreeMap<u32, _> =
                         listed.into_iter().map(|p| (p.part_number, p)).collect();
@@ -713,10 +887,11 @@ impl CosClient {
                 Err(e) => return Err(e),
             }
         }
-        let init = self
-            .initiate_multipart_upload(key, opts.content_type.as_deref())
+        let upload_id = self
+            .store
+            .initiate(key, opts.content_type.as_deref())
             .await?;
-        Ok((init.upload_id, BTreeMap::new()))
+        Ok((upload_id, BTreeMap::new()))
     }
 
     async fn multipart(
@@ -731,12 +906,12 @@ impl CosClient {
             tracing::Span::current().record("size", t);
         }
         let tracker = Arc::new(ProgressTracker::new(key, total, opts.progress.clone()));
-        let deadline = self.abort_deadline();
+        let deadline = self.store.abort_deadline();
         if let Some((exp, left)) = deadline
             && left.is_zero()
         {
             // Too close to the expiry to start (or resume) a multipart upload that could still be aborted.
-            return Err(self.stopped_for_expiry(exp, key));
+            return Err(self.store.stopped_for_expiry(exp, key));
         }
         let (upload_id, mut done) =
             or_cancel(cancel, self.start_or_resume(key, feed.layout(), opts)).await?;
@@ -747,7 +922,7 @@ impl CosClient {
             key, &upload_id, &mut feed, &mut done, &tracker, opts, cancel,
         );
         // Measured again now that the upload id is established.
-        let driven = match self.abort_deadline() {
+        let driven = match self.store.abort_deadline() {
             None => drive.await,
             Some((exp, left)) => {
                 tokio::select! {
@@ -759,7 +934,7 @@ impl CosClient {
                             "temporary credentials about to expire: stopping the parts in flight to abort the \
                              multipart upload while the credentials are valid"
                         );
-                        Err(self.stopped_for_expiry(exp, key))
+                        Err(self.store.stopped_for_expiry(exp, key))
                     }
                 }
             }
@@ -785,14 +960,14 @@ impl CosClient {
             }
             Err(e) => {
                 let cancelled = matches!(e, Error::Cancelled);
-                if cancelled && opts.keep_upload_on_cancel {
+                if cancelled && opts.unfinished.keeps(&e) {
                     tracing::info!(upload_id = %upload_id, "cancelled; multipart upload kept for resume");
-                } else if !cancelled && opts.keep_upload_on_error {
+                } else if opts.unfinished.keeps(&e) {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; multipart upload kept for resume");
                 } else {
                     tracing::warn!(upload_id = %upload_id, error = %e, "upload failed; aborting the multipart upload");
-                    if let Err(abort_err) = self.abort_multipart_upload(key, &upload_id).await {
-                        let orphan = OrphanedUpload::new(&self.inner.bucket, key, &upload_id);
+                    if let Err(abort_err) = self.store.abort(key, &upload_id).await {
+                        let orphan = OrphanedUpload::new(self.store.bucket(), key, &upload_id);
                         tracing::warn!(
                             bucket = %orphan.bucket,
                             key = %orphan.key,
@@ -835,7 +1010,7 @@ impl CosClient {
             upload_id: Some(upload_id),
             part: None,
         };
-        let out = match self.complete_attempts(key, upload_id, &parts).await? {
+        let out = match self.store.complete(key, upload_id, &parts).await? {
             CompleteAnswer::Completed(out) => out,
             CompleteAnswer::GoneAfterLostAnswer(e) => {
                 self.reconcile_lost_complete(&opts.config, key, size, crc, e)
@@ -879,7 +1054,7 @@ impl CosClient {
             "CompleteMultipartUpload answered NoSuchUpload after an attempt whose answer was lost: checking the \
              object with HEAD Object"
         );
-        let head = self.head_object(key).await?;
+        let head = self.store.head(key).await?;
         match head {
             Some(h)
                 if h.size == size
@@ -937,10 +1112,7 @@ impl CosClient {
                 Some(joined) = set.join_next(), if !set.is_empty() => match joined {
                     Ok(Ok(part)) => {
                         tracing::debug!(part = part.number, size = part.size, "part done");
-                        if let Some(cb) = &opts.on_part_complete {
-                            cb(upload_id, &part);
-                        }
-                        tracker.part_done(part.number);
+                        tracker.part_done(upload_id, &part);
                         done.insert(part.number, part);
                     }
                     Ok(Err(e)) => break Err(e),
@@ -964,14 +1136,18 @@ impl CosClient {
                         },
                         None => None,
                     };
-                    let client = self.clone();
+                    let engine = self.clone();
                     let cfg = cfg.clone();
                     let tracker = tracker.clone();
                     let (k, id) = (key_owned.clone(), id_owned.clone());
                     let span = tracing::debug_span!("cos_part", part = number, upload_id = %id);
+                    let bandwidth = opts.bandwidth.clone();
                     set.spawn(async move {
                         let _permits = (permit, budget);
-                        client.send_part(&k, &id, number, data, &cfg, &tracker).await
+                        if let Some(l) = bandwidth {
+                            l.acquire(data.len()).await;
+                        }
+                        engine.send_part(&k, &id, number, data, &cfg, &tracker).await
                     }.instrument(span));
                 }
             }
@@ -992,17 +1168,9 @@ impl CosClient {
         cfg: &TransferConfig,
         tracker: &Arc<ProgressTracker>,
     ) -> Result<CompletedPart> {
-        let ctx = Ctx {
-            op: CosOperation::UploadPart,
-            key,
-            upload_id: Some(upload_id),
-            part: Some(number),
-        };
-        let n = number.to_string();
-        let query = [("uploadId", upload_id), ("partNumber", n.as_str())];
-        let w = self
-            .write_data(ctx, &query, &data, cfg, None, Some(tracker))
-            .await?;
+        let target = WriteTarget::part(key, upload_id, number);
+        let ctx = target.ctx();
+        let w = self.write_data(target, &data, cfg, Some(tracker)).await?;
         verify_crc(cfg, ctx, w.local_crc, w.server_crc, w.request_id.clone())?;
         let etag = w
             .etag
@@ -1015,3 +1183,6 @@ impl CosClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

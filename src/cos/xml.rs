@@ -119,7 +119,7 @@ pub struct ListPartsResult {
 /// answer), or `Err(reason)` when it is neither (not UTF-8, not XML, a required element missing). Never panics.
 ///
 /// ```
-/// use tencent_vod::cos::xml::{parse_document, InitiateMultipartUploadResult};
+/// use tencent_vod::__private::cos_xml::{parse_document, InitiateMultipartUploadResult};
 /// let ok = parse_document::<InitiateMultipartUploadResult>(
 ///     b"<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>").unwrap();
 /// assert_eq!(ok.unwrap().upload_id, "u1");
@@ -188,7 +188,7 @@ pub enum XmlResponse<T> {
 /// `<Error>` document, the way the client does. `Err` carries why the body is neither.
 ///
 /// ```
-/// use tencent_vod::cos::xml::{parse_response, CompleteMultipartUploadResult, XmlResponse};
+/// use tencent_vod::__private::cos_xml::{parse_response, CompleteMultipartUploadResult, XmlResponse};
 /// let body = b"<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>";
 /// match parse_response::<CompleteMultipartUploadResult>(body).unwrap() {
 ///     XmlResponse::Ok(r) => assert_eq!(r.etag.as_deref(), Some("\"e-2\"")),

@@ -220,7 +220,7 @@ impl DescribeTasksRequest {
         self
     }
     /// Sets `SubAppId` when `Some`.
-    pub fn with_sub_app_id_opt(mut self, v: Option<u64>) -> Self {
+    pub(crate) fn with_sub_app_id_opt(mut self, v: Option<u64>) -> Self {
         self.sub_app_id = v;
         self
     }

@@ -37,8 +37,8 @@ mod config;
 pub(crate) mod lenient;
 mod model;
 mod poller;
-mod verify;
-mod wait;
+pub(crate) mod verify;
+pub(crate) mod wait;
 
 pub use api::{
     ConfirmEventsRequest, ConfirmEventsResponse, DescribeTaskDetailRequest,
@@ -60,13 +60,10 @@ pub use model::{
 pub use poller::{EventPoller, PollStats};
 pub use verify::{
     CallbackVerifier, DEFAULT_CALLBACK_SKEW, DEFAULT_MAX_SIGN_VALIDITY, MAX_CALLBACK_SKEW,
-    MAX_SIGN_KEY_LEN, MAX_SIGN_VALIDITY, VerifiedCallback, callback_sign, parse_callback_verified,
-    validate_sign_key,
+    MAX_SIGN_KEY_LEN, MAX_SIGN_VALIDITY, VerifiedCallback, parse_callback_verified,
 };
-pub use wait::{
-    MAX_PAGES_PER_POLL, PROCEDURE_TASK_TYPE, WaitOptions, find_procedure_task_id_with,
-    wait_for_task_with,
-};
+pub use wait::{PROCEDURE_TASK_TYPE, WaitOptions};
+use wait::{find_procedure_task_id_with, wait_for_task_with};
 
 use crate::error::{Error, Result};
 use crate::vod::VodApi;
@@ -74,7 +71,7 @@ use std::time::Duration;
 
 /// Client-side timeout of one `PullEvents` call: VOD holds an empty long poll up to 5 s, so the request timeout
 /// must be well above that (VOD recommends 10 s).
-pub const PULL_EVENTS_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const PULL_EVENTS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether a `PullEvents` error means "nothing to pull". The API reference documents an empty (or `null`)
 /// `EventSet` for that, but some SDK error lists also give `ResourceNotFound` for `PullEvents`; both are treated
@@ -88,7 +85,7 @@ impl VodApi {
     /// `PullEvents`: long-polls the reliable-callback queue for up to 16 events.
     ///
     /// VOD answers at once when events are waiting and otherwise holds the request up to 5 s; the call uses a
-    /// [`PULL_EVENTS_TIMEOUT`] (10 s) client timeout. No events → `Ok(vec![])` (an empty or `null` `EventSet`, or a
+    /// 10 s client timeout. No events → `Ok(vec![])` (an empty or `null` `EventSet`, or a
     /// `ResourceNotFound` error). Every returned event must be acknowledged with
     /// [`confirm_events`](Self::confirm_events) within 30 s, or VOD delivers it again. Unpulled events are kept
     /// 4 days.

@@ -58,7 +58,10 @@ pub fn validate_sign_key(field: &str, key: &str) -> Result<()> {
 ///
 /// ```
 /// // MD5("Key123" + "1700000600")
-/// assert_eq!(tencent_vod::events::callback_sign("Key123", 1700000600).len(), 32);
+/// assert_eq!(
+///     tencent_vod::__private::callback_sign("Key123", 1700000600),
+///     "94d31ced30ab3b69a2ca708279cf47a1"
+/// );
 /// ```
 pub fn callback_sign(key: &str, t: i64) -> String {
     let mut h = md5::Md5::new();
@@ -79,18 +82,16 @@ fn unix(t: SystemTime) -> i64 {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use tencent_vod::events::{CallbackVerifier, callback_sign};
+/// use tencent_vod::events::CallbackVerifier;
 /// let verifier = CallbackVerifier::new("Key123")?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// let t = 1_700_000_600;
-/// let body = format!(
-///     r#"{{"EventType":"NewFileUpload","FileUploadEvent":{{"FileId":"528"}},"Sign":"{}","T":{t}}}"#,
-///     callback_sign("Key123", t)
-/// );
-/// let cb = verifier.verify(body.as_bytes(), now)?;
+/// // Sign = MD5("Key123" + "1700000600"), T = 10 minutes after `now`.
+/// let body = br#"{"EventType":"NewFileUpload","FileUploadEvent":{"FileId":"528"},
+///     "Sign":"94d31ced30ab3b69a2ca708279cf47a1","T":1700000600}"#;
+/// let cb = verifier.verify(body, now)?;
 /// assert!(cb.is_authenticated());
 /// assert_eq!(cb.callback().file_id(), Some("528"));
-/// assert!(verifier.verify(body.as_bytes(), now + Duration::from_secs(3600)).is_err(), "expired");
+/// assert!(verifier.verify(body, now + Duration::from_secs(3600)).is_err(), "expired");
 /// # Ok::<(), tencent_vod::Error>(())
 /// ```
 #[derive(Clone)]

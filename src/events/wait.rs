@@ -14,7 +14,7 @@ pub const PROCEDURE_TASK_TYPE: &str = "Procedure";
 
 /// Most `DescribeTasks` pages read per poll by [`find_procedure_task_id_with`] (a guard against a server that
 /// keeps answering tokens).
-pub const MAX_PAGES_PER_POLL: usize = 50;
+pub(crate) const MAX_PAGES_PER_POLL: usize = 50;
 
 /// How long and how often to poll.
 ///

@@ -1,31 +1,4 @@
-//! The crate's one clock: a local time source plus the learned offset to the services' time.
-//!
-//! Every time-dependent decision goes through a [`Clock`]: the `X-TC-Timestamp` of TC3 and the `Timestamp` of v1
-//! signatures, the COS key time, and the checks against `TempCertificate.ExpiredTime` (which is **server** time).
-//! A host whose clock is off by more than the services allow (VOD: 5 minutes; COS: 15 minutes, or past the
-//! signature's end) would otherwise fail every call, or sign with temporary credentials past their real expiry.
-//!
-//! The clock corrects itself (unless [`Clock::with_skew_correction`] turned it off):
-//! - from the `Date` header of every VOD and COS response: when the server's time differs from the current
-//!   estimate by [`LEARN_THRESHOLD_SECS`] or more, the offset is replaced (logged at `info` when it exceeds
-//!   [`LOG_THRESHOLD_SECS`]);
-//! - the skew errors (`AuthFailure.SignatureExpire`, COS `RequestTimeTooSkewed`, COS `AccessDenied`
-//!   "Request has expired") carry such a `Date` too; the retry loop then re-signs and retries **once** with the
-//!   corrected time.
-//!
-//! One clock is shared by a `VodClient`, its VOD API client and the COS clients of its uploads, so what one
-//! response teaches serves every later request. Tests inject their own time source
-//! ([`Clock::with_time_source`]) to run a host that is ahead of or behind the servers.
-//!
-//! ```
-//! use std::time::{Duration, SystemTime};
-//! use tencent_vod::transport::Clock;
-//! // A host 15 minutes ahead of real time.
-//! let clock = Clock::with_time_source(|| SystemTime::now() + Duration::from_secs(900));
-//! assert!(clock.local_now() - clock.now() == 0 && clock.offset() == 0);
-//! clock.set_offset(-900);
-//! assert!((clock.now() - tencent_vod::transport::Clock::system().now()).abs() <= 1);
-//! ```
+//! The crate's one clock: a local time source plus the learned offset to the services' time (see [`Clock`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A difference between the server's `Date` and the clock's estimate this large (seconds) replaces the offset.
 /// `Date` has a resolution of one second and is stamped before the response travels back, so smaller
 /// differences are noise.
-pub const LEARN_THRESHOLD_SECS: i64 = 3;
+pub(crate) const LEARN_THRESHOLD_SECS: i64 = 3;
 /// An offset at least this large (seconds) is logged at `info` when learned (smaller ones at `debug`).
-pub const LOG_THRESHOLD_SECS: i64 = 5;
+pub(crate) const LOG_THRESHOLD_SECS: i64 = 5;
 
 /// Where the local wall-clock time comes from. Implemented by any `Fn() -> SystemTime` closure.
 pub trait TimeSource: Send + Sync + 'static {
@@ -60,8 +33,35 @@ struct Inner {
     correct: AtomicBool,
 }
 
-/// The clock: a [`TimeSource`] plus the learned offset (seconds) to server time. Cheap to clone; clones share
-/// the offset. See the [module docs](self).
+/// The crate's one clock: a local [`TimeSource`] plus the learned offset (seconds) to the services' time. Cheap
+/// to clone; clones share the offset.
+///
+/// Every time-dependent decision goes through a [`Clock`]: the `X-TC-Timestamp` of TC3 and the `Timestamp` of v1
+/// signatures, the COS key time, and the checks against `TempCertificate.ExpiredTime` (which is **server** time).
+/// A host whose clock is off by more than the services allow (VOD: 5 minutes; COS: 15 minutes, or past the
+/// signature's end) would otherwise fail every call, or sign with temporary credentials past their real expiry.
+///
+/// The clock corrects itself (unless [`Clock::with_skew_correction`] turned it off):
+/// - from the `Date` header of every VOD and COS response: when the server's time differs from the current
+///   estimate by 3 s or more, the offset is replaced (logged at `info` when it exceeds
+///   5 s);
+/// - the skew errors (`AuthFailure.SignatureExpire`, COS `RequestTimeTooSkewed`, COS `AccessDenied`
+///   "Request has expired") carry such a `Date` too; the retry loop then re-signs and retries **once** with the
+///   corrected time.
+///
+/// One clock is shared by a `VodClient`, its VOD API client and the COS clients of its uploads, so what one
+/// response teaches serves every later request. Tests inject their own time source
+/// ([`Clock::with_time_source`]) to run a host that is ahead of or behind the servers.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tencent_vod::Clock;
+/// // A host 15 minutes ahead of real time.
+/// let clock = Clock::with_time_source(|| SystemTime::now() + Duration::from_secs(900));
+/// assert!(clock.local_now() - clock.now() == 0 && clock.offset() == 0);
+/// clock.set_offset(-900);
+/// assert!((clock.now() - tencent_vod::Clock::system().now()).abs() <= 1);
+/// ```
 #[derive(Clone)]
 pub struct Clock {
     inner: Arc<Inner>,

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// The largest response body the crate reads (VOD envelopes and COS XML are a few KiB; anything near this is a
 /// misbehaving server or proxy, and reading it all would only exhaust memory).
-pub const MAX_RESPONSE_BODY: usize = 16 << 20;
+pub(crate) const MAX_RESPONSE_BODY: usize = 16 << 20;
 
 /// Reads a response body of at most `max` bytes; a larger one (by `Content-Length` or as it streams) is an
 /// [`Error::InvalidResponse`] rather than an unbounded allocation.

@@ -4,7 +4,7 @@
 //! Data flows one way through the crate: `credential -> sign -> transport -> vod / cos -> upload -> client`.
 //! Both API clients send through the helpers here, so neither borrows from the other.
 //!
-//! - [`http`]: the body cap ([`MAX_RESPONSE_BODY`]), the redirect errors and the "credentials over plain HTTP"
+//! - [`http`]: the body cap (`http::MAX_RESPONSE_BODY`), the redirect errors and the "credentials over plain HTTP"
 //!   warning;
 //! - `net`: the crate's one `reqwest::Client` constructor (rustls, timeouts, no redirects, HTTP/1.1, TLS roots and
 //!   forward proxies) and the typed TLS / proxy errors;
@@ -12,11 +12,10 @@
 //! - [`clock`]: the one [`Clock`] (local time plus the learned offset to server time) every signature and expiry
 //!   check reads.
 
-pub mod clock;
-pub mod endpoint;
-pub mod http;
+pub(crate) mod clock;
+pub(crate) mod endpoint;
+pub(crate) mod http;
 
 pub(crate) mod net;
 
 pub use clock::{Clock, TimeSource};
-pub use http::MAX_RESPONSE_BODY;

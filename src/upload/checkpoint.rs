@@ -4,14 +4,8 @@
 //! A checkpoint is opt-in ([`UploadRequest::with_checkpoint`](super::UploadRequest::with_checkpoint)). It is
 //! saved after ApplyUpload, after each verified part (saves are serialized through one writer and coalesced, so
 //! they never race) and when an object completes; it is deleted after a successful CommitUpload. See the
-//! [module docs](super#resume) for when a checkpoint is used and when it is discarded.
-//!
-//! # Secrets
-//! A checkpoint holds the session's **temporary COS credentials** (SecretKey and token, valid until their
-//! `ExpiredTime`) and the `VodSessionKey`. Treat a checkpoint like a credential file: [`JsonFileCheckpointStore`]
-//! creates its files with mode `0600` (and its directory `0700` when it creates it) on unix, and
-//! [`Checkpoint`]'s `Debug` hides the credentials and the session key. A store over a database should protect the
-//! records the same way.
+//! [module docs](super#resume) for when a checkpoint is used and when it is discarded, and [`Checkpoint`] for the
+//! secrets it holds.
 
 use crate::cos::CompletedPart;
 use crate::error::{Error, Result};
@@ -29,10 +23,14 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 /// How much of a file's head is hashed into its [`SourceFingerprint`].
 pub const FINGERPRINT_HEAD_BYTES: u64 = 1 << 20;
 
-/// The state of one interrupted upload: the ApplyUpload answer (with temporary credentials: see the
-/// [module docs](self#secrets)), and per object the multipart upload id and the verified parts.
+/// The state of one interrupted upload: the ApplyUpload answer (with temporary credentials: see
+/// [Secrets](#secrets)), and per object the multipart upload id and the verified parts.
 ///
-/// `Debug` redacts the credentials and the session key.
+/// # Secrets
+/// A checkpoint holds the session's **temporary COS credentials** (SecretKey and token, valid until their
+/// `ExpiredTime`) and the `VodSessionKey`. Treat a checkpoint like a credential file: [`JsonFileCheckpointStore`]
+/// creates its files with mode `0600` (and its directory `0700` when it creates it) on unix, and `Debug` hides
+/// the credentials and the session key. A store over a database should protect the records the same way.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Checkpoint {
@@ -142,7 +140,7 @@ pub struct SourceFingerprint {
 
 impl SourceFingerprint {
     /// Fingerprints the file at `path`.
-    pub async fn of_file(path: &Path) -> Result<Self> {
+    pub(crate) async fn of_file(path: &Path) -> Result<Self> {
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || {
             use std::io::Read;

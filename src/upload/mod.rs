@@ -44,15 +44,15 @@
 //! 2. otherwise reuses the session: objects recorded complete are checked with HEAD Object (size and CRC-64) and
 //!    skipped; multipart uploads are resumed (List Parts confirms the recorded parts; only the missing ones are
 //!    sent);
-//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails, records the
-//!    commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
+//! 3. records the commit attempt, commits, and deletes the checkpoint (or, when the delete fails or with
+//!    [`UploadRequest::with_keep_committed_checkpoint`], records the commit's answer in it). If CommitUpload answers `InvalidParameterValue.VodSessionKey` for a resumed
 //!    session without a recorded attempt (the session expired, or an earlier run's attempt could not be
 //!    recorded), the media library is searched once for its media; only when it is not there is the checkpoint
 //!    discarded and the upload started over, once.
 //!
 //! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). Store errors
 //! never fail an upload: a `load` error starts over, `save`/`delete` errors are logged. A checkpoint holds the
-//! temporary credentials: see [`checkpoint`#secrets](checkpoint#secrets).
+//! temporary credentials: see [`Checkpoint`#secrets](Checkpoint#secrets).
 //!
 //! # Exactly once
 //! Lost answers never turn into false failures or duplicate uploads. Each request declares whether it may be
@@ -97,7 +97,7 @@
 //! `warn!` and listed in [`Error::orphaned_uploads`](crate::Error::orphaned_uploads), or, when a restarted
 //! session succeeds, in [`UploadOutcome::orphaned_uploads`].
 
-pub mod checkpoint;
+mod checkpoint;
 mod commit;
 mod handle;
 mod prepare;
@@ -111,17 +111,17 @@ pub use handle::UploadHandle;
 pub use prepare::{MAX_MANIFEST_DEPTH, MAX_MANIFEST_FILES, MAX_MEDIA_STORAGE_PATH};
 pub use request::{
     COVER_TYPES, DEFAULT_COMMIT_RECONCILE_TIMEOUT, DEFAULT_CREDENTIAL_MARGIN, MAX_SESSION_CONTEXT,
-    MAX_SOURCE_CONTEXT, MEDIA_TYPES, ProgressCallback, UploadOutcome, UploadProgress,
-    UploadRequest,
+    MAX_SOURCE_CONTEXT, MEDIA_TYPES, UploadOutcome, UploadRequest,
 };
 
 use crate::cos::{
-    ConcurrencyBudget, CosClient, Progress, ProgressEvent, ResumeState, TransferConfig,
-    UploadOptions, UploadSource,
+    BandwidthLimit, ConcurrencyBudget, CosClient, ResumeState, TransferConfig,
+    UnfinishedUploadPolicy, UploadOptions, UploadSource,
 };
 use crate::cos::{FileSnapshot, OrphanSink, or_cancel};
 use crate::error::{Error, OrphanedUpload, Result};
 use crate::events::WaitOptions;
+use crate::progress::{ProgressEvent, ProgressFn, ProgressSink};
 use crate::retry::RetryConfig;
 use crate::vod::{ApplyUploadRequest, ApplyUploadResponse, VodApi};
 use bytes::Bytes;
@@ -131,6 +131,7 @@ use futures::StreamExt;
 use prepare::{check_file, collect_segments, complete_apply_fields, is_manifest_type, segment_key};
 use request::{CheckpointConfig, SourceSpec};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -180,56 +181,6 @@ pub(crate) async fn run(ctx: UploadContext<'_>, mut req: UploadRequest) -> Resul
                 }
             }
         }
-    }
-}
-
-/// Sums per-object progress into one aggregate and forwards it to the caller's callback.
-struct Aggregator {
-    per_object: Mutex<(Vec<u64>, u64)>,
-    sizes: Vec<Option<u64>>,
-    total: u64,
-    callback: request::ProgressCallback,
-}
-
-impl Aggregator {
-    /// Reports object `index` as already complete (resumed from a checkpoint).
-    fn skip(&self, index: usize, key: &str, size: u64) {
-        let bytes_sent = {
-            let mut g = self.per_object.lock().unwrap_or_else(|p| p.into_inner());
-            let prev = g.0[index];
-            g.0[index] = size;
-            g.1 = g.1 - prev + size;
-            g.1
-        };
-        (self.callback)(&UploadProgress {
-            key: key.to_string(),
-            object_bytes_sent: size,
-            object_total: Some(size),
-            bytes_sent,
-            total_bytes: self.total,
-            part_done: None,
-        });
-    }
-
-    fn progress_for(self: &Arc<Self>, index: usize) -> Progress {
-        let me = Arc::clone(self);
-        Progress::new(move |ev: ProgressEvent| {
-            let (bytes_sent, object_bytes) = {
-                let mut g = me.per_object.lock().unwrap_or_else(|p| p.into_inner());
-                let prev = g.0[index];
-                g.0[index] = ev.bytes_sent;
-                g.1 = g.1 - prev + ev.bytes_sent;
-                (g.1, ev.bytes_sent)
-            };
-            (me.callback)(&UploadProgress {
-                key: ev.key.clone(),
-                object_bytes_sent: object_bytes,
-                object_total: me.sizes[index].or(ev.total),
-                bytes_sent,
-                total_bytes: me.total,
-                part_done: ev.part_done,
-            });
-        })
     }
 }
 
@@ -601,7 +552,13 @@ fn is_credential_expiry(e: &Error, expiry: Option<i64>, now: i64) -> bool {
 struct TransferPlan<'a> {
     transfer: &'a TransferConfig,
     budget: &'a ConcurrencyBudget,
-    aggregator: Option<&'a Arc<Aggregator>>,
+    /// The caller's progress callback.
+    progress: Option<&'a ProgressFn>,
+    /// The objects' sizes, when known before the transfer.
+    sizes: Vec<Option<u64>>,
+    /// Retries reported by earlier attempts (a restarted session keeps counting).
+    retries: &'a AtomicU32,
+    bandwidth: Option<&'a BandwidthLimit>,
     /// Multipart uploads of every attempt that could not be aborted.
     orphans: &'a OrphanSink,
 }
@@ -645,6 +602,24 @@ async fn transfer_all(
     let cos_ref = &cos;
     let writer = session.writer.as_ref();
     let recorded = writer.map(|w| w.snapshot());
+    // One sink for the caller's callback and the checkpoint writer (which records each confirmed part).
+    let sink = (plan.progress.is_some() || writer.is_some()).then(|| {
+        let user = plan.progress.cloned();
+        let w = writer.cloned();
+        ProgressSink::new(
+            plan.sizes.clone(),
+            plan.retries.load(Ordering::Relaxed),
+            move |i, p| {
+                if let (Some(w), ProgressEvent::PartDone { upload_id, part }) = (&w, &p.event) {
+                    w.part_done(i, upload_id, part);
+                }
+                if let Some(f) = &user {
+                    f(p);
+                }
+            },
+        )
+    });
+    let sink = &sink;
     let work = async {
         let mut results = futures::stream::iter(sources.into_iter().enumerate().map(|(i, source)| {
             let key = session.keys[i].clone();
@@ -654,10 +629,13 @@ async fn transfer_all(
                 .with_cancellation(attempt.clone())
                 .with_expected_source(specs_snapshots[i])
                 .with_orphan_sink(Arc::clone(plan.orphans));
-            if let Some(a) = plan.aggregator {
-                opts = opts.with_progress(a.progress_for(i));
+            let progress = sink.as_ref().map(|s| s.object(i));
+            if let Some(p) = &progress {
+                opts = opts.with_object_progress(p.clone());
             }
-            let aggregator = plan.aggregator.cloned();
+            if let Some(l) = plan.bandwidth {
+                opts = opts.with_bandwidth_limit(l.clone());
+            }
             let entry = recorded.as_ref().and_then(|cp| cp.objects.get(i)).cloned();
             let head_cancel = attempt.clone();
             async move {
@@ -670,8 +648,8 @@ async fn transfer_all(
                                         || (h.crc64.is_none() && transfer.trust_missing_crc())) =>
                             {
                                 tracing::info!(key = %key, size = done.size, "object already complete (checkpoint, HEAD Object): skipped");
-                                if let Some(a) = &aggregator {
-                                    a.skip(i, &key, done.size);
+                                if let Some(p) = &progress {
+                                    p.skipped(&key, done.size);
                                 }
                                 return Ok(done.size);
                             }
@@ -693,14 +671,8 @@ async fn transfer_all(
                         });
                     }
                 }
-                if let Some(w) = writer {
-                    let w = Arc::clone(w);
-                    opts = opts
-                        .with_keep_upload_on_cancel(true)
-                        .with_keep_upload_on_error(true)
-                        .with_on_part_complete(Arc::new(move |id: &str, part: &crate::cos::CompletedPart| {
-                            w.part_done(i, id, part)
-                        }));
+                if writer.is_some() {
+                    opts = opts.with_unfinished_upload_policy(UnfinishedUploadPolicy::Keep);
                 }
                 let Some(source) = source else {
                     return Err(Error::invalid(
@@ -757,6 +729,9 @@ async fn transfer_all(
             w.run().await;
         }
     });
+    if let Some(s) = sink {
+        plan.retries.store(s.retries(), Ordering::Relaxed);
+    }
     result
 }
 
@@ -833,12 +808,14 @@ async fn pipeline(
         media,
         cover,
         mut apply,
-        concurrency,
-        part_size,
+        transfer,
         progress,
         resolve_task,
         budget,
         checkpoint,
+        checkpoint_key,
+        keep_committed_checkpoint,
+        bandwidth,
         credential_margin,
         commit_reconcile_timeout,
         ..
@@ -852,14 +829,20 @@ async fn pipeline(
              VodClientBuilder::with_region or TENCENTCLOUD_REGION, e.g. ap-guangzhou",
         ));
     }
-    let mut transfer = ctx.transfer.clone();
-    if let Some(c) = concurrency {
-        transfer = transfer.with_concurrency(c);
-    }
-    if let Some(p) = part_size {
-        transfer = transfer.with_part_size(p);
-    }
+    let transfer = transfer.unwrap_or_else(|| ctx.transfer.clone());
     transfer.validate()?;
+    let checkpoint = match (checkpoint, checkpoint_key) {
+        (Some(store), key) => Some(CheckpointConfig { store, key }),
+        (None, Some(key)) => {
+            return Err(Error::invalid(
+                "checkpoint_key",
+                format!(
+                    "{key:?} is set but no checkpoint store is (UploadRequest::with_checkpoint)"
+                ),
+            ));
+        }
+        (None, None) => None,
+    };
     let (media_size, media_snapshot) = match &media {
         SourceSpec::Path(p) => {
             let (n, snap) = check_file("media", p).await?;
@@ -938,20 +921,16 @@ async fn pipeline(
         return Err(Error::Cancelled);
     }
 
-    let aggregator = progress.map(|callback| {
-        Arc::new(Aggregator {
-            per_object: Mutex::new((vec![0; specs.len()], 0)),
-            sizes: specs.iter().map(|o| o.size).collect(),
-            total: specs.iter().filter_map(|o| o.size).sum(),
-            callback,
-        })
-    });
     let budget = budget.unwrap_or_else(|| ConcurrencyBudget::new(transfer.concurrency()));
     let orphans: OrphanSink = Arc::default();
+    let retries = AtomicU32::new(0);
     let plan = TransferPlan {
         transfer: &transfer,
         budget: &budget,
-        aggregator: aggregator.as_ref(),
+        progress: progress.as_ref(),
+        sizes: specs.iter().map(|o| o.size).collect(),
+        retries: &retries,
+        bandwidth: bandwidth.as_ref(),
         orphans: &orphans,
     };
     let orphaned =
@@ -966,7 +945,9 @@ async fn pipeline(
                 Some(Loaded::Committed(cp)) => {
                     let commit = cp.commit.clone().map(Committed::from);
                     let session = Session::new(cp.apply.clone(), cp.created_at, &specs);
-                    discard_checkpoint(res).await;
+                    if !keep_committed_checkpoint {
+                        discard_checkpoint(res).await;
+                    }
                     let Some(committed) = commit else {
                         return Err(Error::invalid(
                             "checkpoint",
@@ -1001,7 +982,13 @@ async fn pipeline(
                     };
                     // On failure the checkpoint keeps its commit attempt: a later run reconciles again.
                     let committed = commit::reconcile(&target, None).await?;
-                    record_commit(resumable.as_ref(), &session, &committed).await;
+                    record_commit(
+                        resumable.as_ref(),
+                        &session,
+                        &committed,
+                        keep_committed_checkpoint,
+                    )
+                    .await;
                     let done = Finish {
                         started,
                         want_cover,
@@ -1136,7 +1123,13 @@ async fn pipeline(
         reconciled = committed.reconciled,
         "CommitUpload done"
     );
-    record_commit(resumable.as_ref(), &session, &committed).await;
+    record_commit(
+        resumable.as_ref(),
+        &session,
+        &committed,
+        keep_committed_checkpoint,
+    )
+    .await;
     let done = Finish {
         started,
         want_cover,
@@ -1146,14 +1139,26 @@ async fn pipeline(
     finish(&ctx, &apply, resolve_task, session, committed, done).await
 }
 
-/// After a successful commit: deletes the checkpoint, or (when that fails) records the commit in it, so a
-/// re-run answers with the outcome instead of uploading again.
-async fn record_commit(resumable: Option<&Resumable>, session: &Session, committed: &Committed) {
+/// After a successful commit: deletes the checkpoint, or (when asked to keep it, or when the delete fails)
+/// records the commit in it, so a re-run answers with the outcome instead of uploading again.
+async fn record_commit(
+    resumable: Option<&Resumable>,
+    session: &Session,
+    committed: &Committed,
+    keep: bool,
+) {
     let (Some(res), Some(w)) = (resumable, &session.writer) else {
         return;
     };
-    if let Err(e) = res.store.delete(&res.key).await {
-        tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+    let deleted = if keep {
+        Err(None)
+    } else {
+        res.store.delete(&res.key).await.map_err(Some)
+    };
+    if let Err(e) = deleted {
+        if let Some(e) = e {
+            tracing::warn!(key = %res.key, error = %e, "could not delete the checkpoint after the commit; recording the commit in it");
+        }
         let answer = crate::vod::CommitUploadResponse {
             file_id: committed.file_id.clone(),
             media_url: committed.media_url.clone(),

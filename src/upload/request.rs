@@ -1,8 +1,9 @@
 //! [`UploadRequest`]: what to upload and every ApplyUpload field, and [`UploadOutcome`]: what came back.
 
 use super::checkpoint::CheckpointStore;
-use crate::cos::{ConcurrencyBudget, UploadSource};
+use crate::cos::{BandwidthLimit, ConcurrencyBudget, TransferConfig, UploadSource};
 use crate::events::WaitOptions;
+use crate::progress::{Progress, ProgressFn};
 use crate::vod::ApplyUploadRequest;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -44,27 +45,6 @@ pub(crate) struct CheckpointConfig {
     pub key: Option<String>,
 }
 
-/// An upload progress snapshot, aggregated over every object of one upload (media, cover, segments).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UploadProgress {
-    /// The object this event is about (COS key).
-    pub key: String,
-    /// Bytes of this object acknowledged so far.
-    pub object_bytes_sent: u64,
-    /// Size of this object, when known.
-    pub object_total: Option<u64>,
-    /// Bytes of all objects acknowledged so far.
-    pub bytes_sent: u64,
-    /// Total bytes of all objects (unknown sizes, e.g. readers of unknown length, count as 0 until done).
-    pub total_bytes: u64,
-    /// The part that just completed, if this event marks one.
-    pub part_done: Option<u32>,
-}
-
-/// A progress callback for [`UploadRequest::with_progress`].
-pub type ProgressCallback = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
-
 pub(crate) enum SourceSpec {
     Path(PathBuf),
     Bytes(Bytes),
@@ -104,31 +84,54 @@ impl std::fmt::Debug for SourceSpec {
 }
 
 /// One media upload: the media (a path, `Bytes` or an `AsyncRead`), an optional cover, every `ApplyUpload` field,
-/// and per-upload transfer settings.
+/// and how to run it (transfer settings, progress, cancellation, deadline, checkpoint).
 ///
 /// Defaults follow the official SDKs: the media type is the lower-cased file extension, the media name the file
 /// name without its last extension (`a.b.mp4` → `a.b`), the cover type the cover's extension.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// # let dir = tempfile::tempdir()?;
+/// # let (video, poster) = (dir.path().join("launch.mp4"), dir.path().join("launch.jpg"));
+/// # std::fs::write(&video, vec![1u8; 2 << 20])?;
+/// # std::fs::write(&poster, b"jpeg bytes")?;
+/// use std::time::Duration;
 /// use tencent_vod::UploadRequest;
-/// let req = UploadRequest::from_path("/data/movie.mp4")
-///     .with_cover_path("/data/movie.jpg")
+///
+/// let request = UploadRequest::from_path(&video) // MediaType `mp4`, MediaName `launch`
+///     .with_cover_path(&poster)
 ///     .with_procedure("LongVideoPreset")
-///     .with_sub_app_id(1500000001)
-///     .with_concurrency(8);
+///     .with_class_id(12)
+///     .with_session_context("order-1138")
+///     .with_deadline(Duration::from_secs(600));
+/// assert_eq!(request.apply_fields().procedure.as_deref(), Some("LongVideoPreset"));
+/// let out = client.upload(request).await?;
+/// assert!(out.cover_url.is_some());
+///
+/// // From memory (or a reader): the type cannot be inferred, so it is given.
+/// let out = client
+///     .upload(UploadRequest::from_bytes(vec![2u8; 4096], "mp3").with_media_name("jingle"))
+///     .await?;
+/// # assert_eq!(out.bytes_sent, 4096);
+/// # Ok(()) }
 /// ```
 pub struct UploadRequest {
     pub(crate) media: SourceSpec,
     pub(crate) cover: Option<SourceSpec>,
     pub(crate) apply: ApplyUploadRequest,
-    pub(crate) concurrency: Option<usize>,
-    pub(crate) part_size: Option<u64>,
-    pub(crate) progress: Option<ProgressCallback>,
+    pub(crate) transfer: Option<TransferConfig>,
+    pub(crate) progress: Option<ProgressFn>,
     pub(crate) resolve_task: Option<WaitOptions>,
     pub(crate) cancel: Option<CancellationToken>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Option<ConcurrencyBudget>,
-    pub(crate) checkpoint: Option<CheckpointConfig>,
+    pub(crate) checkpoint: Option<Arc<dyn CheckpointStore>>,
+    pub(crate) checkpoint_key: Option<String>,
+    pub(crate) keep_committed_checkpoint: bool,
+    pub(crate) bandwidth: Option<BandwidthLimit>,
     pub(crate) credential_margin: Duration,
     pub(crate) commit_reconcile_timeout: Duration,
 }
@@ -139,12 +142,9 @@ impl std::fmt::Debug for UploadRequest {
             .field("media", &self.media)
             .field("cover", &self.cover)
             .field("apply", &self.apply)
-            .field("concurrency", &self.concurrency)
-            .field("part_size", &self.part_size)
-            .field(
-                "checkpoint_key",
-                &self.checkpoint.as_ref().map(|c| c.key.as_deref()),
-            )
+            .field("transfer", &self.transfer)
+            .field("checkpoint", &self.checkpoint.is_some())
+            .field("checkpoint_key", &self.checkpoint_key)
             .finish_non_exhaustive()
     }
 }
@@ -155,14 +155,16 @@ impl UploadRequest {
             media,
             cover: None,
             apply: ApplyUploadRequest::default(),
-            concurrency: None,
-            part_size: None,
+            transfer: None,
             progress: None,
             resolve_task: None,
             cancel: None,
             deadline: None,
             budget: None,
             checkpoint: None,
+            checkpoint_key: None,
+            keep_committed_checkpoint: false,
+            bandwidth: None,
             credential_margin: DEFAULT_CREDENTIAL_MARGIN,
             commit_reconcile_timeout: DEFAULT_COMMIT_RECONCILE_TIMEOUT,
         }
@@ -286,18 +288,26 @@ impl UploadRequest {
         self.apply.media_storage_path = Some(v.into());
         self
     }
-    /// Parts in flight for this upload, shared by media, cover and segments (default: the client's).
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.concurrency = Some(n);
+    /// Transfer settings for this upload, instead of the client's
+    /// ([`VodClientBuilder::with_transfer_config`](crate::VodClientBuilder::with_transfer_config)); they replace
+    /// the client's as a whole, so start from [`VodClient::transfer_config`](crate::VodClient::transfer_config) to
+    /// change one setting. The concurrency bounds the parts in flight of media, cover and segments together
+    /// (unless [`with_budget`](Self::with_budget) shares a budget).
+    ///
+    /// ```
+    /// # fn demo(client: &tencent_vod::VodClient) {
+    /// use tencent_vod::UploadRequest;
+    /// let req = UploadRequest::from_path("/data/large.mp4")
+    ///     .with_transfer_config(client.transfer_config().clone().with_part_size(64 << 20).with_concurrency(8));
+    /// # let _ = req; }
+    /// ```
+    pub fn with_transfer_config(mut self, config: TransferConfig) -> Self {
+        self.transfer = Some(config);
         self
     }
-    /// Multipart part size for this upload (default: the client's; raised automatically past 10,000 parts).
-    pub fn with_part_size(mut self, bytes: u64) -> Self {
-        self.part_size = Some(bytes);
-        self
-    }
-    /// A progress callback, called with the aggregate over every object of the upload.
-    pub fn with_progress(mut self, f: impl Fn(&UploadProgress) + Send + Sync + 'static) -> Self {
+    /// A progress callback: each [`Progress`] report is about one object (media, cover or segment) and carries
+    /// the totals over every object of the upload.
+    pub fn with_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
@@ -331,26 +341,61 @@ impl UploadRequest {
 
     /// Makes the upload resumable: its state is saved in `store` (after ApplyUpload, after each verified part,
     /// when an object completes) and deleted after CommitUpload; running the same request again after a crash,
-    /// a kill or a failure picks up where it stopped. `key` names the checkpoint; `None` derives one from the
-    /// request (canonical local paths and every ApplyUpload field). Only file sources (media, cover, segments)
-    /// can be resumed: with bytes or a reader the checkpoint is ignored (logged at debug level).
+    /// a kill or a failure picks up where it stopped. The checkpoint's key is derived from the request (canonical
+    /// local paths and every ApplyUpload field) unless [`with_checkpoint_key`](Self::with_checkpoint_key) names
+    /// one. Only file sources (media, cover, segments) can be resumed: with bytes or a reader the checkpoint is
+    /// ignored (logged at debug level).
     ///
     /// With a checkpoint, a failed or cancelled upload leaves its multipart uploads in place (instead of
     /// aborting them) so they can be resumed. See [the module docs](crate::upload#resume) for when a
-    /// checkpoint is discarded, and [`checkpoint`](crate::upload::checkpoint#secrets): it holds secrets.
+    /// checkpoint is discarded, and [`Checkpoint`](crate::upload::Checkpoint#secrets): it holds secrets.
     ///
     /// ```
-    /// use tencent_vod::UploadRequest;
-    /// use tencent_vod::upload::JsonFileCheckpointStore;
+    /// use tencent_vod::{JsonFileCheckpointStore, UploadRequest};
     /// let store = JsonFileCheckpointStore::new("/var/lib/myapp/vod-checkpoints");
-    /// let req = UploadRequest::from_path("/data/movie.mp4").with_checkpoint(store, None);
+    /// let req = UploadRequest::from_path("/data/movie.mp4").with_checkpoint(store);
     /// # let _ = req;
     /// ```
-    pub fn with_checkpoint(mut self, store: impl CheckpointStore, key: Option<String>) -> Self {
-        self.checkpoint = Some(CheckpointConfig {
-            store: Arc::new(store),
-            key,
-        });
+    pub fn with_checkpoint(mut self, store: impl CheckpointStore) -> Self {
+        self.checkpoint = Some(Arc::new(store));
+        self
+    }
+
+    /// Names the checkpoint (e.g. a job id) instead of deriving its key from the request. A checkpoint found
+    /// under this key but made for another request is discarded. Requires
+    /// [`with_checkpoint`](Self::with_checkpoint): without a store the upload fails with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) before any request.
+    ///
+    /// ```
+    /// use tencent_vod::{MemoryCheckpointStore, UploadRequest};
+    /// let req = UploadRequest::from_path("/data/movie.mp4")
+    ///     .with_checkpoint(MemoryCheckpointStore::new())
+    ///     .with_checkpoint_key("job-42");
+    /// # let _ = req;
+    /// ```
+    pub fn with_checkpoint_key(mut self, key: impl Into<String>) -> Self {
+        self.checkpoint_key = Some(key.into());
+        self
+    }
+
+    /// With a checkpoint: after a successful CommitUpload, keep the checkpoint, recording the commit's answer
+    /// ([`Checkpoint::committed`](crate::upload::Checkpoint::committed),
+    /// [`Checkpoint::commit`](crate::upload::Checkpoint::commit)), instead of deleting it; also when the upload
+    /// answers from such a checkpoint. The save is awaited before `upload` returns.
+    ///
+    /// For callers that record the outcome in a store of their own (a batch journal) and must survive a crash
+    /// between the commit and their own write: running the same request again then answers with the recorded
+    /// outcome and uploads nothing. Delete the checkpoint ([`CheckpointStore::delete`](crate::upload::CheckpointStore::delete))
+    /// once your record is durable.
+    pub fn with_keep_committed_checkpoint(mut self, keep: bool) -> Self {
+        self.keep_committed_checkpoint = keep;
+        self
+    }
+
+    /// Caps the rate at which this upload's bytes are sent; share one [`BandwidthLimit`] between uploads to cap
+    /// them together.
+    pub fn with_bandwidth_limit(mut self, limit: BandwidthLimit) -> Self {
+        self.bandwidth = Some(limit);
         self
     }
 
@@ -375,7 +420,27 @@ impl UploadRequest {
     }
 }
 
-/// What an upload produced.
+/// What an upload produced: the FileId and URLs VOD answered, where the objects went on COS, and the request ids
+/// a support ticket needs.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = tencent_vod_mock::MockServer::start().await?;
+/// # let client = mock.client_builder().build()?;
+/// use tencent_vod::UploadRequest;
+///
+/// let out = client
+///     .upload(UploadRequest::from_bytes(vec![0u8; 100_000], "mp4").with_cover_bytes(vec![1u8; 500], "png"))
+///     .await?;
+/// println!("FileId {} → {:?}", out.file_id, out.media_url);
+/// println!("ApplyUpload {}, CommitUpload {}", out.apply_request_id, out.commit_request_id);
+/// assert_eq!(out.bytes_sent, 100_500); // media and cover
+/// assert!(out.media_key.ends_with(".mp4") && out.cover_key.is_some());
+/// assert!(out.segment_keys.is_empty() && out.orphaned_uploads.is_empty());
+/// # assert_eq!(mock.object(&out.bucket, &out.media_key).map(|o| o.size), Some(100_000));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UploadOutcome {

@@ -19,7 +19,7 @@ use crate::sign::{self, SignMethod};
 use crate::transport::Clock;
 use crate::transport::endpoint::authority;
 use crate::transport::http::{
-    PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
+    MAX_RESPONSE_BODY, PlainHttpWarning, followed_redirect, read_body_capped, redirect_error,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,9 +28,9 @@ use std::time::Duration;
 use tracing::Instrument;
 
 /// The API version this crate speaks.
-pub const API_VERSION: &str = "2018-07-17";
+pub(crate) const API_VERSION: &str = "2018-07-17";
 /// The service name used in signatures.
-pub const SERVICE: &str = "vod";
+pub(crate) const SERVICE: &str = "vod";
 /// The default endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://vod.tencentcloudapi.com";
 
@@ -76,7 +76,7 @@ pub const REGION_REQUIRED_ACTIONS: &[&str] = &["ApplyUpload", "CommitUpload"];
 /// (`Describe*`, `Search*`, `Get*`, `List*`), `ParseStreamingManifest`, `ApplyUpload` (an unused session is
 /// only a waste), `PullEvents` and `ConfirmEvents` (a second confirmation changes nothing) are; `CommitUpload`
 /// and every other action (which may create or change something) are not.
-pub fn action_idempotency(action: &str) -> Idempotency {
+pub(crate) fn action_idempotency(action: &str) -> Idempotency {
     const IDEMPOTENT_PREFIXES: &[&str] = &["Describe", "Search", "Get", "List"];
     const IDEMPOTENT: &[&str] = &[
         "ApplyUpload",
@@ -97,7 +97,8 @@ pub fn action_idempotency(action: &str) -> Idempotency {
 pub struct CallOptions {
     /// Whole-request timeout (default: the client's request timeout).
     pub timeout: Option<Duration>,
-    /// Whether the call may be repeated when its outcome is unknown (default: [`action_idempotency`]).
+    /// Whether the call may be repeated when its outcome is unknown (default: reads, `ApplyUpload`,
+    /// `ParseStreamingManifest`, `PullEvents` and `ConfirmEvents` are idempotent, every other action is not).
     pub idempotency: Option<Idempotency>,
 }
 
@@ -179,7 +180,7 @@ impl VodApi {
     }
 
     /// The credential provider.
-    pub fn credentials(&self) -> &Arc<dyn ProvideCredential> {
+    pub(crate) fn credentials(&self) -> &Arc<dyn ProvideCredential> {
         &self.inner.credentials
     }
 
@@ -452,12 +453,9 @@ impl VodApi {
     }
 }
 
-/// The largest response body the crate reads (moved to [`crate::transport`]; kept here for compatibility).
-pub use crate::transport::MAX_RESPONSE_BODY;
-
 /// Parses an API 3.0 envelope: `Response.Error` → [`Error::Vod`]; anything not an envelope →
 /// [`Error::InvalidResponse`]. Returns the `Response` object.
-pub fn parse_envelope(action: &str, status: u16, body: &[u8]) -> Result<serde_json::Value> {
+pub(crate) fn parse_envelope(action: &str, status: u16, body: &[u8]) -> Result<serde_json::Value> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {

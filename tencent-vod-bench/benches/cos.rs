@@ -4,8 +4,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tencent_vod::cos::{Crc64, crc64_combine, crc64_combine_all};
-use tencent_vod::sign::cos::{CosRequest, sign};
+use tencent_vod::__private::cos_sign::{CosRequest, sign};
+use tencent_vod::__private::{Crc64, crc64_combine, crc64_combine_all};
 
 fn bench_sign(c: &mut Criterion) {
     let mut g = c.benchmark_group("cos_sign");

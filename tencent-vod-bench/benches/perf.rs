@@ -17,12 +17,14 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tencent_vod::cos::xml::{
+use tencent_vod::__private::cos_xml::{
     CompleteMultipartUploadResult, ErrorBody, ListPartsResult, XmlResponse, parse_response,
 };
-use tencent_vod::cos::{Crc64, PartPlan, TransferConfig};
-use tencent_vod::sign::{cos, tc3, v1};
-use tencent_vod::vod::{ApplyUploadResponse, parse_envelope};
+use tencent_vod::__private::parse_envelope;
+use tencent_vod::__private::{Crc64, PartPlan};
+use tencent_vod::__private::{cos_sign as cos, tc3, v1};
+use tencent_vod::TransferConfig;
+use tencent_vod::vod::ApplyUploadResponse;
 
 const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";

@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use tencent_vod::sign::{cos, tc3, v1};
+use tencent_vod::__private::{cos_sign as cos, tc3, v1};
 
 const SID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const SKEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";

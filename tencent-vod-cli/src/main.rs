@@ -1,13 +1,21 @@
 //! `tvod`: the operator CLI for Tencent Cloud VOD.
 //!
-//! One module per subcommand; each defines its `clap::Args` and an async `run` returning the exit code.
+//! One module per subcommand; each defines its `clap::Args` (or a `clap::Subcommand` of its own) and an async
+//! `run` returning the exit code (see `common::EXIT_HELP`). To add a subcommand: a module, a variant of
+//! [`Command`] and one line in `main`'s dispatch.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod common;
+mod events;
+mod ingest;
 mod mock;
+mod output;
 mod pull;
 mod sign_upload;
+mod sources;
+mod task;
 mod upload;
 
 /// The environment variables every subcommand that talks to VOD reads (shown at the end of `--help`).
@@ -27,7 +35,7 @@ Environment:
 
 /// Upload media to Tencent Cloud VOD, or run a local signature-checking mock of VOD + COS.
 #[derive(Parser, Debug)]
-#[command(name = "tvod", version, after_help = ENV_HELP)]
+#[command(name = "tvod", version, after_help = format!("{}\n\n{ENV_HELP}", common::EXIT_HELP))]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +48,13 @@ struct Cli {
 )]
 enum Command {
     Upload(upload::Args),
+    Ingest(ingest::Args),
+    /// VOD tasks (e.g. the Procedure an upload started): show one, or wait for it to finish.
+    #[command(subcommand)]
+    Task(task::Command),
+    /// VOD's event queue (reliable callback): pull events, confirm them.
+    #[command(subcommand)]
+    Events(events::Command),
     Mock(mock::Args),
     SignUpload(sign_upload::Args),
     Pull(pull::Args),
@@ -56,6 +71,9 @@ async fn main() -> ExitCode {
         .init();
     match Cli::parse().command {
         Command::Upload(args) => upload::run(args).await,
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::Task(cmd) => task::run(cmd).await,
+        Command::Events(cmd) => events::run(cmd).await,
         Command::Mock(args) => mock::run(args).await,
         Command::SignUpload(args) => sign_upload::run(args).await,
         Command::Pull(args) => pull::run(args).await,

@@ -1,286 +1,318 @@
-//! `tvod upload`: upload files or directories to VOD.
+//! `tvod upload`: upload files or directories to VOD, once (no journal; see `tvod ingest` for batches).
 //!
 //! ```sh
 //! tvod upload [OPTIONS] PATH...
-//! tvod upload --json --vod-endpoint http://127.0.0.1:PORT --cos-endpoint http://127.0.0.1:PORT2 ./videos
+//! tvod upload --json --checkpoint-dir ./cp ./videos      # resumable: run it again after a failure
 //! ```
-//! Credentials come from `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY` (or `~/.tencentcloud/credentials`).
-//! A directory uploads every file with a media extension directly inside it; when it holds an `.m3u8`/`.mpd`,
-//! its `.ts`/`.m4s` files are treated as segments of that manifest and not uploaded on their own.
-//! All files share one in-flight budget (`--concurrency` parts); `--jobs` files run at once.
-//! Exit status is non-zero when any file failed; each failure is one line on stderr.
+//! A directory uploads the media files directly inside it (`-r`: below it too); an `.m3u8`/`.mpd` travels with
+//! every file it references. All files share one in-flight budget (`--concurrency` parts); `--jobs` files run at
+//! once. Results go to stdout (tab-separated, or JSON lines with `--json`, failures included, then a summary
+//! object); progress and messages to stderr.
 
+use crate::common::{
+    ApplyArgs, ConnArgs, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MediaParams, RateLimiter,
+    TransferArgs, error_code, failure_json, human_bytes, usage_error,
+};
+use crate::output::{Output, OutputArgs};
+use crate::sources::{self, Walk};
 use futures::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use serde_json::json;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-use tencent_vod::cos::ConcurrencyBudget;
-use tencent_vod::{MEDIA_TYPES, SignMethod, UploadRequest, VodClient, VodClientBuilder};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tencent_vod::Error;
+use tencent_vod::cos::{BandwidthLimit, ConcurrencyBudget};
+use tencent_vod::events::WaitOptions;
+use tencent_vod::upload::JsonFileCheckpointStore;
+use tokio_util::sync::CancellationToken;
 
-/// Upload media files (or every media file directly inside a directory) to Tencent Cloud VOD.
+/// Upload media files (or the media files inside directories) to Tencent Cloud VOD.
 #[derive(clap::Args, Debug)]
-#[command(after_help = crate::ENV_HELP)]
+#[command(after_help = format!("{}\n\n{}", crate::common::EXIT_HELP, crate::ENV_HELP))]
 pub struct Args {
     /// Files or directories to upload.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Also upload the media files in subdirectories.
+    #[arg(long, short)]
+    recursive: bool,
     /// Cover image (only with a single media file).
-    #[arg(long)]
+    #[arg(long, help_heading = "Media")]
     cover: Option<PathBuf>,
     /// MediaType (default: the file extension).
-    #[arg(long)]
+    #[arg(long, help_heading = "Media")]
     media_type: Option<String>,
-    /// MediaName (default: the file name without extension).
-    #[arg(long)]
+    /// MediaName (only with a single media file; default: the file name without extension).
+    #[arg(long, help_heading = "Media")]
     media_name: Option<String>,
     /// CoverType (default: the cover's extension).
-    #[arg(long)]
+    #[arg(long, help_heading = "Media")]
     cover_type: Option<String>,
-    /// Procedure (task flow) to run after upload.
-    #[arg(long)]
-    procedure: Option<String>,
-    /// ExpireTime, ISO 8601.
-    #[arg(long)]
-    expire_time: Option<String>,
-    /// StorageRegion.
-    #[arg(long)]
-    storage_region: Option<String>,
-    /// ClassId.
-    #[arg(long)]
-    class_id: Option<i64>,
-    /// SourceContext (≤ 250 chars).
-    #[arg(long)]
-    source_context: Option<String>,
-    /// SessionContext (≤ 1000 chars).
-    #[arg(long)]
-    session_context: Option<String>,
-    /// ExtInfo.
-    #[arg(long)]
-    ext_info: Option<String>,
-    /// SubAppId (sent on ApplyUpload and CommitUpload).
-    #[arg(long, env = "TENCENTCLOUD_VOD_SUB_APP_ID")]
-    sub_app_id: Option<u64>,
     /// MediaStoragePath (only with a single media file).
-    #[arg(long)]
+    #[arg(long, help_heading = "Media")]
     media_storage_path: Option<String>,
-    /// API region (X-TC-Region); required: ApplyUpload and CommitUpload need it.
-    #[arg(long, env = "TENCENTCLOUD_REGION")]
-    region: Option<String>,
-    /// VOD endpoint override.
+    #[command(flatten)]
+    apply: ApplyArgs,
+    /// After the commit, wait for the procedure task id (DescribeTasks) and print it.
+    #[arg(long, help_heading = "Media")]
+    resolve_task: bool,
+    /// Seconds --resolve-task waits per file.
+    #[arg(long, default_value_t = 120, help_heading = "Media")]
+    resolve_timeout: u64,
+    /// Make uploads resumable: checkpoints in DIR (mode 0600: they hold temporary credentials); running the
+    /// same command again resumes interrupted uploads.
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Check every file (and manifest) locally and list what would be uploaded; send nothing.
     #[arg(long)]
-    vod_endpoint: Option<String>,
-    /// COS endpoint override (base URL: path-style; with {bucket}: virtual-host template).
-    #[arg(long)]
-    cos_endpoint: Option<String>,
-    /// Signature method for VOD API calls.
-    #[arg(long, default_value = "tc3", value_parser = ["tc3", "hmac-sha1", "hmac-sha256"])]
-    sign_method: String,
-    /// Parts in flight, shared by every file.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
-    /// Files uploaded at once.
-    #[arg(long, default_value_t = 2)]
-    jobs: usize,
-    /// Multipart part size in bytes (suffixes K, M, G accepted).
-    #[arg(long, value_parser = parse_size)]
-    part_size: Option<u64>,
-    /// One JSON object per uploaded file on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Show progress bars even when stderr is not a terminal.
-    #[arg(long)]
-    progress: bool,
+    dry_run: bool,
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    transfer: TransferArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
-/// Sizes as `8M`, `512K`, `1.5G`: the SDK's checked parser (an overflowing value is an error, never wrapped).
-fn parse_size(s: &str) -> Result<u64, String> {
-    tencent_vod::cos::parse_size(s).map_err(|e| e.to_string())
-}
-
-fn ext(p: &Path) -> Option<String> {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-}
-
-/// Expands directories into the media files directly inside them.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file())
-                .filter(|f| ext(f).is_some_and(|e| MEDIA_TYPES.contains(&e.as_str())))
-                .collect();
-            let has_manifest = entries
-                .iter()
-                .any(|f| matches!(ext(f).as_deref(), Some("m3u8" | "mpd")));
-            if has_manifest {
-                entries.retain(|f| !matches!(ext(f).as_deref(), Some("ts" | "m4s")));
-            }
-            entries.sort();
-            out.extend(entries);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn client(args: &Args) -> tencent_vod::Result<VodClient> {
-    let mut b = VodClientBuilder::from_env()?
-        .with_sign_method(args.sign_method.parse::<SignMethod>()?)
-        .with_concurrency(args.concurrency);
-    if let Some(r) = &args.region {
-        b = b.with_region(r);
-    }
-    if let Some(e) = &args.vod_endpoint {
-        b = b.with_vod_endpoint(e);
-    }
-    if let Some(e) = &args.cos_endpoint {
-        b = b.with_cos_endpoint(e);
-    }
-    if let Some(p) = args.part_size {
-        b = b.with_part_size(p);
-    }
-    b.build()
-}
-
-fn request(args: &Args, path: &Path, single: bool) -> UploadRequest {
-    let mut r = UploadRequest::from_path(path);
-    if single {
-        if let Some(c) = &args.cover {
-            r = r.with_cover_path(c);
-        }
-        if let Some(v) = &args.media_storage_path {
-            r = r.with_media_storage_path(v);
-        }
-        if let Some(v) = &args.media_name {
-            r = r.with_media_name(v);
-        }
-    }
-    if let Some(v) = &args.media_type {
-        r = r.with_media_type(v);
-    }
-    if let Some(v) = &args.cover_type {
-        r = r.with_cover_type(v);
-    }
-    if let Some(v) = &args.procedure {
-        r = r.with_procedure(v);
-    }
-    if let Some(v) = &args.expire_time {
-        r = r.with_expire_time(v);
-    }
-    if let Some(v) = &args.storage_region {
-        r = r.with_storage_region(v);
-    }
-    if let Some(v) = args.class_id {
-        r = r.with_class_id(v);
-    }
-    if let Some(v) = &args.source_context {
-        r = r.with_source_context(v);
-    }
-    if let Some(v) = &args.session_context {
-        r = r.with_session_context(v);
-    }
-    if let Some(v) = &args.ext_info {
-        r = r.with_ext_info(v);
-    }
-    if let Some(v) = args.sub_app_id {
-        r = r.with_sub_app_id(v);
-    }
-    r
-}
-
-/// Uploads every file; one line per upload on stdout, one `error: PATH: …` line per failure on stderr.
+/// Runs `tvod upload`.
 pub async fn run(args: Args) -> ExitCode {
-    let files = match expand(&args.paths) {
+    let walk = Walk {
+        recursive: args.recursive,
+        ..Default::default()
+    };
+    let files = match sources::expand(&args.paths, &walk) {
         Ok(f) if !f.is_empty() => f,
-        Ok(_) => {
-            eprintln!("error: no media files found in {:?}", args.paths);
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Ok(_) => return usage_error(format!("no media files found in {:?}", args.paths)),
+        Err(e) => return usage_error(e),
     };
-    if files.len() > 1 && (args.cover.is_some() || args.media_storage_path.is_some()) {
-        eprintln!("error: --cover and --media-storage-path need exactly one media file");
-        return ExitCode::FAILURE;
-    }
-    let client = match client(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let show_progress = args.progress || (std::io::stderr().is_terminal() && !args.json);
-    let bars = MultiProgress::new();
-    let budget = ConcurrencyBudget::new(args.concurrency.max(1));
     let single = files.len() == 1;
-    let mut failures = 0usize;
-    let mut results = futures::stream::iter(files.iter().map(|path| {
-        let mut req = request(&args, path, single).with_budget(budget.clone());
-        if show_progress {
-            let bar = bars.add(ProgressBar::new(0));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg:30!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.set_message(path.display().to_string());
-            bar.enable_steady_tick(Duration::from_millis(200));
-            req = req.with_progress(move |p| {
-                bar.set_length(p.total_bytes);
-                bar.set_position(p.bytes_sent);
+    if !single
+        && (args.cover.is_some() || args.media_storage_path.is_some() || args.media_name.is_some())
+    {
+        return usage_error(
+            "--cover, --media-name and --media-storage-path need exactly one media file",
+        );
+    }
+    let mut params = MediaParams::from_args(&args.apply);
+    params.media_type = args.media_type.clone();
+    params.cover_type = args.cover_type.clone();
+    if single {
+        params.cover = args.cover.clone();
+        params.media_name = args.media_name.clone();
+        params.media_storage_path = args.media_storage_path.clone();
+    }
+    if args.dry_run {
+        return dry_run(&args, &files, &params);
+    }
+    let client = match args
+        .conn
+        .builder()
+        .and_then(|b| args.transfer.apply(b).build())
+    {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = crate::common::require_region(&client) {
+        return usage_error(e);
+    }
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| sources::check(f, &params).map(|c| c.total).unwrap_or(0))
+        .collect();
+    let output = Arc::new(Output::new(
+        &args.output,
+        files.len() as u64,
+        sizes.iter().sum(),
+    ));
+    let budget = ConcurrencyBudget::new(args.transfer.concurrency as usize);
+    let bandwidth = args.transfer.max_bytes_per_sec.map(BandwidthLimit::new);
+    let api_rate = Arc::new(RateLimiter::new(args.transfer.api_rate));
+    let store = args
+        .checkpoint_dir
+        .clone()
+        .map(JsonFileCheckpointStore::new);
+    let resolve = args
+        .resolve_task
+        .then(|| WaitOptions::new(Duration::from_secs(args.resolve_timeout)));
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = {
+        let (cancel, flag, output) = (cancel.clone(), interrupted.clone(), output.clone());
+        let resumable = store.is_some();
+        tokio::spawn(async move {
+            crate::common::interrupted().await;
+            flag.store(true, Ordering::SeqCst);
+            output.warn(if resumable {
+                "interrupted: stopping; uploads in flight keep their checkpoints and resume when the command runs again"
+            } else {
+                "interrupted: stopping; uploads in flight are aborted, nothing of theirs is committed"
             });
+            cancel.cancel();
+            crate::common::interrupted().await;
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        })
+    };
+    let (ok, failed, bytes) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let started = Instant::now();
+    let mut results = futures::stream::iter(files.iter().zip(&sizes).map(|(path, size)| {
+        let progress = Arc::new(output.start_item(&path.display().to_string(), *size));
+        let p = progress.clone();
+        let mut req = params
+            .request(path)
+            .with_budget(budget.clone())
+            .with_cancellation(cancel.child_token())
+            .with_progress(move |u| p.update(u.bytes_sent, u.total.unwrap_or(u.bytes_sent)));
+        if let Some(b) = &bandwidth {
+            req = req.with_bandwidth_limit(b.clone());
         }
-        let client = client.clone();
-        async move { (path, client.upload(req).await) }
+        if let Some(s) = &store {
+            req = req.with_checkpoint(s.clone());
+        }
+        if let Some(w) = &resolve {
+            req = req.with_resolve_procedure_task(*w);
+        }
+        let (client, api_rate, cancel) = (client.clone(), api_rate.clone(), cancel.clone());
+        async move {
+            let t0 = Instant::now();
+            let r = tokio::select! {
+                _ = cancel.cancelled() => Err(Error::Cancelled),
+                _ = api_rate.acquire() => client.upload(req).await,
+            };
+            (path, progress, *size, t0.elapsed(), r)
+        }
     }))
-    .buffer_unordered(args.jobs.max(1));
-    while let Some((path, result)) = results.next().await {
+    .buffer_unordered(args.transfer.jobs as usize);
+    let mut not_done = 0u64;
+    while let Some((path, progress, size, took, result)) = results.next().await {
         match result {
             Ok(out) => {
-                if args.json {
-                    let line = serde_json::json!({
-                        "Path": path.display().to_string(),
-                        "FileId": out.file_id,
-                        "MediaUrl": out.media_url,
-                        "CoverUrl": out.cover_url,
-                        "ProcedureTaskId": out.procedure_task_id,
-                        "ApplyRequestId": out.apply_request_id,
-                        "CommitRequestId": out.commit_request_id,
-                        "Bytes": out.bytes_sent,
-                        "Seconds": out.elapsed.as_secs_f64(),
-                    });
-                    println!("{line}");
-                } else {
+                progress.finish(true, size);
+                ok.fetch_add(1, Ordering::Relaxed);
+                bytes.fetch_add(out.bytes_sent, Ordering::Relaxed);
+                let line = json!({
+                    "Status": "ok",
+                    "Path": path.display().to_string(),
+                    "FileId": out.file_id,
+                    "MediaUrl": out.media_url,
+                    "CoverUrl": out.cover_url,
+                    "ProcedureTaskId": out.procedure_task_id,
+                    "ApplyRequestId": out.apply_request_id,
+                    "CommitRequestId": out.commit_request_id,
+                    "Bytes": out.bytes_sent,
+                    "Seconds": took.as_secs_f64(),
+                });
+                let mut human = format!(
+                    "{}\t{}\t{}",
+                    path.display(),
+                    out.file_id,
+                    out.media_url.as_deref().unwrap_or("-")
+                );
+                if let Some(t) = &out.procedure_task_id {
+                    human.push('\t');
+                    human.push_str(t);
+                }
+                output.success(&human, &line);
+            }
+            Err(Error::Cancelled) if cancel.is_cancelled() => {
+                progress.finish(false, 0);
+                not_done += 1;
+            }
+            Err(e) => {
+                progress.finish(false, size);
+                failed.fetch_add(1, Ordering::Relaxed);
+                let line = failure_json(
+                    path,
+                    &error_code(&e),
+                    &e.to_string(),
+                    e.request_id(),
+                    e.is_retryable(),
+                    1,
+                );
+                output.failure(&format!("{}: {e}", path.display()), &line);
+            }
+        }
+    }
+    drop(results);
+    signals.abort();
+    let _ = signals.await;
+    let (ok, failed, bytes) = (ok.into_inner(), failed.into_inner(), bytes.into_inner());
+    let secs = started.elapsed().as_secs_f64();
+    let mbps = bytes as f64 / secs.max(1e-9) / 1e6;
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let summary = json!({"Summary": {
+        "Ok": ok, "Failed": failed, "NotDone": not_done, "Bytes": bytes, "Seconds": secs, "MBps": mbps,
+        "Interrupted": was_interrupted,
+    }});
+    let human = format!(
+        "upload: {ok} uploaded, {failed} failed{}; {} in {secs:.1} s ({mbps:.1} MB/s){}",
+        if not_done > 0 {
+            format!(", {not_done} not done")
+        } else {
+            String::new()
+        },
+        human_bytes(bytes),
+        if was_interrupted && store.is_some() {
+            "; interrupted: run the same command again to resume"
+        } else if was_interrupted {
+            "; interrupted"
+        } else {
+            ""
+        }
+    );
+    match Arc::try_unwrap(output) {
+        Ok(o) => o.finish(&human, &summary).await,
+        Err(_) => eprintln!("{human}"),
+    }
+    ExitCode::from(if was_interrupted {
+        EXIT_INTERRUPTED
+    } else if failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn dry_run(args: &Args, files: &[PathBuf], params: &MediaParams) -> ExitCode {
+    let (mut count, mut bytes, mut bad) = (0u64, 0u64, 0u64);
+    for f in files {
+        match sources::check(f, params) {
+            Ok(c) => {
+                count += 1;
+                bytes += c.total;
+                if args.output.json {
                     println!(
-                        "{}\t{}\t{}",
-                        path.display(),
-                        out.file_id,
-                        out.media_url.as_deref().unwrap_or("-")
+                        "{}",
+                        json!({"Status": "dry-run", "Action": "upload", "Path": f.display().to_string(), "Bytes": c.total, "Segments": c.referenced.len()})
                     );
+                } else if !args.output.quiet {
+                    println!("upload\t{}\t{}", f.display(), human_bytes(c.total));
                 }
             }
             Err(e) => {
-                failures += 1;
-                eprintln!("error: {}: {e}", path.display());
+                bad += 1;
+                if args.output.json {
+                    println!(
+                        "{}",
+                        json!({"Status": "dry-run", "Action": "invalid", "Path": f.display().to_string(), "Error": e})
+                    );
+                } else {
+                    eprintln!("error: {e}");
+                }
             }
         }
     }
-    if failures > 0 {
-        eprintln!("{failures} of {} file(s) failed", files.len());
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    if args.output.json {
+        println!(
+            "{}",
+            json!({"Summary": {"DryRun": true, "Upload": count, "Bytes": bytes, "Invalid": bad}})
+        );
+    } else if !args.output.quiet {
+        eprintln!(
+            "dry run: {count} file(s) to upload ({}), {bad} refused; nothing was sent",
+            human_bytes(bytes)
+        );
     }
+    ExitCode::from(if bad > 0 { EXIT_FAILED } else { EXIT_OK })
 }

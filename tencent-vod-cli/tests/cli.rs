@@ -24,12 +24,17 @@ fn cli_uploads_a_directory_with_json_output() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+    let mut lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let summary = lines.pop().unwrap();
+    assert_eq!(summary["Summary"]["Ok"], 3, "{summary}");
+    assert_eq!(summary["Summary"]["Failed"], 0, "{summary}");
+    assert_eq!(summary["Summary"]["Bytes"], 303_000, "{summary}");
     assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l["Status"] == "ok"), "{lines:?}");
     let mut bytes: Vec<u64> = lines.iter().map(|l| l["Bytes"].as_u64().unwrap()).collect();
     bytes.sort();
     assert_eq!(bytes, vec![1_000, 2_000, 300_000]);
@@ -42,32 +47,58 @@ fn cli_uploads_a_directory_with_json_output() {
     }
 }
 
+/// Failures are one JSON line each with `--json` (one `error:` line each on stderr without), the good file still
+/// goes through, and the exit code is 1.
 #[test]
-fn cli_failures_are_one_line_each_and_exit_non_zero() {
+fn cli_failures_are_reported_per_file_and_exit_1() {
     let data = tempfile::tempdir().unwrap();
     let mock = start_mock(data.path());
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("ok.mp4");
     std::fs::write(&good, vec![1u8; 100]).unwrap();
-    let out = upload_cmd(&mock)
-        .arg("--json")
-        .arg(&good)
-        .arg(dir.path().join("missing.mp4"))
-        .arg(dir.path().join("bad.exe"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let bad = dir.path().join("bad.exe");
+    std::fs::write(&bad, b"x").unwrap();
+    let run = |json: bool| {
+        let mut c = upload_cmd(&mock);
+        if json {
+            c.arg("--json");
+        }
+        c.arg(&good).arg(&bad).output().unwrap()
+    };
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1), "{}", support::show(&out));
+    let lines = support::json_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let failure = lines.iter().find(|l| l["Status"] == "failed").unwrap();
+    assert!(
+        failure["Path"].as_str().unwrap().ends_with("bad.exe"),
+        "{failure}"
+    );
+    assert_eq!(failure["ErrorCode"], "InvalidInput", "{failure}");
+    assert!(
+        failure["Message"].as_str().unwrap().contains("exe"),
+        "{failure}"
+    );
+    assert_eq!(failure["Retryable"], false);
+    assert!(lines.iter().any(|l| l["Status"] == "ok"));
+    assert_eq!(lines[2]["Summary"]["Failed"], 1);
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("error: "))
         .collect();
-    assert_eq!(errors.len(), 2, "{stderr}");
-    assert!(errors.iter().any(|l| l.contains("missing.mp4")), "{stderr}");
-    assert!(errors.iter().any(|l| l.contains("bad.exe")), "{stderr}");
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("bad.exe"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    // The good file still went through.
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // A path that does not exist is a usage error: exit 2, nothing sent.
+    let out = upload_cmd(&mock)
+        .arg(dir.path().join("missing.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", support::show(&out));
 }
 
 #[test]
@@ -93,6 +124,9 @@ fn help_names_the_credential_environment_variables() {
     for args in [
         &["--help"][..],
         &["upload", "--help"],
+        &["ingest", "--help"],
+        &["task", "wait", "--help"],
+        &["events", "pull", "--help"],
         &["mock", "--help"],
         &["sign-upload", "--help"],
         &["pull", "--help"],
@@ -171,7 +205,8 @@ fn mock_export_lines_drive_an_upload_through_eval() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(line["Bytes"], 50_000, "{line}");
     assert!(
         line["FileId"].as_str().is_some_and(|s| !s.is_empty()),

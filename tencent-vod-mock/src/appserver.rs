@@ -223,7 +223,7 @@ pub(crate) fn sign_callback_body(body: &mut Value, key: &str, now: SystemTime) {
     if let Some(o) = body.as_object_mut() {
         o.insert(
             "Sign".into(),
-            Value::String(tencent_vod::events::callback_sign(key, t)),
+            Value::String(tencent_vod::__private::callback_sign(key, t)),
         );
         o.insert("T".into(), json!(t));
     }

@@ -800,6 +800,8 @@ async fn receive(sh: &Shared, body: Body, store: bool, want_md5: bool) -> Result
                     format!("The request body could not be read completely: {e}"),
                 )
             })?;
+            sh.bytes_received
+                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             crc.write(&chunk);
             if let Some(m) = md5.as_mut() {
                 m.update(&chunk);

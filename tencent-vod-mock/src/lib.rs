@@ -2,16 +2,20 @@
 //! of [`tencent_vod`] (or any other client) and local development. Add it as a dev-dependency; `tvod mock` (the
 //! `tencent-vod-cli` package) runs it standalone.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tencent_vod::UploadRequest;
 //! use tencent_vod_mock::MockServer;
-//! use tencent_vod::vod::ApplyUploadRequest;
 //! let server = MockServer::start().await?;
 //! let client = server.client_builder().build()?;
-//! let applied = client.api().apply_upload(&ApplyUploadRequest::new("mp4")).await?;
-//! // … PUT the media to server.cos_endpoint() with applied.temp_certificate, then CommitUpload …
+//! let out = client.upload(UploadRequest::from_bytes(vec![1u8; 4096], "mp4")).await?;
+//! assert_eq!(server.object(&out.bucket, &out.media_key).map(|o| o.size), Some(4096));
+//! assert_eq!(server.commits()[0].file_id, out.file_id);
 //! # Ok(()) }
 //! ```
+//!
+//! See [`MockServer`] for the common test (faults included).
 //!
 //! # What it serves
 //!
@@ -214,6 +218,9 @@ pub struct MockStats {
     pub max_concurrent_uploads: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Body bytes received by PUT Object and Upload Part, counted as they arrive (bodies cut short and
+    /// refused ones included).
+    pub bytes_received: u64,
 }
 
 /// A queued (not yet confirmed) event, as [`MockServer::events_pending`] reports it.
@@ -609,6 +616,47 @@ impl MockServerBuilder {
 }
 
 /// The running mock VOD + COS server. Stops on [`shutdown`](Self::shutdown) or drop.
+///
+/// The common test: upload through a [`VodClient`](tencent_vod::VodClient) pointed at the mock
+/// ([`client_builder`](Self::client_builder)), then assert on what COS stored ([`object`](Self::object)) and on
+/// what VOD committed ([`commits`](Self::commits)); faults ([`add_fault`](Self::add_fault)) make it fail on
+/// purpose.
+///
+/// ```
+/// use tencent_vod::UploadRequest;
+/// use tencent_vod::error::CosOperation;
+/// use tencent_vod_mock::{Fault, FaultRule, MockServer, Target};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // In a test: #[tokio::test] async fn upload_reaches_vod() { … }
+/// let server = MockServer::start().await?;
+/// let client = server.client_builder().build()?; // the mock's endpoints, region and credentials
+/// // The first part request answers 503: the upload retries it.
+/// server.add_fault(
+///     FaultRule::new(Target::Cos(CosOperation::UploadPart)).nth(1).fault(Fault::Status(503)),
+/// );
+///
+/// let media = vec![42u8; 9 << 20]; // two parts of the default 8 MiB
+/// let out = client
+///     .upload(UploadRequest::from_bytes(media.clone(), "mp4").with_procedure("QuickstartPreset"))
+///     .await?;
+///
+/// // What COS stored…
+/// let stored = server.object(&out.bucket, &out.media_key).expect("stored");
+/// assert_eq!(stored.size, media.len() as u64);
+/// assert_eq!(stored.crc64, tencent_vod_mock::crc64(&media));
+/// assert_eq!(server.object_bytes(&out.bucket, &out.media_key), Some(media));
+/// // …what VOD committed…
+/// let commits = server.commits();
+/// assert_eq!(commits.len(), 1);
+/// assert_eq!(commits[0].file_id, out.file_id);
+/// assert_eq!(commits[0].procedure.as_deref(), Some("QuickstartPreset"));
+/// // …and what it took.
+/// assert_eq!(server.count("UploadPart"), 3);
+/// assert!(server.multipart_uploads().is_empty());
+/// # Ok(()) }
+/// ```
 pub struct MockServer {
     shared: Arc<Shared>,
     vod_addr: SocketAddr,
@@ -820,6 +868,13 @@ impl MockServer {
             .clone()
     }
 
+    /// Body bytes received by PUT Object and Upload Part so far (also in [`stats`](Self::stats)).
+    pub fn bytes_received(&self) -> u64 {
+        self.shared
+            .bytes_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Counters.
     pub fn stats(&self) -> MockStats {
         let inner = self.shared.lock();
@@ -831,6 +886,7 @@ impl MockServer {
                 .max_in_flight
                 .load(std::sync::atomic::Ordering::Relaxed),
             faults_injected: inner.faults_injected,
+            bytes_received: self.bytes_received(),
         }
     }
 

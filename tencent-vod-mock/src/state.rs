@@ -260,6 +260,8 @@ pub(crate) struct Shared {
     seq: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
+    /// Body bytes received by PUT Object and Upload Part (complete or not).
+    pub bytes_received: AtomicU64,
     /// Woken when an event is queued (long-polling `PullEvents`).
     pub events_notify: tokio::sync::Notify,
     /// Outcomes of callback POSTs (shared with the tasks doing them).
@@ -333,6 +335,7 @@ impl Shared {
             seq: AtomicU64::new(1),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
             events_notify: tokio::sync::Notify::new(),
             callback_log: Default::default(),
             clock_offset: std::sync::atomic::AtomicI64::new(clock_offset),

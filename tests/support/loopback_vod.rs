@@ -1,5 +1,5 @@
 //! A loopback VOD API 3.0 server for tests: it verifies every request's TC3 or v1 signature with the known
-//! SecretKey (recomputing it with `tencent_vod::sign` from what it received), records each request, and answers
+//! SecretKey (recomputing it with the SDK's signers from what it received), records each request, and answers
 //! from a script of canned responses (the last one repeats).
 
 use axum::body::Bytes;
@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tencent_vod::sign::{tc3, v1};
+use tencent_vod::__private::{tc3, v1};
 
 /// A canned answer.
 #[derive(Clone, Debug)]

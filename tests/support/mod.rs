@@ -15,7 +15,7 @@ pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tencent_vod::{RetryConfig, VodClient};
+use tencent_vod::{RetryConfig, TransferConfig, VodClient};
 use tencent_vod_mock::MockServer;
 
 pub const MIB: u64 = 1 << 20;
@@ -52,12 +52,32 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Polls `condition` every 10 ms until it holds (instead of sleeping a fixed time and hoping); panics naming
+/// `what` once `timeout` has passed.
+pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Retries that keep tests quick: `max_retries` after the first attempt, full-jitter backoff 5 ms … 50 ms.
 pub fn retry(max_retries: u32) -> RetryConfig {
     RetryConfig::default()
         .with_max_retries(max_retries)
         .with_initial_backoff(Duration::from_millis(5))
         .with_max_backoff(Duration::from_millis(50))
+}
+
+/// Transfer settings with `part`-byte parts and multipart threshold (the mock must accept parts that small).
+pub fn parts_of(part: u64) -> TransferConfig {
+    TransferConfig::default()
+        .with_part_size(part)
+        .with_multipart_threshold(part)
 }
 
 /// A mock server accepting 64 KiB parts, a client on it with 1 MiB parts and threshold (default concurrency),
@@ -79,18 +99,16 @@ async fn setup_with(concurrency: Option<usize>) -> (MockServer, VodClient, tempf
         .start()
         .await
         .unwrap();
-    let mut builder = server
-        .client_builder()
-        .with_part_size(MIB)
-        .with_multipart_threshold(MIB);
+    let mut transfer = parts_of(MIB);
     if let Some(n) = concurrency {
-        builder = builder.with_concurrency(n);
+        transfer = transfer.with_concurrency(n);
     }
-    (
-        server,
-        builder.build().unwrap(),
-        tempfile::tempdir().unwrap(),
-    )
+    let client = server
+        .client_builder()
+        .with_transfer_config(transfer)
+        .build()
+        .unwrap();
+    (server, client, tempfile::tempdir().unwrap())
 }
 
 /// A client clock whose local time is the host's shifted by `offset_secs` (positive: ahead), plus a handle that
@@ -98,12 +116,12 @@ async fn setup_with(concurrency: Option<usize>) -> (MockServer, VodClient, tempf
 pub fn shifted_clock(
     offset_secs: i64,
 ) -> (
-    tencent_vod::transport::Clock,
+    tencent_vod::Clock,
     std::sync::Arc<std::sync::atomic::AtomicI64>,
 ) {
     let shift = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(offset_secs));
     let s = shift.clone();
-    let clock = tencent_vod::transport::Clock::with_time_source(move || {
+    let clock = tencent_vod::Clock::with_time_source(move || {
         let off = s.load(std::sync::atomic::Ordering::SeqCst);
         let d = Duration::from_secs(off.unsigned_abs());
         if off >= 0 {

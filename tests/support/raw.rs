@@ -1,8 +1,8 @@
 //! Raw, hand-signed clients for testing the mock server (no COS engine involved).
 
 use super::now;
+use tencent_vod::__private::{cos_sign as cossign, tc3, v1};
 use tencent_vod::Credential;
-use tencent_vod::sign::{cos as cossign, tc3, v1};
 
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

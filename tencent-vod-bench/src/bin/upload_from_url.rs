@@ -16,7 +16,7 @@
 use axum::body::{Body, Bytes};
 use clap::Parser;
 use std::time::Instant;
-use tencent_vod::{Credential, UploadRequest, VodClient, VodClientBuilder};
+use tencent_vod::{Credential, TransferConfig, UploadRequest, VodClient, VodClientBuilder};
 use tencent_vod_mock::MockServer;
 
 #[derive(Parser, Debug)]
@@ -132,8 +132,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         b
     };
     let client = builder
-        .with_part_size(args.part_mib << 20)
-        .with_concurrency(args.concurrency)
+        .with_transfer_config(
+            TransferConfig::default()
+                .with_part_size(args.part_mib << 20)
+                .with_concurrency(args.concurrency),
+        )
         .build()?;
     let started = Instant::now();
     let out = client.upload(UploadRequest::from_url(&url).await?).await?;

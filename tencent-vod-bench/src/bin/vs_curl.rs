@@ -279,7 +279,7 @@ impl Mock {
     /// A signed PUT Object of `key` (`size` bytes) as curl sends it: URL and headers. Signed with the mock's
     /// permanent credential (valid for any key of the bucket).
     fn put(&self, key: &str, size: u64) -> (String, String) {
-        use tencent_vod::sign::cos as cos_sign;
+        use tencent_vod::__private::cos_sign;
         let region = self.s("region");
         let bucket = format!(
             "vod{}-{}",
