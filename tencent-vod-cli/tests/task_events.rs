@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 use support::*;
+use tencent_vod::events::TaskStatus;
 use tencent_vod_mock::MockServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +104,17 @@ async fn tasks_and_events_from_the_command_line() {
         show(&out)
     );
 
-    // events pull: NewFileUpload (2) and ProcedureStateChanged (2) as JSON lines with handles.
+    // events pull: NewFileUpload (2) and ProcedureStateChanged (2) as JSON lines with handles. Only the first
+    // file's task was waited for; the second one runs on the mock's clock and may still be running.
+    poll_until(
+        "both Procedure tasks to finish",
+        Duration::from_secs(60),
+        || {
+            let tasks = server.tasks();
+            (tasks.len() == 2 && tasks.iter().all(|t| t.status == TaskStatus::Finish)).then_some(())
+        },
+    )
+    .await;
     let out = output({
         let mut c = tvod_at(&server, "events");
         c.args(["pull", "--max", "4"]);
