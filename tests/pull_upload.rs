@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 use support::app::{Source, closed_port_url, gen_crc64};
+use support::eventually;
 use tencent_vod::appserver::{PullUploadRequest, PullUploadTask};
 use tencent_vod::error::{PullErrorKind, PullFailure};
 use tencent_vod::events::{
@@ -325,6 +326,15 @@ async fn describe_tasks_lists_pull_tasks_beside_procedure_tasks() -> R {
             source.base
         )))
         .await?;
+    // The hanging pull is WAITING until the mock's fetch task starts, then PROCESSING for good: wait for that, or
+    // the listings below could catch it on either side of the change.
+    eventually("the hanging pull to start", Duration::from_secs(60), || {
+        server
+            .pull_tasks()
+            .iter()
+            .any(|t| t.task_id == hanging.task_id && t.status == TaskStatus::Processing)
+    })
+    .await;
     let procedure_id = ok.procedure_task_id.clone().unwrap();
     // The Procedure task runs on the mock's clock; wait for it rather than assume it finished with the pull.
     client
@@ -355,15 +365,10 @@ async fn describe_tasks_lists_pull_tasks_beside_procedure_tasks() -> R {
     let api = client.api();
     // Newest first by default: the hanging pull (no FileId yet), the failed pull, the Procedure, the first pull.
     let all = rows(api.describe_tasks(&DescribeTasksRequest::new()).await?);
-    let processing = all[0].2.clone();
-    assert!(
-        processing == "WAITING" || processing == "PROCESSING",
-        "{all:?}"
-    );
     assert_eq!(
         all,
         [
-            row(&hanging.task_id, "PullUpload", &processing, ""),
+            row(&hanging.task_id, "PullUpload", "PROCESSING", ""),
             row(&failed.task_id, "PullUpload", "FINISH", ""),
             row(&procedure_id, "Procedure", "FINISH", &ok.file_id),
             row(&ok.task_id, "PullUpload", "FINISH", &ok.file_id),
@@ -410,7 +415,7 @@ async fn describe_tasks_lists_pull_tasks_beside_procedure_tasks() -> R {
         .await?;
     assert_eq!(rows(finished), all[1..].to_vec());
     let running = api
-        .describe_tasks(&DescribeTasksRequest::new().with_status(processing.clone()))
+        .describe_tasks(&DescribeTasksRequest::new().with_status("PROCESSING"))
         .await?;
     assert_eq!(rows(running), all[..1].to_vec());
     // Another SubAppId sees none of them.
