@@ -721,12 +721,15 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
     }
     assert_eq!(server.commits().len(), 1);
 
-    // Locked: a second ingest while the first runs (slowed by the mock).
+    // Locked: a second ingest while the first runs. The first is slowed by the mock until it is seen working
+    // (it holds the journal by then), then stopped (SIGSTOP) so it still holds it however long the second one
+    // takes to start on a loaded machine, and resumed afterwards.
+    let before = server.count("ApplyUpload");
     for i in 0..3 {
         write(d, &format!("slow/s{i}.mp4"), &data(3000, 10 + i));
     }
     server.add_fault(
-        FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::Delay(Duration::from_millis(400))),
+        FaultRule::new(Target::Vod("ApplyUpload")).fault(Fault::Delay(Duration::from_secs(1))),
     );
     let mut first = {
         let mut c = tvod_at(&server, "ingest");
@@ -737,15 +740,17 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
         c.spawn().unwrap()
     };
     poll_until("the first ingest to start", Duration::from_secs(30), || {
-        (server.count("ApplyUpload") >= 2).then_some(())
+        (server.count("ApplyUpload") > before).then_some(())
     })
     .await;
+    signal(first.id(), "STOP");
     let out = output({
         let mut c = tvod_at(&server, "ingest");
         c.current_dir(d).args(["--journal", "busy.db", "slow"]);
         c
     })
     .await;
+    signal(first.id(), "CONT");
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
