@@ -498,7 +498,9 @@ async fn deadline_during_reconciliation_keeps_the_unknown_outcome() {
     let req = h
         .request(&data(SINGLE, 11), None)
         .with_commit_reconcile_timeout(Duration::from_secs(600))
-        .with_deadline(Duration::from_millis(1500));
+        // Long enough that ApplyUpload, the PUT and the failing commits are done well before it even on a loaded
+        // machine (the deadline must pass during the search, not before it).
+        .with_deadline(Duration::from_secs(5));
     let started = tokio::time::Instant::now();
     let e = h.run(req).await.unwrap_err();
     let Error::CommitOutcomeUnknown(u) = &e else {
