@@ -86,14 +86,16 @@ async fn expiring_again_fails_without_commit() {
 
 #[tokio::test]
 async fn short_ttl_credentials_expire_during_a_slow_part() {
-    // Credentials live ~3-4 s; the second part is held by the server past that.
+    // Credentials live ~7-8 s; the second part is held by the server past that (the client stops it a quarter of
+    // the validity before the expiry). The new session's credentials live as long: enough to send all 3 MiB
+    // again even on a loaded machine.
     let server = MockServer::builder()
         .with_min_part_size(64 * 1024)
-        .with_temp_credential_ttl(Duration::from_secs(4))
+        .with_temp_credential_ttl(Duration::from_secs(8))
         .with_fault(
             FaultRule::new(Target::Cos(CosOperation::UploadPart))
                 .nth(2)
-                .fault(Fault::Delay(Duration::from_millis(5000))),
+                .fault(Fault::Delay(Duration::from_secs(30))),
         )
         .start()
         .await
