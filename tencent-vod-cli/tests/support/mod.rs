@@ -238,3 +238,36 @@ pub fn journal_rows(journal: &Path) -> Vec<(String, String, Option<String>)> {
         .collect::<Result<_, _>>()
         .unwrap()
 }
+
+/// The SDK checkpoints kept in an ingest journal: key → the checkpoint's JSON.
+pub fn journal_checkpoints(journal: &Path) -> Vec<(String, serde_json::Value)> {
+    let c =
+        rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .unwrap();
+    let mut st = c
+        .prepare("SELECT key, body FROM checkpoints ORDER BY key")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (k, body) = r.unwrap();
+            (k, serde_json::from_str(&body).unwrap())
+        })
+        .collect()
+}
+
+/// Puts a checkpoint into an ingest journal (no run may hold it), as a crashed run would have left it.
+pub fn put_journal_checkpoint(
+    journal: &Path,
+    key: &str,
+    checkpoint: &tencent_vod::upload::Checkpoint,
+) {
+    let c =
+        rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .unwrap();
+    c.execute(
+        "INSERT OR REPLACE INTO checkpoints (key, body, updated_at) VALUES (?1, ?2, 0)",
+        rusqlite::params![key, serde_json::to_string(checkpoint).unwrap()],
+    )
+    .unwrap();
+}
