@@ -528,28 +528,40 @@ impl SqliteJournal {
     /// thread's next group commit, so no task ever waits for an fsync it does not need.
     fn write(&self, write: Write, durable: bool) -> BoxFuture<'_, Result<(), JournalError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = if self.inline && !durable {
-            match self.conn.try_lock() {
-                Ok(mut c) => {
-                    commit_batch(&self.path, &mut c, false, vec![(write, false, tx)]);
-                    Ok(())
-                }
-                Err(std::sync::TryLockError::Poisoned(p)) => {
-                    commit_batch(
-                        &self.path,
-                        &mut p.into_inner(),
-                        false,
-                        vec![(write, false, tx)],
-                    );
-                    Ok(())
-                }
-                Err(std::sync::TryLockError::WouldBlock) => {
-                    self.send(Msg::Write((write, false, tx)))
-                }
+        let inline = (self.inline && !durable).then(|| self.try_conn()).flatten();
+        let sent = match inline {
+            Some(mut c) => {
+                commit_batch(&self.path, &mut c, false, vec![(write, false, tx)]);
+                Ok(())
             }
-        } else {
-            self.send(Msg::Write((write, durable, tx)))
+            None => self.send(Msg::Write((write, durable, tx))),
         };
+        self.answer(sent, rx)
+    }
+
+    /// The SDK checkpoint store of this journal.
+    pub fn checkpoints(self: &Arc<Self>) -> JournalCheckpoints {
+        JournalCheckpoints {
+            journal: self.clone(),
+        }
+    }
+
+    /// The connection, when no one holds it (a poisoned lock is taken over: every transaction is atomic, so a
+    /// panic cannot have left one half done).
+    fn try_conn(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
+        match self.conn.try_lock() {
+            Ok(c) => Some(c),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The answer to a message sent to the writer thread (or to a write done inline).
+    fn answer<T: Send + 'static>(
+        &self,
+        sent: Result<(), JournalError>,
+        rx: tokio::sync::oneshot::Receiver<Result<T, JournalError>>,
+    ) -> BoxFuture<'_, Result<T, JournalError>> {
         Box::pin(async move {
             sent?;
             rx.await.map_err(|_| {
@@ -561,24 +573,15 @@ impl SqliteJournal {
         })
     }
 
-    /// The SDK checkpoint store of this journal.
-    pub fn checkpoints(self: &Arc<Self>) -> JournalCheckpoints {
-        JournalCheckpoints {
-            journal: self.clone(),
-        }
-    }
-
     /// A read: inline when the connection is free, else on the writer thread.
     fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, JournalError>> {
-        let r = match self.conn.try_lock() {
-            Ok(mut c) => f(&mut c),
-            Err(std::sync::TryLockError::Poisoned(p)) => f(&mut p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => return self.run(f),
+        let Some(mut c) = self.try_conn() else {
+            return self.run(f);
         };
-        let r = r.map_err(|e| sql_err(&self.path, e));
+        let r = f(&mut c).map_err(|e| sql_err(&self.path, e));
         Box::pin(async move { r })
     }
 
@@ -591,15 +594,7 @@ impl SqliteJournal {
         let sent = self.send(Msg::Job(Box::new(move |c| {
             let _ = tx.send(f(c).map_err(|e| sql_err(&path, e)));
         })));
-        Box::pin(async move {
-            sent?;
-            rx.await.map_err(|_| {
-                err(
-                    &self.path,
-                    JournalErrorKind::Io("the journal writer stopped".into()),
-                )
-            })?
-        })
+        self.answer(sent, rx)
     }
 }
 
