@@ -128,26 +128,14 @@ impl Tree {
     fn journal(&self) -> PathBuf {
         self.root.path().join("state/journal.db")
     }
-
-    fn checkpoints(&self) -> PathBuf {
-        self.root.path().join("state/journal.db.checkpoints")
-    }
 }
 
-/// Checkpoints left behind that do not record a commit: uploads that were interrupted.
-fn interrupted_checkpoints(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .filter(|e| {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                    v["committed"] != true
-                })
-                .count()
-        })
-        .unwrap_or(0)
+/// Checkpoints left in the journal that do not record a commit: uploads that were interrupted.
+fn interrupted_checkpoints(journal: &Path) -> usize {
+    journal_checkpoints(journal)
+        .iter()
+        .filter(|(_, v)| v["committed"] != true)
+        .count()
 }
 
 fn assert_each_committed_once(server: &MockServer, tree: &Tree, extra: &[&str]) {
@@ -202,7 +190,7 @@ async fn a_killed_batch_resumes_and_commits_every_file_exactly_once() {
         .await
         .unwrap();
     assert!(!status.success());
-    let interrupted = interrupted_checkpoints(&tree.checkpoints());
+    let interrupted = interrupted_checkpoints(&tree.journal());
     assert!(interrupted >= 1, "no interrupted upload left a checkpoint");
     let commits_run1 = server.commits().len();
     server.clear_faults();
@@ -266,10 +254,23 @@ async fn a_killed_batch_resumes_and_commits_every_file_exactly_once() {
             .all(|(_, s, f)| s == "committed" && f.is_some())
     );
     assert_eq!(
-        interrupted_checkpoints(&tree.checkpoints()),
+        journal_checkpoints(&tree.journal()).len(),
         0,
         "checkpoints of committed items are removed"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tree.journal())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the journal holds credentials: {mode:o}"
+        );
+    }
 
     // Run 3: nothing to do, and it says so; no request reaches VOD or COS.
     let before = server.stats().counts;
@@ -429,112 +430,164 @@ async fn json_lines_cover_every_item_failures_included() {
 /// A crash between CommitUpload and the journal write: the checkpoint is what the next run finds. Kept after the
 /// commit with its answer: answered from it. Complete, commit refused: committed now. Complete, committed by a
 /// run whose answer was lost: found by the SDK's reconciliation. Each case: exactly one commit, nothing
-/// uploaded again, and the FileId recorded.
+/// uploaded again, and the FileId recorded. Both homes of checkpoints: the journal (the default) and
+/// `--checkpoint-dir`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload() {
     use tencent_vod::UploadRequest;
-    use tencent_vod::upload::{CheckpointStore, JsonFileCheckpointStore};
+    use tencent_vod::upload::{CheckpointStore, JsonFileCheckpointStore, MemoryCheckpointStore};
     use tencent_vod::vod::CommitUploadRequest;
 
     let server = MockServer::start().await.unwrap();
     let client = server.client_builder().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let store = JsonFileCheckpointStore::new(d.join("j.db.checkpoints"));
     let cases = [
         ("kept", Some("checkpoint")),
         ("unsent", None),
         ("lost", Some("reconciled")),
     ];
-    for (n, (case, how)) in cases.into_iter().enumerate() {
-        let media = write(d, &format!("{case}/clip.mp4"), &data(5000, 100 + n as u64));
-        // The checkpoint key the ingest will use for this file.
-        let out = output({
-            let mut c = tvod_at(&server, "ingest");
-            c.current_dir(d)
-                .args(["--dry-run", "--json", "--journal", "j.db"])
-                .arg(&media);
-            c
-        })
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-        let key = json_lines(&out)[0]["CheckpointKey"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let req = UploadRequest::from_path(&media)
-            .with_checkpoint(store.clone())
-            .with_checkpoint_key(key.clone());
-        let expect_file_id = match case {
-            // The upload committed and recorded its outcome; the journal never heard of it.
-            "kept" => {
-                client
-                    .upload(req.with_keep_committed_checkpoint(true))
-                    .await
-                    .unwrap()
-                    .file_id
+    for in_journal in [true, false] {
+        let home = if in_journal { "journal" } else { "files" };
+        let journal = format!("{home}.db");
+        let files = JsonFileCheckpointStore::new(d.join(format!("{home}.checkpoints")));
+        // What the crashed run's upload wrote through: the file store itself, or (journal) a store whose
+        // checkpoints the test then puts into the journal, where that run kept them.
+        let memory = MemoryCheckpointStore::new();
+        let mut flags = vec!["--journal", journal.as_str()];
+        if in_journal {
+            // A journal made by an earlier run.
+            let seed = write(d, "seed/first.mp4", &data(300, 99));
+            let out = output({
+                let mut c = tvod_at(&server, "ingest");
+                c.current_dir(d).args(&flags).arg(&seed);
+                c
+            })
+            .await;
+            assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        } else {
+            flags.extend(["--checkpoint-dir", "files.checkpoints"]);
+        }
+        let stored = |key: &str| -> Option<serde_json::Value> {
+            if in_journal {
+                journal_checkpoints(&d.join(&journal))
+                    .into_iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v)
+            } else {
+                std::fs::read(files.path_for(key))
+                    .ok()
+                    .map(|b| serde_json::from_slice(&b).unwrap())
             }
-            // Every object is on COS but the commit never reached VOD.
-            _ => {
-                server.add_fault(
-                    FaultRule::new(Target::Vod("CommitUpload"))
-                        .nth(1)
-                        .fault(Fault::VodError("InvalidParameter".into())),
-                );
-                client.upload(req).await.unwrap_err();
-                server.clear_faults();
-                let cp = store.load(&key).await.unwrap().unwrap();
-                assert!(cp.objects.iter().all(|o| o.completed.is_some()) && !cp.committed);
-                if case == "lost" {
-                    // The commit reached VOD; only its answer was lost.
+        };
+        for (n, (case, how)) in cases.into_iter().enumerate() {
+            let case_dir = format!("{home}-{case}");
+            let media = write(
+                d,
+                &format!("{case_dir}/clip.mp4"),
+                &data(5000, 100 + n as u64 + 10 * u64::from(in_journal)),
+            );
+            // The checkpoint key the ingest will use for this file.
+            let out = output({
+                let mut c = tvod_at(&server, "ingest");
+                c.current_dir(d)
+                    .args(["--dry-run", "--json"])
+                    .args(&flags)
+                    .arg(&media);
+                c
+            })
+            .await;
+            assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+            let key = json_lines(&out)[0]["CheckpointKey"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let req = UploadRequest::from_path(&media).with_checkpoint_key(key.clone());
+            let req = if in_journal {
+                req.with_checkpoint(memory.clone())
+            } else {
+                req.with_checkpoint(files.clone())
+            };
+            let expect_file_id = match case {
+                // The upload committed and recorded its outcome; the journal never heard of it.
+                "kept" => {
                     client
-                        .api()
-                        .commit_upload(&CommitUploadRequest::new(&cp.apply.vod_session_key))
+                        .upload(req.with_keep_committed_checkpoint(true))
                         .await
                         .unwrap()
                         .file_id
-                } else {
-                    String::new()
                 }
+                // Every object is on COS but the commit never reached VOD.
+                _ => {
+                    server.add_fault(
+                        FaultRule::new(Target::Vod("CommitUpload"))
+                            .nth(1)
+                            .fault(Fault::VodError("InvalidParameter".into())),
+                    );
+                    client.upload(req).await.unwrap_err();
+                    server.clear_faults();
+                    let cp = if in_journal {
+                        memory.load(&key).await.unwrap().unwrap()
+                    } else {
+                        files.load(&key).await.unwrap().unwrap()
+                    };
+                    assert!(cp.objects.iter().all(|o| o.completed.is_some()) && !cp.committed);
+                    if case == "lost" {
+                        // The commit reached VOD; only its answer was lost.
+                        client
+                            .api()
+                            .commit_upload(&CommitUploadRequest::new(&cp.apply.vod_session_key))
+                            .await
+                            .unwrap()
+                            .file_id
+                    } else {
+                        String::new()
+                    }
+                }
+            };
+            if in_journal {
+                put_journal_checkpoint(&d.join(&journal), &key, &memory.get(&key).unwrap());
             }
-        };
-        let commits_before = server.commits().len();
-        let puts_before = server.count("PutObject");
-        let out = output({
-            let mut c = tvod_at(&server, "ingest");
-            c.current_dir(d)
-                .args(["--json", "--journal", "j.db"])
-                .arg(&media);
-            c
-        })
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{case}: {}", show(&out));
-        let line = &json_lines(&out)[0];
-        assert_eq!(line["Status"], "ok", "{line}");
-        assert_eq!(line["Recovered"].as_str(), how, "{case}: {line}");
-        if !expect_file_id.is_empty() {
-            assert_eq!(line["FileId"], expect_file_id.as_str(), "{case}");
+            assert!(
+                stored(&key).is_some(),
+                "{home} {case}: the crashed run's checkpoint"
+            );
+            let commits_before = server.commits().len();
+            let puts_before = server.count("PutObject");
+            let out = output({
+                let mut c = tvod_at(&server, "ingest");
+                c.current_dir(d).arg("--json").args(&flags).arg(&media);
+                c
+            })
+            .await;
+            assert_eq!(out.status.code(), Some(0), "{case}: {}", show(&out));
+            let line = &json_lines(&out)[0];
+            assert_eq!(line["Status"], "ok", "{line}");
+            assert_eq!(line["Recovered"].as_str(), how, "{case}: {line}");
+            if !expect_file_id.is_empty() {
+                assert_eq!(line["FileId"], expect_file_id.as_str(), "{case}");
+            }
+            assert_eq!(
+                server.count("PutObject"),
+                puts_before,
+                "{case}: nothing uploaded again"
+            );
+            let commits_now = server.commits().len();
+            assert_eq!(
+                commits_now - commits_before,
+                usize::from(case == "unsent"),
+                "{case}"
+            );
+            assert_eq!(
+                commits_by_content(&server).get(&sha256_hex(&std::fs::read(&media).unwrap())),
+                Some(&1),
+                "{case}"
+            );
+            assert!(
+                stored(&key).is_none(),
+                "{home} {case}: checkpoint removed once journaled"
+            );
         }
-        assert_eq!(
-            server.count("PutObject"),
-            puts_before,
-            "{case}: nothing uploaded again"
-        );
-        let commits_now = server.commits().len();
-        assert_eq!(
-            commits_now - commits_before,
-            usize::from(case == "unsent"),
-            "{case}"
-        );
-        assert_eq!(
-            commits_by_content(&server).get(&sha256_hex(&std::fs::read(&media).unwrap())),
-            Some(&1),
-            "{case}"
-        );
-        assert!(
-            store.load(&key).await.unwrap().is_none(),
-            "{case}: checkpoint removed once journaled"
-        );
     }
 }
 

@@ -2,8 +2,10 @@
 
 use super::journal::{Change, Committed, Failure, Item, Journal, JournalError};
 use super::recover;
+use super::sqlite::JournalCheckpoints;
 use crate::common::{MediaParams, RateLimiter, error_code, failure_json};
 use crate::output::{ItemProgress, Output};
+use futures::future::BoxFuture;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tencent_vod::cos::{BandwidthLimit, ConcurrencyBudget};
 use tencent_vod::events::WaitOptions;
-use tencent_vod::upload::JsonFileCheckpointStore;
+use tencent_vod::upload::{Checkpoint, CheckpointStore, JsonFileCheckpointStore};
 use tencent_vod::{Error, VodClient};
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +22,7 @@ pub struct Ctx {
     pub client: VodClient,
     pub journal: Arc<dyn Journal>,
     /// `None` with the hidden `--no-checkpoint` (bench comparisons): uploads are then not resumable.
-    pub store: Option<JsonFileCheckpointStore>,
+    pub store: Option<Checkpoints>,
     pub budget: ConcurrencyBudget,
     pub bandwidth: Option<BandwidthLimit>,
     pub api_rate: RateLimiter,
@@ -34,6 +36,50 @@ pub struct Ctx {
     pub done_checkpoints: Mutex<Vec<String>>,
     /// The first journal write error (the run stops).
     pub journal_error: Mutex<Option<JournalError>>,
+}
+
+/// Where the run keeps the SDK checkpoints of its uploads.
+#[derive(Clone)]
+pub enum Checkpoints {
+    /// In the journal (the default).
+    Journal(JournalCheckpoints),
+    /// JSON files in a directory (`--checkpoint-dir`, or without a journal).
+    Files(JsonFileCheckpointStore),
+}
+
+impl Checkpoints {
+    /// Where the checkpoint under `key` is, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        match self {
+            Checkpoints::Journal(j) => j.describe(key),
+            Checkpoints::Files(f) => format!("checkpoint {}", f.path_for(key).display()),
+        }
+    }
+}
+
+impl CheckpointStore for Checkpoints {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<Option<Checkpoint>>> {
+        match self {
+            Checkpoints::Journal(j) => j.load(key),
+            Checkpoints::Files(f) => f.load(key),
+        }
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, tencent_vod::Result<()>> {
+        match self {
+            Checkpoints::Journal(j) => j.save(key, checkpoint),
+            Checkpoints::Files(f) => f.save(key, checkpoint),
+        }
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<()>> {
+        match self {
+            Checkpoints::Journal(j) => j.delete(key),
+            Checkpoints::Files(f) => f.delete(key),
+        }
+    }
 }
 
 /// Counters of the run.

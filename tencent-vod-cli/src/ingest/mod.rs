@@ -30,7 +30,7 @@ use crate::common::{
 };
 use crate::output::{Output, OutputArgs};
 use crate::sources::{self, Walk};
-use exec::{Ctx, Stats, Work};
+use exec::{Checkpoints, Ctx, Stats, Work};
 use fingerprint::Stat;
 use journal::{Change, Item, NewItem, State};
 use list::Source;
@@ -55,8 +55,8 @@ flag's value; relative paths are relative to the CSV file).
 
 Journal: an SQLite file (default ./tvod-ingest.db) recording every item: path, size, mtime, SHA-256, state
 (pending, uploading, committed with FileId and URLs, failed with the error), attempts, times. Only one ingest
-may use a journal at a time. Checkpoints of resumable uploads live beside it (JOURNAL.checkpoints/, or
---checkpoint-dir): they hold temporary credentials and are created with mode 0600.
+may use a journal at a time. The checkpoints of resumable uploads are kept in it (or as files in
+--checkpoint-dir); they hold temporary credentials, so the journal (like those files) is mode 0600.
 
 Run the same command again after a crash or Ctrl-C: committed items are skipped, partial uploads resume,
 failed items are retried (up to --max-attempts), changed files are uploaded as new items.";
@@ -90,7 +90,7 @@ pub struct Args {
     /// full: each change is fsynced.
     #[arg(long, value_enum, default_value = "normal", help_heading = "Journal")]
     pub journal_sync: SyncMode,
-    /// Where resumable uploads keep their checkpoints (default: JOURNAL.checkpoints beside the journal).
+    /// Keep the checkpoints of resumable uploads as JSON files in DIR instead of in the journal.
     #[arg(long, value_name = "DIR", help_heading = "Journal")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Attempts per item, over all runs, before it is left failed.
@@ -288,6 +288,7 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
     };
 
     // The journal: its identity and lock are checked before it is used.
+    let mut in_journal = None;
     let journal: Arc<dyn Journal> = if args.no_journal {
         Arc::new(MemoryJournal::default())
     } else {
@@ -296,7 +297,11 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
             has_sources && !args.dry_run,
             args.journal_sync,
         )? {
-            Some(j) => Arc::new(j),
+            Some(j) => {
+                let j = Arc::new(j);
+                in_journal = Some(j.checkpoints());
+                j
+            }
             None if !has_sources => {
                 return Err(Fatal::Usage(format!(
                     "journal {}: no such file",
@@ -340,7 +345,14 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
         journal.update(id, change).await?;
     }
 
-    let store = (!args.no_checkpoint).then(|| JsonFileCheckpointStore::new(checkpoint_dir(&args)));
+    let store = match (args.no_checkpoint, &args.checkpoint_dir, in_journal) {
+        (true, _, _) => None,
+        (false, Some(dir), _) => Some(Checkpoints::Files(JsonFileCheckpointStore::new(dir))),
+        (false, None, Some(j)) => Some(Checkpoints::Journal(j)),
+        (false, None, None) => Some(Checkpoints::Files(JsonFileCheckpointStore::new(
+            checkpoint_dir(&args),
+        ))),
+    };
     let uploads: Vec<&Plan> = plans
         .iter()
         .filter(|p| matches!(p, Plan::Upload { .. }))
@@ -378,6 +390,14 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
         match p {
             Plan::Skip { source, item } => {
                 skipped += 1;
+                // A run that died before its journal sync left the checkpoints of its last commits: removed after
+                // this run's first sync.
+                if ctx.store.is_some() {
+                    ctx.done_checkpoints
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(item.checkpoint_key.clone());
+                }
                 let c = item.committed.clone().unwrap_or_default();
                 if ctx.output.json() {
                     ctx.output.success(
@@ -634,9 +654,9 @@ async fn reconcile_superseded(ctx: &Ctx, item: Item) {
                 code: "CommitOutcomeUnknown".into(),
                 message: format!(
                     "the file changed after an earlier run started committing this version (MediaStoragePath {}); \
-                 it may be in VOD; its checkpoint is {}",
+                 it may be in VOD; see its {}",
                     cp.apply.media_storage_path,
-                    store.path_for(&item.checkpoint_key).display()
+                    store.describe(&item.checkpoint_key)
                 ),
                 request_id: None,
                 retryable: false,

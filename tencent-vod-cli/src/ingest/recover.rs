@@ -11,7 +11,7 @@
 //!
 //! This module only looks, so the run can say how an item was recovered.
 
-use tencent_vod::upload::{CheckpointStore, JsonFileCheckpointStore};
+use tencent_vod::upload::CheckpointStore;
 
 /// What an item's checkpoint records before its upload runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Found {
 }
 
 /// Looks at the checkpoint under `key`.
-pub async fn look(store: &JsonFileCheckpointStore, key: &str) -> Found {
+pub async fn look(store: &impl CheckpointStore, key: &str) -> Found {
     match store.load(key).await {
         Ok(Some(cp)) if cp.committed && cp.commit.is_some() => Found::Committed,
         Ok(Some(cp)) if cp.committed || cp.commit_attempted_at.is_some() => Found::CommitAttempted,

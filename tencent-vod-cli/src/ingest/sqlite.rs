@@ -11,6 +11,12 @@
 //!   default: a committed transaction survives the process being killed at any point (it is in the WAL, in the
 //!   OS), and [`Journal::sync`] (a WAL checkpoint, which fsyncs) makes everything survive an OS crash or power
 //!   loss as well. With `synchronous=FULL` (`--journal-sync full`) every transaction is fsynced.
+//! - **Checkpoints**: the SDK checkpoints of the run's uploads are rows of the `checkpoints` table
+//!   ([`JournalCheckpoints`]), written in the journal's transactions: a save is a few tens of microseconds, not a
+//!   file, an fsync and a rename. The one save exactly-once depends on (a commit attempt, recorded before
+//!   CommitUpload is sent) is fsynced before it returns, with the saves and changes waiting beside it (group
+//!   commit), so even a power loss cannot make a re-run upload a file whose commit may have gone out. The file is
+//!   mode `0600`: the rows hold temporary credentials.
 //! - **Creation** is atomic: the schema is written to a temporary file that is then hard-linked into place (a
 //!   link never replaces an existing file), so a half-created journal is never seen and two runs racing to
 //!   create one cannot overwrite each other.
@@ -20,15 +26,17 @@ use super::journal::{
 };
 use crate::common::MediaParams;
 use futures::future::BoxFuture;
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tencent_vod::upload::{Checkpoint, CheckpointStore};
 
 /// `PRAGMA application_id` of a tvod journal: "tvod".
 pub const APPLICATION_ID: i32 = 0x7476_6F64;
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema version this build writes. Version 1 (no `checkpoints` table) is upgraded when opened for a
+/// run.
+pub const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE items (
@@ -60,11 +68,20 @@ CREATE TABLE items (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
+/// Added by schema version 2.
+const CHECKPOINTS_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key        TEXT PRIMARY KEY,
+    body       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+";
+
 /// How hard each transaction is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SyncMode {
     /// Durable against the process dying at any point; OS crashes are covered by periodic syncs (WAL
-    /// checkpoints) and by the SDK's fsynced checkpoints.
+    /// checkpoints), and the commit attempts of uploads are fsynced before CommitUpload is sent.
     Normal,
     /// Every transaction is fsynced.
     Full,
@@ -86,17 +103,35 @@ pub struct SqliteJournal {
 
 type Reply<T> = tokio::sync::oneshot::Sender<Result<T, JournalError>>;
 
+/// One write, inside a transaction.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per journal change, moved once through a channel; boxing buys nothing"
+)]
+enum Write {
+    /// A state change of an item.
+    Item(i64, Change),
+    /// Saves (replaces) the checkpoint under `key`.
+    SaveCheckpoint { key: String, body: String },
+    /// Deletes the checkpoint under `key`.
+    DeleteCheckpoint(String),
+}
+
+/// A write waiting for its transaction: whether it must be fsynced before its caller is answered, and the
+/// caller.
+type Pending = (Write, bool, Reply<()>);
+
 /// Work for the writer thread.
 #[allow(
     clippy::large_enum_variant,
-    reason = "one message per journal change, moved once through a channel; boxing buys nothing"
+    reason = "one message per journal write, moved once through a channel; boxing buys nothing"
 )]
 enum Msg {
     /// Anything on the connection.
     Job(Box<dyn FnOnce(&mut Connection) + Send>),
-    /// A state change; changes waiting together are committed in one transaction (group commit), each caller
-    /// answered once that transaction is committed.
-    Update(i64, Change, Reply<()>),
+    /// A write; writes waiting together are committed in one transaction (group commit), fsynced when any of
+    /// them must be, each caller answered once that transaction is committed.
+    Write(Pending),
 }
 
 /// Most changes committed in one transaction.
@@ -106,7 +141,12 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn writer(path: PathBuf, conn: Arc<Mutex<Connection>>, rx: std::sync::mpsc::Receiver<Msg>) {
+fn writer(
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+    full: bool,
+    rx: std::sync::mpsc::Receiver<Msg>,
+) {
     let mut pending: std::collections::VecDeque<Msg> = std::collections::VecDeque::new();
     loop {
         let msg = match pending.pop_front() {
@@ -118,11 +158,11 @@ fn writer(path: PathBuf, conn: Arc<Mutex<Connection>>, rx: std::sync::mpsc::Rece
         };
         match msg {
             Msg::Job(f) => f(&mut lock(&conn)),
-            Msg::Update(id, change, reply) => {
-                let mut batch = vec![(id, change, reply)];
+            Msg::Write(w) => {
+                let mut batch = vec![w];
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(Msg::Update(id, change, reply)) => batch.push((id, change, reply)),
+                        Ok(Msg::Write(w)) => batch.push(w),
                         Ok(other) => {
                             pending.push_back(other);
                             break;
@@ -130,23 +170,36 @@ fn writer(path: PathBuf, conn: Arc<Mutex<Connection>>, rx: std::sync::mpsc::Rece
                         Err(_) => break,
                     }
                 }
-                commit_batch(&path, &mut lock(&conn), batch);
+                commit_batch(&path, &mut lock(&conn), full, batch);
             }
         }
     }
 }
 
-fn commit_batch(path: &Path, conn: &mut Connection, batch: Vec<(i64, Change, Reply<()>)>) {
+/// Commits `batch` in one transaction. On a `synchronous=NORMAL` connection (`full` false) a batch holding a
+/// write that must be durable is committed with `synchronous=FULL`: in WAL mode that fsyncs the WAL, which
+/// makes this transaction and every earlier one durable.
+fn commit_batch(path: &Path, conn: &mut Connection, full: bool, batch: Vec<Pending>) {
+    let fsync = !full && batch.iter().any(|(_, durable, _)| *durable);
     let mut replies = Vec::with_capacity(batch.len());
     let outcome = (|| -> rusqlite::Result<Vec<rusqlite::Result<()>>> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (id, change, reply) in batch {
-            results.push(apply_one(&tx, id, change));
-            replies.push(reply);
+        if fsync {
+            conn.pragma_update(None, "synchronous", "FULL")?;
         }
-        tx.commit()?;
-        Ok(results)
+        let committed = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(batch.len());
+            for (write, _, reply) in batch {
+                results.push(apply_write(&tx, write));
+                replies.push(reply);
+            }
+            tx.commit()?;
+            Ok(results)
+        })();
+        if fsync {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        committed
     })();
     match outcome {
         Ok(results) => {
@@ -222,7 +275,7 @@ fn check_header(path: &Path) -> Result<(), JournalError> {
             )),
         ));
     }
-    if user_version != SCHEMA_VERSION {
+    if !(1..=SCHEMA_VERSION).contains(&user_version) {
         return Err(err(
             path,
             JournalErrorKind::Foreign(format!(
@@ -263,6 +316,7 @@ fn create(path: &Path) -> Result<(), JournalError> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(CHECKPOINTS_TABLE)?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('created_by', ?1), ('created_at', ?2)",
             params![
@@ -270,7 +324,15 @@ fn create(path: &Path) -> Result<(), JournalError> {
                 now().to_string()
             ],
         )?;
-        conn.close().map_err(|(_, e)| e)
+        conn.close().map_err(|(_, e)| e)?;
+        // The checkpoints hold temporary credentials; SQLite gives its -wal and -shm files the same mode.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        }
+        Ok(())
     };
     let result = build()
         .map_err(|e| err(path, JournalErrorKind::Io(format!("cannot create: {e}"))))
@@ -293,6 +355,36 @@ fn create(path: &Path) -> Result<(), JournalError> {
         let _ = d.sync_all();
     }
     result
+}
+
+/// Makes the journal (and its WAL and shared-memory files, when present) readable by its owner only: its
+/// checkpoints hold temporary credentials. A journal created by this build already is; one made by an older
+/// build (or copied) is tightened.
+fn private(path: &Path) -> Result<(), JournalError> {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+                err(
+                    path,
+                    JournalErrorKind::Io(format!(
+                        "cannot make {} private (mode 0600): {e}",
+                        p.display()
+                    )),
+                )
+            })?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn fastrand_u32() -> u32 {
@@ -326,6 +418,7 @@ impl SqliteJournal {
             Err(e) => return Err(err(path, JournalErrorKind::Io(e.to_string()))),
         }
         check_header(path)?;
+        private(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -361,6 +454,17 @@ impl SqliteJournal {
                 JournalErrorKind::Corrupt("its tables are missing".into()),
             ));
         }
+        // Version 1 had no checkpoints table (its checkpoints were files beside it): add it.
+        let version: i32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| sql_err(path, e))?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {CHECKPOINTS_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(|e| sql_err(path, e))?;
+            tracing::info!(journal = %path.display(), from = version, to = SCHEMA_VERSION, "journal schema upgraded");
+        }
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| sql_err(path, e))?;
@@ -387,9 +491,10 @@ impl SqliteJournal {
         let p = path.to_path_buf();
         let conn = Arc::new(Mutex::new(conn));
         let shared = conn.clone();
+        let full = sync == SyncMode::Full;
         let thread = std::thread::Builder::new()
             .name("tvod-journal".into())
-            .spawn(move || writer(p, shared, rx))
+            .spawn(move || writer(p, shared, full, rx))
             .map_err(|e| {
                 err(
                     path,
@@ -417,15 +522,46 @@ impl SqliteJournal {
             })
     }
 
-    fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> BoxFuture<'_, Result<T, JournalError>> {
+    /// One write in its own transaction. With `synchronous=NORMAL` a write that need not be fsynced is committed
+    /// inline by the calling task (tens of microseconds) when the connection is free; otherwise (the writer
+    /// thread holds it, perhaps for an fsync; the write must be durable; `synchronous=FULL`) it joins the writer
+    /// thread's next group commit, so no task ever waits for an fsync it does not need.
+    fn write(&self, write: Write, durable: bool) -> BoxFuture<'_, Result<(), JournalError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let path = self.path.clone();
-        let sent = self.send(Msg::Job(Box::new(move |c| {
-            let _ = tx.send(f(c).map_err(|e| sql_err(&path, e)));
-        })));
+        let inline = (self.inline && !durable).then(|| self.try_conn()).flatten();
+        let sent = match inline {
+            Some(mut c) => {
+                commit_batch(&self.path, &mut c, false, vec![(write, false, tx)]);
+                Ok(())
+            }
+            None => self.send(Msg::Write((write, durable, tx))),
+        };
+        self.answer(sent, rx)
+    }
+
+    /// The SDK checkpoint store of this journal.
+    pub fn checkpoints(self: &Arc<Self>) -> JournalCheckpoints {
+        JournalCheckpoints {
+            journal: self.clone(),
+        }
+    }
+
+    /// The connection, when no one holds it (a poisoned lock is taken over: every transaction is atomic, so a
+    /// panic cannot have left one half done).
+    fn try_conn(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
+        match self.conn.try_lock() {
+            Ok(c) => Some(c),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The answer to a message sent to the writer thread (or to a write done inline).
+    fn answer<T: Send + 'static>(
+        &self,
+        sent: Result<(), JournalError>,
+        rx: tokio::sync::oneshot::Receiver<Result<T, JournalError>>,
+    ) -> BoxFuture<'_, Result<T, JournalError>> {
         Box::pin(async move {
             sent?;
             rx.await.map_err(|_| {
@@ -435,6 +571,30 @@ impl SqliteJournal {
                 )
             })?
         })
+    }
+
+    /// A read: inline when the connection is free, else on the writer thread.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, JournalError>> {
+        let Some(mut c) = self.try_conn() else {
+            return self.run(f);
+        };
+        let r = f(&mut c).map_err(|e| sql_err(&self.path, e));
+        Box::pin(async move { r })
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, JournalError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let path = self.path.clone();
+        let sent = self.send(Msg::Job(Box::new(move |c| {
+            let _ = tx.send(f(c).map_err(|e| sql_err(&path, e)));
+        })));
+        self.answer(sent, rx)
     }
 }
 
@@ -509,6 +669,24 @@ fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
 
 fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One write, inside the caller's transaction.
+fn apply_write(tx: &rusqlite::Transaction<'_>, write: Write) -> rusqlite::Result<()> {
+    match write {
+        Write::Item(id, change) => apply_one(tx, id, change),
+        Write::SaveCheckpoint { key, body } => tx
+            .prepare_cached(
+                "INSERT INTO checkpoints (key, body, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )?
+            .execute(params![key, body, now()])
+            .map(drop),
+        Write::DeleteCheckpoint(key) => tx
+            .prepare_cached("DELETE FROM checkpoints WHERE key = ?1")?
+            .execute(params![key])
+            .map(drop),
+    }
 }
 
 /// One change, inside the caller's transaction (the same effect as `apply_change`).
@@ -636,29 +814,7 @@ impl Journal for SqliteJournal {
     }
 
     fn update(&self, id: i64, change: Change) -> BoxFuture<'_, Result<(), JournalError>> {
-        if self.inline {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            commit_batch(&self.path, &mut lock(&self.conn), vec![(id, change, tx)]);
-            return Box::pin(async move {
-                rx.await.map_err(|_| {
-                    err(
-                        &self.path,
-                        JournalErrorKind::Io("the journal write was lost".into()),
-                    )
-                })?
-            });
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.send(Msg::Update(id, change, tx));
-        Box::pin(async move {
-            sent?;
-            rx.await.map_err(|_| {
-                err(
-                    &self.path,
-                    JournalErrorKind::Io("the journal writer stopped".into()),
-                )
-            })?
-        })
+        self.write(Write::Item(id, change), false)
     }
 
     fn sync(&self) -> BoxFuture<'_, Result<(), JournalError>> {
@@ -670,6 +826,96 @@ impl Journal for SqliteJournal {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+/// The SDK's checkpoints of a run, kept in its journal (the `checkpoints` table): one row per upload, its body
+/// the checkpoint's JSON. A save that records a commit attempt (made before CommitUpload is sent) is fsynced
+/// before it returns; the others are durable against the process dying, and against an OS crash from the next
+/// sync on.
+#[derive(Clone)]
+pub struct JournalCheckpoints {
+    journal: Arc<SqliteJournal>,
+}
+
+impl JournalCheckpoints {
+    /// Where the checkpoint under `key` is, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        format!(
+            "checkpoint {key:?} in the journal {}",
+            self.journal.path.display()
+        )
+    }
+
+    fn error(&self, what: &str, e: impl std::fmt::Display) -> tencent_vod::Error {
+        tencent_vod::Error::io(
+            &self.journal.path,
+            what,
+            std::io::Error::other(e.to_string()),
+        )
+    }
+}
+
+impl CheckpointStore for JournalCheckpoints {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<Option<Checkpoint>>> {
+        let k = key.to_string();
+        let read = self.journal.read(move |c| {
+            c.prepare_cached("SELECT body FROM checkpoints WHERE key = ?1")?
+                .query_row(params![k], |r| r.get::<_, String>(0))
+                .optional()
+        });
+        Box::pin(async move {
+            let Some(body) = read
+                .await
+                .map_err(|e| self.error("read the checkpoint", e))?
+            else {
+                return Ok(None);
+            };
+            // serde_json's messages name a line and column, never the content.
+            serde_json::from_str(&body).map(Some).map_err(|e| {
+                tencent_vod::Error::invalid(
+                    format!("checkpoint ({})", self.describe(key)),
+                    format!("not a valid checkpoint: {e}"),
+                )
+            })
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, tencent_vod::Result<()>> {
+        // The record that CommitUpload is about to go out is what keeps a re-run from uploading the file again:
+        // it must outlive a power loss.
+        let durable = checkpoint.commit_attempted_at.is_some() && !checkpoint.committed;
+        let body = match serde_json::to_string(checkpoint) {
+            Ok(b) => b,
+            Err(e) => return Box::pin(async move { Err(self.error("save the checkpoint", e)) }),
+        };
+        let written = self.journal.write(
+            Write::SaveCheckpoint {
+                key: key.to_string(),
+                body,
+            },
+            durable,
+        );
+        Box::pin(async move {
+            written
+                .await
+                .map_err(|e| self.error("save the checkpoint", e))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<()>> {
+        let written = self
+            .journal
+            .write(Write::DeleteCheckpoint(key.to_string()), false);
+        Box::pin(async move {
+            written
+                .await
+                .map_err(|e| self.error("delete the checkpoint", e))
+        })
     }
 }
 
@@ -806,5 +1052,177 @@ mod tests {
             );
             assert_eq!(std::fs::read(p).unwrap(), before);
         }
+    }
+
+    /// A real checkpoint: a small upload to the mock, kept after its commit.
+    async fn a_checkpoint() -> Checkpoint {
+        let server = tencent_vod_mock::MockServer::start().await.unwrap();
+        let client = server.client_builder().build().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let media = d.path().join("a.mp4");
+        std::fs::write(&media, vec![7u8; 3000]).unwrap();
+        let mem = tencent_vod::upload::MemoryCheckpointStore::new();
+        client
+            .upload(
+                tencent_vod::UploadRequest::from_path(&media)
+                    .with_checkpoint(mem.clone())
+                    .with_checkpoint_key("k")
+                    .with_keep_committed_checkpoint(true),
+            )
+            .await
+            .unwrap();
+        mem.get("k").unwrap()
+    }
+
+    /// The same checkpoint in another state, through its JSON (the type is not constructible here).
+    fn with(cp: &Checkpoint, f: impl FnOnce(&mut serde_json::Value)) -> Checkpoint {
+        let mut v = serde_json::to_value(cp).unwrap();
+        f(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_round_trip_in_the_journal_in_both_sync_modes() {
+        let committed = a_checkpoint().await;
+        // Before CommitUpload: an attempt recorded (the durable save), and a plain partial one.
+        let attempted = with(&committed, |v| {
+            v["committed"] = false.into();
+            v.as_object_mut().unwrap().remove("commit");
+        });
+        assert!(attempted.commit_attempted_at.is_some());
+        let partial = with(&attempted, |v| {
+            v.as_object_mut().unwrap().remove("commit_attempted_at");
+        });
+        for mode in [SyncMode::Normal, SyncMode::Full] {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("j.db");
+            let j = Arc::new(SqliteJournal::open(&p, true, mode).unwrap().unwrap());
+            let store = j.checkpoints();
+            assert!(store.load("a").await.unwrap().is_none());
+            // Saves from many tasks at once (inline, or joining the writer's group commits).
+            let mut tasks = Vec::new();
+            for n in 0..64 {
+                let store = store.clone();
+                let cps = [partial.clone(), attempted.clone(), committed.clone()];
+                tasks.push(tokio::spawn(async move {
+                    let key = format!("k{n}");
+                    for cp in &cps {
+                        store.save(&key, cp).await.unwrap();
+                    }
+                    if n % 2 == 0 {
+                        store.delete(&key).await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            store.save("a", &attempted).await.unwrap();
+            assert_eq!(store.load("a").await.unwrap().as_ref(), Some(&attempted));
+            drop(store);
+            drop(j);
+            let j = Arc::new(SqliteJournal::open(&p, false, mode).unwrap().unwrap());
+            let store = j.checkpoints();
+            assert_eq!(
+                store.load("a").await.unwrap(),
+                Some(attempted.clone()),
+                "{mode:?}"
+            );
+            for n in 0..64 {
+                let got = store.load(&format!("k{n}")).await.unwrap();
+                assert_eq!(got.is_some(), n % 2 == 1, "{mode:?} k{n}");
+                if let Some(cp) = got {
+                    assert_eq!(cp, committed);
+                }
+            }
+            // A row that is not a checkpoint is an error naming the journal and the key, never the content.
+            lock(&j.conn)
+                .execute(
+                    "INSERT INTO checkpoints (key, body, updated_at) VALUES ('bad', '{\"x\": 1}', 0)",
+                    [],
+                )
+                .unwrap();
+            let e = store.load("bad").await.unwrap_err().to_string();
+            assert!(
+                e.contains("not a valid checkpoint") && e.contains("j.db"),
+                "{e}"
+            );
+            store.delete("a").await.unwrap();
+            assert!(store.load("a").await.unwrap().is_none());
+            assert!(store.describe("a").contains("j.db"));
+        }
+    }
+
+    #[test]
+    fn a_version_1_journal_is_upgraded_and_made_private_and_a_newer_one_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("old.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute(
+                "INSERT INTO items (path, size, stat_sig, digest, bytes, params, state, checkpoint_key, \
+                 created_at, updated_at) VALUES ('/a', 1, 's', 'd', 1, '{}', 'committed', 'k', 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let j = SqliteJournal::open(&p, false, SyncMode::Normal)
+            .unwrap()
+            .unwrap();
+        let (version, tables): (i32, i64) = {
+            let c = lock(&j.conn);
+            (
+                c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap(),
+                c.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+            )
+        };
+        assert_eq!((version, tables), (SCHEMA_VERSION, 1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        lock(&j.conn)
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(j);
+        let e = SqliteJournal::open(&p, false, SyncMode::Normal)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e.kind, JournalErrorKind::Foreign(_))
+                && e.to_string().contains("schema version 3"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_journal_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("new.db");
+        let j = SqliteJournal::open(&p, true, SyncMode::Normal)
+            .unwrap()
+            .unwrap();
+        drop(j);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 }

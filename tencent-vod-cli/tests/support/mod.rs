@@ -227,9 +227,7 @@ pub fn signal(pid: u32, sig: &str) {
 
 /// The rows of an ingest journal as (path, state, file_id), read with SQLite directly after the run ended.
 pub fn journal_rows(journal: &Path) -> Vec<(String, String, Option<String>)> {
-    let c =
-        rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .unwrap();
+    let c = open_journal(journal);
     let mut st = c
         .prepare("SELECT path, state, file_id FROM items ORDER BY id")
         .unwrap();
@@ -237,4 +235,39 @@ pub fn journal_rows(journal: &Path) -> Vec<(String, String, Option<String>)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// An ingest journal, opened directly (no run may hold it).
+fn open_journal(journal: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .unwrap()
+}
+
+/// The SDK checkpoints kept in an ingest journal: key → the checkpoint's JSON.
+pub fn journal_checkpoints(journal: &Path) -> Vec<(String, serde_json::Value)> {
+    let c = open_journal(journal);
+    let mut st = c
+        .prepare("SELECT key, body FROM checkpoints ORDER BY key")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (k, body) = r.unwrap();
+            (k, serde_json::from_str(&body).unwrap())
+        })
+        .collect()
+}
+
+/// Puts a checkpoint into an ingest journal (no run may hold it), as a crashed run would have left it.
+pub fn put_journal_checkpoint(
+    journal: &Path,
+    key: &str,
+    checkpoint: &tencent_vod::upload::Checkpoint,
+) {
+    let c = open_journal(journal);
+    c.execute(
+        "INSERT OR REPLACE INTO checkpoints (key, body, updated_at) VALUES (?1, ?2, 0)",
+        rusqlite::params![key, serde_json::to_string(checkpoint).unwrap()],
+    )
+    .unwrap();
 }
