@@ -19,8 +19,9 @@ use tencent_vod_mock::MockServer;
 type R = Result<(), Box<dyn std::error::Error>>;
 
 const LONG: Duration = Duration::from_secs(3600);
-/// A confirm timeout short enough for tests, long enough that a loaded machine confirms within it.
-const LEASE: Duration = Duration::from_secs(1);
+/// A confirm timeout short enough for tests, long enough that a loaded machine does not stall past it between a
+/// pull and its confirm.
+const LEASE: Duration = Duration::from_secs(2);
 
 /// A finished upload.
 struct Uploaded {
