@@ -614,3 +614,121 @@ async fn dropped_upload_resumes_like_a_killed_process() {
     );
     assert!(json_files(&store_dir).is_empty());
 }
+
+/// A store that fails on purpose: reads, the save of the commit attempt, or every other save.
+#[derive(Clone)]
+struct FailingStore {
+    inner: MemoryCheckpointStore,
+    fail: StoreFault,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StoreFault {
+    Load,
+    SaveAttempt,
+    SaveOthers,
+}
+
+impl CheckpointStore for FailingStore {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> futures::future::BoxFuture<'a, tencent_vod::Result<Option<Checkpoint>>> {
+        if self.fail == StoreFault::Load {
+            return Box::pin(async {
+                Err(Error::Io {
+                    path: "db".into(),
+                    action: "read the checkpoint".into(),
+                    source: std::io::Error::other("disk I/O error"),
+                })
+            });
+        }
+        self.inner.load(key)
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        cp: &'a Checkpoint,
+    ) -> futures::future::BoxFuture<'a, tencent_vod::Result<()>> {
+        let fail = match self.fail {
+            StoreFault::Load => false,
+            StoreFault::SaveAttempt => cp.records_commit_attempt(),
+            StoreFault::SaveOthers => !cp.records_commit_attempt(),
+        };
+        if fail {
+            return Box::pin(async {
+                Err(Error::Io {
+                    path: "db".into(),
+                    action: "save the checkpoint".into(),
+                    source: std::io::Error::other("database or disk is full"),
+                })
+            });
+        }
+        self.inner.save(key, cp)
+    }
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> futures::future::BoxFuture<'a, tencent_vod::Result<()>> {
+        self.inner.delete(key)
+    }
+}
+
+/// A store that cannot be read fails the upload before anything is sent (what it holds may be a commit attempt);
+/// one that cannot record the commit attempt fails it before CommitUpload (a crash during the commit could
+/// otherwise upload the media again), and the next run commits without uploading; other failed saves are only
+/// logged.
+#[tokio::test]
+async fn store_failures_never_risk_a_second_upload() {
+    for fault in [
+        StoreFault::Load,
+        StoreFault::SaveAttempt,
+        StoreFault::SaveOthers,
+    ] {
+        let (server, client, dir) = setup_with_concurrency(2).await;
+        let bytes = data(3 * MIB as usize, 21);
+        let path = write(dir.path(), "s.mp4", &bytes);
+        let store = FailingStore {
+            inner: MemoryCheckpointStore::new(),
+            fail: fault,
+        };
+        let result = client
+            .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
+            .await;
+        match fault {
+            StoreFault::Load => {
+                let e = result.unwrap_err();
+                assert!(matches!(e, Error::Io { .. }), "{fault:?}: {e:?}");
+                assert_eq!(server.count("ApplyUpload"), 0, "{fault:?}: nothing sent");
+            }
+            StoreFault::SaveAttempt => {
+                let e = result.unwrap_err();
+                assert!(e.to_string().contains("disk is full"), "{fault:?}: {e}");
+                assert_eq!(server.commits().len(), 0, "{fault:?}: not committed");
+                let cp = store.inner.get(&store.inner.keys()[0]).unwrap();
+                assert!(
+                    !cp.records_commit_attempt()
+                        && cp.objects.iter().all(|o| o.completed.is_some())
+                );
+                // The store works again: the next run commits what is on COS, sending no media.
+                let sent = server.count("UploadPart") + server.count("PutObject");
+                let out = client
+                    .upload(UploadRequest::from_path(&path).with_checkpoint(store.inner.clone()))
+                    .await
+                    .unwrap();
+                assert_eq!(server.count("UploadPart") + server.count("PutObject"), sent);
+                assert_eq!(server.commits().len(), 1);
+                assert_eq!(server.count("ApplyUpload"), 1);
+                assert_eq!(
+                    server.object(&out.bucket, &out.media_key).unwrap().sha256,
+                    sha256_hex(&bytes)
+                );
+            }
+            StoreFault::SaveOthers => {
+                let out = result.unwrap();
+                assert_eq!(server.commits().len(), 1, "{fault:?}");
+                assert!(!out.file_id.is_empty());
+            }
+        }
+    }
+}

@@ -96,6 +96,13 @@ impl Checkpoint {
     pub fn verified_parts(&self) -> usize {
         self.objects.iter().map(|o| o.parts.len()).sum()
     }
+
+    /// Whether this is the record saved just before CommitUpload is sent (an attempt, no answer yet). It is the
+    /// one save exactly-once depends on: a store should make it durable (fsynced) before `save` returns, since
+    /// the request goes out as soon as it does. Other saves only make a resume shorter.
+    pub fn records_commit_attempt(&self) -> bool {
+        self.commit_attempted_at.is_some() && !self.committed
+    }
 }
 
 /// One object of a checkpointed upload.
@@ -169,9 +176,11 @@ impl SourceFingerprint {
 /// Where checkpoints live. Implement it over your own database when many workers share uploads; the crate
 /// ships [`JsonFileCheckpointStore`] and [`MemoryCheckpointStore`].
 ///
-/// Calls for one upload are serialized (never two saves of one key at once from one upload). A `load` error
-/// makes the upload start over (logged); `save` and `delete` errors are logged and the upload goes on (it is then
-/// just not resumable).
+/// Calls for one upload are serialized (never two saves of one key at once from one upload). A `load` that
+/// answers [`Error::InvalidInput`] (a record that does not parse) makes the upload start over (logged); any
+/// other `load` error fails the upload before anything is sent. A failed save of the commit attempt
+/// ([`Checkpoint::records_commit_attempt`]) fails the upload before CommitUpload; other `save` errors and
+/// `delete` errors are logged and the upload goes on (it is then just not resumable).
 ///
 /// ```
 /// use futures::future::BoxFuture;
@@ -273,11 +282,16 @@ impl CheckpointStore for JsonFileCheckpointStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(Error::io(&path, "read the checkpoint", e)),
             };
-            // serde_json's messages name a line and column, never the content.
+            // Only the kind of error and where: serde_json's own message may quote a value (a credential).
             serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 Error::invalid(
                     format!("checkpoint ({})", path.display()),
-                    format!("not a valid checkpoint: {e}"),
+                    format!(
+                        "not a valid checkpoint: {:?} error at line {} column {}",
+                        e.classify(),
+                        e.line(),
+                        e.column()
+                    ),
                 )
             })
         })
@@ -460,10 +474,15 @@ impl CheckpointWriter {
         });
     }
 
+    /// Saves now (awaited), outside the writer loop; the store's error is returned.
+    pub(crate) async fn try_save(&self) -> Result<()> {
+        let snap = self.snapshot();
+        self.store.save(&self.key, &snap).await
+    }
+
     /// Saves now (awaited), outside the writer loop. Returns whether the save succeeded (failures are logged).
     pub(crate) async fn save_now(&self) -> bool {
-        let snap = self.snapshot();
-        match self.store.save(&self.key, &snap).await {
+        match self.try_save().await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(key = %self.key, error = %e, "checkpoint save failed; the upload goes on but may not be resumable");

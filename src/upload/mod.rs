@@ -35,7 +35,7 @@
 //! verified part — saves are coalesced and serialized by one writer — and when an object completes). Running the
 //! same request again with the same store:
 //! 1. loads the checkpoint and checks it; it is **discarded** (logged, deleted) and the upload starts over with a
-//!    fresh ApplyUpload when it cannot be read or parsed, has another format version, belongs to another request
+//!    fresh ApplyUpload when it does not parse, has another format version, belongs to another request
 //!    (explicit key reused), when a source file changed (size, modification time or CRC-64 of its first MiB), or
 //!    when its temporary credentials expire within the [margin](UploadRequest::with_credential_margin) (default
 //!    5 minutes). A checkpoint that records a **commit** answers with the recorded outcome, and one that records
@@ -51,9 +51,12 @@
 //!    recorded), the media library is searched once for its media; only when it is not there is the checkpoint
 //!    discarded and the upload started over, once.
 //!
-//! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). Store errors
-//! never fail an upload: a `load` error starts over, `save`/`delete` errors are logged. A checkpoint holds the
-//! temporary credentials: see [`Checkpoint`#secrets](Checkpoint#secrets).
+//! Only file sources can be resumed: with bytes or readers the checkpoint is ignored (debug log). A checkpoint
+//! that does not parse starts the upload over; a store that cannot be read at all fails the upload before
+//! anything is sent (what it holds may be a commit attempt). A save that fails is logged and the upload goes on,
+//! except the save of the commit attempt: without it a crash during the commit could upload the media again,
+//! so the upload fails before CommitUpload (nothing committed, resumable). `delete` errors are logged. A
+//! checkpoint holds the temporary credentials: see [`Checkpoint`#secrets](Checkpoint#secrets).
 //!
 //! # Exactly once
 //! Lost answers never turn into false failures or duplicate uploads. Each request declares whether it may be

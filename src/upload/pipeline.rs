@@ -145,7 +145,7 @@ pub(super) async fn pipeline(
     //    leads to a second upload of the media.
     let mut from_checkpoint = match &resumable {
         Some(res) => {
-            match load_checkpoint(res, credential_margin, want_cover, ctx.clock.now()).await {
+            match load_checkpoint(res, credential_margin, want_cover, ctx.clock.now()).await? {
                 Some(Loaded::Resume(cp)) => Some(cp),
                 Some(Loaded::Committed(cp)) => {
                     let commit = cp.commit.clone().map(Committed::from);
@@ -267,10 +267,15 @@ pub(super) async fn pipeline(
 
         // 4. CommitUpload: only now that every object is verified. The checkpoint records the attempt first, so
         //    a crash or a lost answer leads a re-run to reconciliation, not to a second upload.
+        //    Without that record a crash during the commit could upload the media again, so a store that
+        //    cannot save it stops the upload here (nothing committed; the checkpoint as it was, resumable).
         if let Some(w) = &session.writer {
             let now = ctx.clock.now();
             w.update(|cp| cp.commit_attempted_at = Some(now));
-            w.save_now().await;
+            if let Err(e) = w.try_save().await {
+                tracing::error!(error = %e, "the commit attempt could not be recorded in the checkpoint: not committing");
+                return Err(e);
+            }
         }
         let target = CommitTarget {
             api: ctx.api,

@@ -124,14 +124,34 @@ pub(super) enum Loaded {
     Committed(Checkpoint),
 }
 
-/// Loads the checkpoint of a resumable upload, when there is a usable one.
+/// Loads the checkpoint of a resumable upload, when there is a usable one. A checkpoint that does not parse
+/// ([`Error::InvalidInput`] from the store) is discarded; any other store error fails the upload before
+/// anything is sent: the record it could not read may be a commit attempt, which must never lead to a second
+/// upload.
 pub(super) async fn load_checkpoint(
     res: &Resumable,
     margin: Duration,
     want_cover: bool,
     now: i64,
+) -> Result<Option<Loaded>> {
+    let loaded = match res.store.load(&res.key).await {
+        Err(e) if !matches!(e, Error::InvalidInput { .. }) => {
+            tracing::error!(key = %res.key, error = %e, "the checkpoint store could not be read: nothing is sent");
+            return Err(e);
+        }
+        loaded => loaded,
+    };
+    Ok(load_usable(res, margin, want_cover, now, loaded).await)
+}
+
+async fn load_usable(
+    res: &Resumable,
+    margin: Duration,
+    want_cover: bool,
+    now: i64,
+    loaded: Result<Option<Checkpoint>>,
 ) -> Option<Loaded> {
-    let cp = match res.store.load(&res.key).await {
+    let cp = match loaded {
         Ok(Some(cp)) => cp,
         Ok(None) => {
             tracing::debug!(key = %res.key, "no checkpoint: starting a new upload");
