@@ -430,8 +430,8 @@ async fn json_lines_cover_every_item_failures_included() {
 /// A crash between CommitUpload and the journal write: the checkpoint is what the next run finds. Kept after the
 /// commit with its answer: answered from it. Complete, commit refused: committed now. Complete, committed by a
 /// run whose answer was lost: found by the SDK's reconciliation. Each case: exactly one commit, nothing
-/// uploaded again, and the FileId recorded. Both homes of checkpoints: the journal (the default) and
-/// `--checkpoint-dir`.
+/// uploaded again, and the FileId recorded. Every home of checkpoints: the journal (the default),
+/// `--checkpoint-dir`, and the files an older tvod kept beside a version-1 journal (moved into it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload() {
     use tencent_vod::UploadRequest;
@@ -447,17 +447,30 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
         ("unsent", None),
         ("lost", Some("reconciled")),
     ];
-    for in_journal in [true, false] {
-        let home = if in_journal { "journal" } else { "files" };
+    for (h, home) in ["journal", "files", "legacy"].into_iter().enumerate() {
+        let in_journal = home == "journal";
         let journal = format!("{home}.db");
-        let files = JsonFileCheckpointStore::new(d.join(format!("{home}.checkpoints")));
+        // `files`: the --checkpoint-dir given; `legacy`: where an older tvod kept them, beside the journal.
+        let files_dir = if home == "files" {
+            "cps".to_string()
+        } else {
+            format!("{journal}.checkpoints")
+        };
+        let files = JsonFileCheckpointStore::new(d.join(&files_dir));
         // What the crashed run's upload wrote through: the file store itself, or (journal) a store whose
         // checkpoints the test then puts into the journal, where that run kept them.
         let memory = MemoryCheckpointStore::new();
         let mut flags = vec!["--journal", journal.as_str()];
-        if in_journal {
-            // A journal made by an earlier run.
-            let seed = write(d, "seed/first.mp4", &data(300, 99));
+        if home == "files" {
+            flags.extend(["--checkpoint-dir", files_dir.as_str()]);
+        } else {
+            // A journal made by an earlier run (for `legacy`, turned back into a version-1 journal, whose
+            // checkpoints were files beside it).
+            let seed = write(
+                d,
+                &format!("seed-{home}/first.mp4"),
+                &data(300, 99 + h as u64),
+            );
             let out = output({
                 let mut c = tvod_at(&server, "ingest");
                 c.current_dir(d).args(&flags).arg(&seed);
@@ -465,19 +478,30 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
             })
             .await;
             assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-        } else {
-            flags.extend(["--checkpoint-dir", "files.checkpoints"]);
+            if home == "legacy" {
+                downgrade_journal_to_v1(&d.join(&journal));
+            }
         }
         let stored = |key: &str| -> Option<serde_json::Value> {
-            if in_journal {
+            let in_table = || {
                 journal_checkpoints(&d.join(&journal))
                     .into_iter()
                     .find(|(k, _)| k == key)
                     .map(|(_, v)| v)
-            } else {
+            };
+            let in_file = || {
                 std::fs::read(files.path_for(key))
                     .ok()
                     .map(|b| serde_json::from_slice(&b).unwrap())
+            };
+            match home {
+                "journal" => in_table(),
+                "files" => in_file(),
+                // Before the re-run the journal has no table; after it, the file is gone and the row too.
+                _ if !d.join(&journal).exists() || journal_version(&d.join(&journal)) == 1 => {
+                    in_file()
+                }
+                _ => in_file().or_else(in_table),
             }
         };
         for (n, (case, how)) in cases.into_iter().enumerate() {
@@ -485,7 +509,7 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
             let media = write(
                 d,
                 &format!("{case_dir}/clip.mp4"),
-                &data(5000, 100 + n as u64 + 10 * u64::from(in_journal)),
+                &data(5000, 100 + n as u64 + 10 * h as u64),
             );
             // The checkpoint key the ingest will use for this file.
             let out = output({
@@ -561,9 +585,23 @@ async fn a_crash_between_commit_and_journal_is_recovered_without_a_second_upload
             })
             .await;
             assert_eq!(out.status.code(), Some(0), "{case}: {}", show(&out));
+            if home == "legacy" {
+                assert_eq!(journal_version(&d.join(&journal)), 2, "upgraded by the run");
+                assert!(
+                    !files.dir().exists(),
+                    "the legacy checkpoint files were moved into the journal"
+                );
+                // The next case is a crash of an older tvod again.
+                downgrade_journal_to_v1(&d.join(&journal));
+            }
             let line = &json_lines(&out)[0];
             assert_eq!(line["Status"], "ok", "{line}");
-            assert_eq!(line["Recovered"].as_str(), how, "{case}: {line}");
+            assert_eq!(
+                line["Recovered"].as_str(),
+                how,
+                "{home} {case}: {line} {}",
+                show(&out)
+            );
             if !expect_file_id.is_empty() {
                 assert_eq!(line["FileId"], expect_file_id.as_str(), "{case}");
             }

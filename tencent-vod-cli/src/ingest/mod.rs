@@ -35,6 +35,7 @@ use fingerprint::Stat;
 use journal::{Change, Item, NewItem, State};
 use list::Source;
 use serde_json::json;
+use sqlite::JournalCheckpoints;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -348,7 +349,18 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
     let store = match (args.no_checkpoint, &args.checkpoint_dir, in_journal) {
         (true, _, _) => None,
         (false, Some(dir), _) => Some(Checkpoints::Files(JsonFileCheckpointStore::new(dir))),
-        (false, None, Some(j)) => Some(Checkpoints::Journal(j)),
+        (false, None, Some(j)) => {
+            // Checkpoints an older tvod kept as files beside the journal move into it first.
+            let legacy = checkpoint_dir(&args);
+            if legacy.is_dir() {
+                import_legacy_checkpoints(&legacy, &j, journal.as_ref()).await?;
+            }
+            // Those of items a killed run committed but could not remove yet.
+            if let Err(e) = j.delete_committed().await {
+                tracing::warn!(error = %e, "could not remove the checkpoints of committed items");
+            }
+            Some(Checkpoints::Journal(j))
+        }
         (false, None, None) => Some(Checkpoints::Files(JsonFileCheckpointStore::new(
             checkpoint_dir(&args),
         ))),
@@ -392,7 +404,7 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
                 skipped += 1;
                 // A run that died before its journal sync left the checkpoints of its last commits: removed after
                 // this run's first sync.
-                if ctx.store.is_some() {
+                if matches!(ctx.store, Some(Checkpoints::Files(_))) {
                     ctx.done_checkpoints
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -594,6 +606,51 @@ async fn run_inner(args: Args) -> Result<u8, Fatal> {
     } else {
         EXIT_OK
     })
+}
+
+/// Moves the checkpoint files an older tvod kept beside the journal (`JOURNAL.checkpoints/`) into the journal:
+/// each is saved under the key it records, the journal is synced, and only then are the files removed (and the
+/// directory, once empty). A file that is not a checkpoint is left where it is, with a warning.
+async fn import_legacy_checkpoints(
+    dir: &Path,
+    store: &JournalCheckpoints,
+    journal: &dyn Journal,
+) -> Result<(), Fatal> {
+    use tencent_vod::upload::{Checkpoint, CheckpointStore};
+    let io =
+        |e: std::io::Error| Fatal::Usage(format!("checkpoint directory {}: {e}", dir.display()));
+    let mut imported = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let cp: Checkpoint = match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                serde_json::from_slice(&b).map_err(|e| format!("{:?} error", e.classify()))
+            }) {
+            Ok(cp) => cp,
+            Err(why) => {
+                tracing::warn!(file = %path.display(), %why, "not a checkpoint: left in place");
+                continue;
+            }
+        };
+        store
+            .save(&cp.key, &cp)
+            .await
+            .map_err(|e| Fatal::Usage(format!("importing {}: {e}", path.display())))?;
+        imported.push(path);
+    }
+    journal.sync().await?;
+    for path in &imported {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove an imported checkpoint file");
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+    tracing::info!(count = imported.len(), dir = %dir.display(), "checkpoint files moved into the journal");
+    Ok(())
 }
 
 /// Syncs the journal, then deletes the checkpoints of items whose commit it now holds durably.

@@ -190,14 +190,27 @@ fn commit_batch(path: &Path, conn: &mut Connection, full: bool, batch: Vec<Pendi
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(batch.len());
             for (write, _, reply) in batch {
-                results.push(apply_write(&tx, write));
+                let r = apply_write(&tx, write);
                 replies.push(reply);
+                if let Err(e) = r {
+                    // Some errors (a full disk, an I/O error) roll the whole transaction back: the writes after
+                    // it would then each commit on their own. The whole batch fails instead.
+                    if tx.is_autocommit() {
+                        return Err(e);
+                    }
+                    results.push(Err(e));
+                } else {
+                    results.push(Ok(()));
+                }
             }
             tx.commit()?;
             Ok(results)
         })();
         if fsync {
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // The batch's outcome stands whatever happens here; a connection left at FULL is only slower.
+            if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
+                tracing::warn!(journal = %path.display(), error = %e, "could not set synchronous=NORMAL again");
+            }
         }
         committed
     })();
@@ -275,11 +288,15 @@ fn check_header(path: &Path) -> Result<(), JournalError> {
             )),
         ));
     }
-    if !(1..=SCHEMA_VERSION).contains(&user_version) {
+    check_version(path, user_version)
+}
+
+fn check_version(path: &Path, version: i32) -> Result<(), JournalError> {
+    if !(1..=SCHEMA_VERSION).contains(&version) {
         return Err(err(
             path,
             JournalErrorKind::Foreign(format!(
-                "journal schema version {user_version}; this tvod reads version {SCHEMA_VERSION}"
+                "journal schema version {version}; this tvod reads versions 1 to {SCHEMA_VERSION}"
             )),
         ));
     }
@@ -400,17 +417,18 @@ fn fastrand_u32() -> u32 {
 }
 
 impl SqliteJournal {
-    /// Opens the journal at `path`, creating it when it does not exist and `create` is set (`Ok(None)` when it
-    /// does not exist and `create` is not set). Takes the exclusive lock.
+    /// Opens the journal at `path` and takes the exclusive lock. `for_run`: for a run that uploads, which
+    /// creates the journal when it does not exist and upgrades a version-1 journal; otherwise (a report, a dry
+    /// run) a missing journal is `Ok(None)` and an older one is read as it is.
     pub fn open(
         path: &Path,
-        create_missing: bool,
+        for_run: bool,
         sync: SyncMode,
     ) -> Result<Option<SqliteJournal>, JournalError> {
         match std::fs::symlink_metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !create_missing {
+                if !for_run {
                     return Ok(None);
                 }
                 create(path)?;
@@ -445,26 +463,34 @@ impl SqliteJournal {
             }
             Err(e) => return Err(sql_err(path, e)),
         }
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('items', 'meta')", [], |r| r.get(0))
+        // The version again, now through SQLite: the file's header may predate a change still in the WAL.
+        let version: i32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| sql_err(path, e))?;
-        if tables != 2 {
+        check_version(path, version)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('items', 'meta', 'checkpoints')", [], |r| r.get(0))
+            .map_err(|e| sql_err(path, e))?;
+        if tables != if version >= 2 { 3 } else { 2 } {
             return Err(err(
                 path,
                 JournalErrorKind::Corrupt("its tables are missing".into()),
             ));
         }
-        // Version 1 had no checkpoints table (its checkpoints were files beside it): add it.
-        let version: i32 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| sql_err(path, e))?;
-        if version < SCHEMA_VERSION {
+        // Version 1 had no checkpoints table (its checkpoints were files beside it): a run adds it, and writes
+        // the change into the file at once, so an older tvod reading the header sees the new version.
+        if version < SCHEMA_VERSION && for_run {
             conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {CHECKPOINTS_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {CHECKPOINTS_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT; \
+                 PRAGMA wal_checkpoint(TRUNCATE);"
             ))
             .map_err(|e| sql_err(path, e))?;
             tracing::info!(journal = %path.display(), from = version, to = SCHEMA_VERSION, "journal schema upgraded");
         }
+        // Rows deleted or replaced (checkpoints with temporary credentials) are overwritten, not left in free
+        // pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(|e| sql_err(path, e))?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| sql_err(path, e))?;
@@ -522,13 +548,21 @@ impl SqliteJournal {
             })
     }
 
-    /// One write in its own transaction. With `synchronous=NORMAL` a write that need not be fsynced is committed
-    /// inline by the calling task (tens of microseconds) when the connection is free; otherwise (the writer
-    /// thread holds it, perhaps for an fsync; the write must be durable; `synchronous=FULL`) it joins the writer
-    /// thread's next group commit, so no task ever waits for an fsync it does not need.
-    fn write(&self, write: Write, durable: bool) -> BoxFuture<'_, Result<(), JournalError>> {
+    /// One write in its own transaction. With `synchronous=NORMAL` a small write that need not be fsynced is
+    /// committed inline by the calling task (tens of microseconds) when the connection is free; otherwise (the
+    /// writer thread holds it, perhaps for an fsync; the write must be durable; it is `heavy`, e.g. the
+    /// checkpoint of an upload of thousands of parts; `synchronous=FULL`) it joins the writer thread's next
+    /// group commit, so no task ever waits for an fsync it does not need and no runtime worker is held up.
+    fn write(
+        &self,
+        write: Write,
+        durable: bool,
+        heavy: bool,
+    ) -> BoxFuture<'_, Result<(), JournalError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let inline = (self.inline && !durable).then(|| self.try_conn()).flatten();
+        let inline = (self.inline && !durable && !heavy)
+            .then(|| self.try_conn())
+            .flatten();
         let sent = match inline {
             Some(mut c) => {
                 commit_batch(&self.path, &mut c, false, vec![(write, false, tx)]);
@@ -814,7 +848,7 @@ impl Journal for SqliteJournal {
     }
 
     fn update(&self, id: i64, change: Change) -> BoxFuture<'_, Result<(), JournalError>> {
-        self.write(Write::Item(id, change), false)
+        self.write(Write::Item(id, change), false, false)
     }
 
     fn sync(&self) -> BoxFuture<'_, Result<(), JournalError>> {
@@ -856,6 +890,26 @@ impl JournalCheckpoints {
     }
 }
 
+/// A checkpoint body larger than this is written by the writer thread, never inline on a runtime worker.
+const HEAVY_WRITE: usize = 64 * 1024;
+
+impl JournalCheckpoints {
+    /// Deletes, in one transaction, the checkpoints of every item the journal holds as committed (left by a run
+    /// that died before removing them). Safe without a sync first: the WAL replays a prefix of its
+    /// transactions, and every such item's commit was written before this delete.
+    pub async fn delete_committed(&self) -> Result<usize, JournalError> {
+        self.journal
+            .run(|c| {
+                c.execute(
+                    "DELETE FROM checkpoints WHERE key IN \
+                     (SELECT checkpoint_key FROM items WHERE state = 'committed')",
+                    [],
+                )
+            })
+            .await
+    }
+}
+
 impl CheckpointStore for JournalCheckpoints {
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<Option<Checkpoint>>> {
         let k = key.to_string();
@@ -871,11 +925,16 @@ impl CheckpointStore for JournalCheckpoints {
             else {
                 return Ok(None);
             };
-            // serde_json's messages name a line and column, never the content.
+            // Only the kind of error and where: serde_json's own message may quote a value (a credential).
             serde_json::from_str(&body).map(Some).map_err(|e| {
                 tencent_vod::Error::invalid(
                     format!("checkpoint ({})", self.describe(key)),
-                    format!("not a valid checkpoint: {e}"),
+                    format!(
+                        "not a valid checkpoint: {:?} error at line {} column {}",
+                        e.classify(),
+                        e.line(),
+                        e.column()
+                    ),
                 )
             })
         })
@@ -888,17 +947,19 @@ impl CheckpointStore for JournalCheckpoints {
     ) -> BoxFuture<'a, tencent_vod::Result<()>> {
         // The record that CommitUpload is about to go out is what keeps a re-run from uploading the file again:
         // it must outlive a power loss.
-        let durable = checkpoint.commit_attempted_at.is_some() && !checkpoint.committed;
+        let durable = checkpoint.records_commit_attempt();
         let body = match serde_json::to_string(checkpoint) {
             Ok(b) => b,
             Err(e) => return Box::pin(async move { Err(self.error("save the checkpoint", e)) }),
         };
+        let heavy = body.len() > HEAVY_WRITE;
         let written = self.journal.write(
             Write::SaveCheckpoint {
                 key: key.to_string(),
                 body,
             },
             durable,
+            heavy,
         );
         Box::pin(async move {
             written
@@ -910,7 +971,7 @@ impl CheckpointStore for JournalCheckpoints {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, tencent_vod::Result<()>> {
         let written = self
             .journal
-            .write(Write::DeleteCheckpoint(key.to_string()), false);
+            .write(Write::DeleteCheckpoint(key.to_string()), false, false);
         Box::pin(async move {
             written
                 .await
@@ -1153,8 +1214,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_version_1_journal_is_upgraded_and_made_private_and_a_newer_one_refused() {
+    #[tokio::test]
+    async fn a_version_1_journal_is_upgraded_and_made_private_and_a_newer_one_refused() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("old.db");
         {
@@ -1175,9 +1236,26 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
+        // Read for a report (or a dry run): left as it is, an older tvod can still use it.
         let j = SqliteJournal::open(&p, false, SyncMode::Normal)
             .unwrap()
             .unwrap();
+        assert_eq!(j.items().await.unwrap().len(), 1);
+        let version: i32 = lock(&j.conn)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+        drop(j);
+        // Opened for a run: upgraded, the change written into the file itself (its header says 2 at once).
+        let j = SqliteJournal::open(&p, true, SyncMode::Normal)
+            .unwrap()
+            .unwrap();
+        let mut head = [0u8; 64];
+        std::io::Read::read_exact(&mut std::fs::File::open(&p).unwrap(), &mut head).unwrap();
+        assert_eq!(
+            i32::from_be_bytes([head[60], head[61], head[62], head[63]]),
+            SCHEMA_VERSION
+        );
         let (version, tables): (i32, i64) = {
             let c = lock(&j.conn);
             (
@@ -1207,7 +1285,8 @@ mod tests {
             .unwrap();
         assert!(
             matches!(e.kind, JournalErrorKind::Foreign(_))
-                && e.to_string().contains("schema version 3"),
+                && e.to_string().contains("schema version 3")
+                && e.to_string().contains("versions 1 to 2"),
             "{e}"
         );
     }

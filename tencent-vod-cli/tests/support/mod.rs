@@ -271,3 +271,18 @@ pub fn put_journal_checkpoint(
     )
     .unwrap();
 }
+
+/// The schema version of an ingest journal.
+pub fn journal_version(journal: &Path) -> i32 {
+    open_journal(journal)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Turns an ingest journal back into schema version 1, as an older tvod left it (no checkpoints table: its
+/// checkpoints were files beside the journal).
+pub fn downgrade_journal_to_v1(journal: &Path) {
+    open_journal(journal)
+        .execute_batch("DROP TABLE checkpoints; PRAGMA user_version = 1;")
+        .unwrap();
+}
