@@ -87,8 +87,8 @@ pub struct Args {
     /// The journal file (created if missing).
     #[arg(long, default_value = "tvod-ingest.db", help_heading = "Journal")]
     pub journal: PathBuf,
-    /// normal: each change survives the process dying, the journal is fsynced every 5 s and at the end;
-    /// full: each change is fsynced.
+    /// normal: each change survives the process dying, the journal is fsynced every 5 s and at the end, and
+    /// the record that a commit is about to be sent is fsynced before it is; full: each change is fsynced.
     #[arg(long, value_enum, default_value = "normal", help_heading = "Journal")]
     pub journal_sync: SyncMode,
     /// Keep the checkpoints of resumable uploads as JSON files in DIR instead of in the journal.
