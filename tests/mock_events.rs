@@ -1043,3 +1043,34 @@ async fn v1_signed_requests_work_for_events_and_tasks() -> R {
     assert_eq!(server.stats().rejected_signatures, 0);
     Ok(())
 }
+
+/// A handler slower than the lease: VOD refuses the lapsed handle, the poller counts it (not an error) and the
+/// event comes back to be confirmed by the next poll.
+#[tokio::test]
+async fn event_poller_counts_lapsed_handles_and_gets_the_events_again() -> R {
+    let server = MockServer::builder()
+        .with_event_confirm_timeout(LEASE)
+        .with_task_durations(LONG, LONG)
+        .start()
+        .await?;
+    let client = server.client_builder().build()?;
+    let up = upload(&server, &client, ApplyUploadRequest::new("mp4"), 10).await?;
+    let poller = client.event_poller();
+    let s = &server;
+    let stats = poller
+        .poll_once(|_| async move {
+            lease_lapsed(s).await;
+            true
+        })
+        .await?;
+    assert_eq!((stats.received, stats.confirmed, stats.lapsed), (1, 0, 1));
+    let stats = poller
+        .poll_once(|ev| {
+            assert_eq!(ev.file_id(), Some(up.file_id.as_str()));
+            async { true }
+        })
+        .await?;
+    assert_eq!((stats.received, stats.confirmed, stats.lapsed), (1, 1, 0));
+    assert!(server.events_pending().is_empty());
+    Ok(())
+}

@@ -18,6 +18,10 @@ pub struct PollStats {
     pub confirmed: usize,
     /// Events the handler declined (left unconfirmed: VOD redelivers them after 30 s).
     pub declined: usize,
+    /// Events the handler accepted whose confirmation VOD refused as an invalid handle: the handle had lapsed
+    /// (a handler slower than the 30 s lease), or it rode in one `ConfirmEvents` request with one that had (the
+    /// request is all or nothing). VOD redelivers them; an idempotent handler sees them again.
+    pub lapsed: usize,
 }
 
 /// A reliable-callback consumer: `PullEvents` → your handler → `ConfirmEvents`.
@@ -90,7 +94,8 @@ impl EventPoller {
     /// Pulls once, hands every event to `handler` in order, and confirms the ones it accepted (`true`).
     ///
     /// Errors of `PullEvents` / `ConfirmEvents` are returned; events handled but not confirmed because of such an
-    /// error are redelivered by VOD.
+    /// error are redelivered by VOD. A confirmation refused because a handle lapsed is not an error: those
+    /// events are counted in [`PollStats::lapsed`] and come back.
     pub async fn poll_once<F, Fut>(&self, handler: F) -> Result<PollStats>
     where
         F: FnMut(EventContent) -> Fut,
@@ -117,6 +122,7 @@ impl EventPoller {
             ..Default::default()
         };
         let mut pending: Vec<String> = Vec::new();
+        let mut lapsed = 0;
         for ev in events {
             let handle = ev.event_handle.clone().filter(|h| !h.is_empty());
             if handler(ev).await {
@@ -130,18 +136,32 @@ impl EventPoller {
             if pending.len() >= MAX_EVENT_HANDLES
                 || (!pending.is_empty() && pulled_at.elapsed() >= self.confirm_within)
             {
-                stats.confirmed += self.flush(&mut pending).await?;
+                stats.confirmed += self.flush(&mut pending, &mut lapsed).await?;
             }
         }
-        stats.confirmed += self.flush(&mut pending).await?;
+        stats.confirmed += self.flush(&mut pending, &mut lapsed).await?;
+        stats.lapsed = lapsed;
         Ok(stats)
     }
 
-    async fn flush(&self, pending: &mut Vec<String>) -> Result<usize> {
+    /// Confirms `pending` (≤ 16 handles a request); returns how many were confirmed. A request refused as an
+    /// invalid parameter (a lapsed handle) is counted in `lapsed` and the rest go on: those events come back.
+    async fn flush(&self, pending: &mut Vec<String>, lapsed: &mut usize) -> Result<usize> {
         let mut done = 0;
         for chunk in pending.chunks(MAX_EVENT_HANDLES) {
-            self.api.confirm_events(chunk, self.sub_app_id).await?;
-            done += chunk.len();
+            match self.api.confirm_events(chunk, self.sub_app_id).await {
+                Ok(()) => done += chunk.len(),
+                Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidParameter")) => {
+                    tracing::warn!(
+                        handles = chunk.len(),
+                        error = %e,
+                        "VOD refused the confirmation (a handle lapsed: the handler took longer than the lease); \
+                         these events will be delivered again"
+                    );
+                    *lapsed += chunk.len();
+                }
+                Err(e) => return Err(e),
+            }
         }
         pending.clear();
         Ok(done)
@@ -151,7 +171,8 @@ impl EventPoller {
     /// 30 s); a handler in progress is not interrupted.
     ///
     /// Retryable errors (network, throttling, server errors) are logged and retried with a growing pause (up to
-    /// 30 s); any other error (authentication, parameters) ends the loop and is returned.
+    /// 30 s); a confirmation refused for a lapsed handle is logged and counted (the events come back); any
+    /// other error (authentication, parameters) ends the loop and is returned.
     pub async fn run<F, Fut, S>(&self, mut handler: F, shutdown: S) -> Result<()>
     where
         F: FnMut(EventContent) -> Fut,
