@@ -137,10 +137,7 @@ async fn temp_certificate_expiry_is_compared_in_server_time() {
         .await
         .expect("upload");
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&media)
-    );
+    assert_media_stored(&server, &out, &media);
     // One refused and one accepted ApplyUpload: no expiry restart.
     assert_eq!(server.count("ApplyUpload"), 2);
     assert_eq!(clock_rejections(&server), (1, 0));

@@ -110,10 +110,7 @@ async fn short_ttl_credentials_expire_during_a_slow_part() {
         .unwrap();
     assert_eq!(server.count("ApplyUpload"), 2);
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
 }
 
 #[tokio::test]
@@ -143,10 +140,7 @@ async fn expiry_restart_replaces_the_checkpoint() {
     assert_eq!(server.count("ApplyUpload"), 2);
     let commits = server.commits();
     assert_eq!(commits.len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&media)
-    );
+    assert_media_stored(&server, &out, &media);
     let ck = out.cover_key.as_deref().unwrap();
     assert_eq!(
         server.object(&out.bucket, ck).unwrap().sha256,

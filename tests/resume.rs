@@ -183,10 +183,7 @@ async fn cancelled_upload_keeps_its_multipart_upload_and_resumes() {
     assert_eq!(server.count("ListParts"), 1);
     assert_eq!(server.count("ApplyUpload"), 1);
     assert_eq!(server.count("CommitUpload"), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(store.is_empty());
 }
 
@@ -229,10 +226,7 @@ async fn modified_source_discards_the_checkpoint() {
     assert_eq!(server.count("UploadPart") - sent_before, PARTS);
     assert_eq!(server.commits().len(), 1);
     assert_ne!(server.commits()[0].vod_session_key, old_session);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&changed)
-    );
+    assert_media_stored(&server, &out, &changed);
     assert!(store.is_empty());
 }
 
@@ -259,10 +253,7 @@ async fn expiring_credentials_in_checkpoint_discard_it() {
     assert_eq!(server.count("ApplyUpload"), 2);
     assert_eq!(server.count("ListParts"), 0);
     assert_eq!(server.count("CommitUpload"), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(store.is_empty());
 }
 
@@ -329,10 +320,7 @@ async fn completed_objects_are_checked_with_head_and_only_committed() {
     assert_eq!(server.count("HeadObject"), 1);
     assert_eq!(server.count("ApplyUpload"), 1);
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(store.is_empty());
 }
 
@@ -361,10 +349,7 @@ async fn already_committed_session_is_found_not_uploaded_again() {
     assert_eq!(server.count("ApplyUpload"), 1, "no fresh session");
     assert_eq!(server.count("UploadPart") + server.count("PutObject"), sent);
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(store.is_empty());
 }
 
@@ -390,10 +375,7 @@ async fn refused_session_whose_media_is_not_in_the_library_starts_over() {
     assert_eq!(server.count("ApplyUpload"), 2, "fresh session");
     assert_eq!(server.commits().len(), 1);
     assert_eq!(server.commits()[0].file_id, out.file_id);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(store.is_empty());
 }
 
@@ -450,10 +432,7 @@ async fn corrupt_checkpoint_file_is_discarded_with_a_log() {
     let text = logs(&buf);
     assert!(text.contains("checkpoint unreadable"), "{text}");
     assert_eq!(server.count("ApplyUpload"), 2);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(json_files(&store_dir).is_empty());
 }
 
@@ -508,10 +487,7 @@ async fn checkpoint_is_ignored_for_bytes_sources() {
         .unwrap();
     assert!(store.is_empty());
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
 }
 
 #[tokio::test]
@@ -535,10 +511,7 @@ async fn checkpointed_upload_with_cover_resumes() {
     let out = client.upload(req()).await.unwrap();
     assert_eq!(server.count("ApplyUpload"), 1);
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&media)
-    );
+    assert_media_stored(&server, &out, &media);
     let ck = out.cover_key.as_deref().unwrap();
     assert_eq!(
         server.object(&out.bucket, ck).unwrap().sha256,
@@ -608,10 +581,7 @@ async fn dropped_upload_resumes_like_a_killed_process() {
     assert_eq!(server.count("ApplyUpload"), 1);
     assert_eq!(server.count("UploadPart") - first, PARTS - recorded);
     assert_eq!(server.commits().len(), 1);
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert!(json_files(&store_dir).is_empty());
 }
 
@@ -719,10 +689,7 @@ async fn store_failures_never_risk_a_second_upload() {
                 assert_eq!(server.count("UploadPart") + server.count("PutObject"), sent);
                 assert_eq!(server.commits().len(), 1);
                 assert_eq!(server.count("ApplyUpload"), 1);
-                assert_eq!(
-                    server.object(&out.bucket, &out.media_key).unwrap().sha256,
-                    sha256_hex(&bytes)
-                );
+                assert_media_stored(&server, &out, &bytes);
             }
             StoreFault::SaveOthers => {
                 let out = result.unwrap();

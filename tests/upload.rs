@@ -314,10 +314,7 @@ async fn transient_faults_are_retried_and_object_is_intact() {
         .upload(UploadRequest::from_path(&path))
         .await
         .unwrap();
-    assert_eq!(
-        server.object(&out.bucket, &out.media_key).unwrap().sha256,
-        sha256_hex(&bytes)
-    );
+    assert_media_stored(&server, &out, &bytes);
     assert_eq!(server.count("ApplyUpload"), 2);
     assert_eq!(server.count("CommitUpload"), 2);
     assert_eq!(server.commits().len(), 1);

@@ -35,6 +35,19 @@ pub fn sha256_hex(b: &[u8]) -> String {
 }
 
 /// Writes `bytes` to `dir/name` (creating parent directories) and returns the path.
+/// Asserts that the media object an upload reported holds exactly `bytes`.
+pub fn assert_media_stored(server: &MockServer, out: &tencent_vod::UploadOutcome, bytes: &[u8]) {
+    let stored = server
+        .object(&out.bucket, &out.media_key)
+        .unwrap_or_else(|| panic!("no object {} in {}", out.media_key, out.bucket));
+    assert_eq!(
+        stored.sha256,
+        sha256_hex(bytes),
+        "media object {}",
+        out.media_key
+    );
+}
+
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
