@@ -134,6 +134,29 @@ pub struct NewItem {
     pub checkpoint_key: String,
 }
 
+impl NewItem {
+    /// The item as stored: pending, no attempts yet.
+    pub fn into_item(self, id: i64, at: i64) -> Item {
+        Item {
+            id,
+            path: self.path,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            stat_sig: self.stat_sig,
+            digest: self.digest,
+            bytes: self.bytes,
+            params: self.params,
+            state: State::Pending,
+            checkpoint_key: self.checkpoint_key,
+            committed: None,
+            failure: None,
+            attempts: 0,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// A state change (one transaction).
 #[derive(Debug, Clone)]
 #[allow(
@@ -294,23 +317,7 @@ impl Journal for MemoryJournal {
         let at = now();
         let mut out = Vec::with_capacity(items.len());
         for n in items {
-            let item = Item {
-                id: g.len() as i64 + 1,
-                path: n.path,
-                size: n.size,
-                mtime_ns: n.mtime_ns,
-                stat_sig: n.stat_sig,
-                digest: n.digest,
-                bytes: n.bytes,
-                params: n.params,
-                state: State::Pending,
-                checkpoint_key: n.checkpoint_key,
-                committed: None,
-                failure: None,
-                attempts: 0,
-                created_at: at,
-                updated_at: at,
-            };
+            let item = n.into_item(g.len() as i64 + 1, at);
             g.push(item.clone());
             out.push(item);
         }

@@ -823,23 +823,7 @@ impl Journal for SqliteJournal {
                         n.checkpoint_key,
                         at
                     ])?;
-                    out.push(Item {
-                        id: tx.last_insert_rowid(),
-                        path: n.path,
-                        size: n.size,
-                        mtime_ns: n.mtime_ns,
-                        stat_sig: n.stat_sig,
-                        digest: n.digest,
-                        bytes: n.bytes,
-                        params: n.params,
-                        state: State::Pending,
-                        checkpoint_key: n.checkpoint_key,
-                        committed: None,
-                        failure: None,
-                        attempts: 0,
-                        created_at: at,
-                        updated_at: at,
-                    });
+                    out.push(n.into_item(tx.last_insert_rowid(), at));
                 }
             }
             tx.commit()?;
