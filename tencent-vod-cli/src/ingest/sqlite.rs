@@ -96,6 +96,8 @@ pub struct SqliteJournal {
     /// lock, by the task that makes it; with `FULL` every commit fsyncs, so changes go through the writer thread,
     /// which commits those waiting together in one transaction.
     inline: bool,
+    /// Writes made durable before they returned (commit attempts), for the run's diagnostics and the tests.
+    durable_writes: std::sync::atomic::AtomicU64,
     /// To the writer thread (reads, batches, syncs: everything that may block).
     tx: Option<std::sync::mpsc::Sender<Msg>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -531,6 +533,7 @@ impl SqliteJournal {
             path: path.to_path_buf(),
             conn,
             inline: sync == SyncMode::Normal,
+            durable_writes: std::sync::atomic::AtomicU64::new(0),
             tx: Some(tx),
             thread: Some(thread),
         }))
@@ -560,6 +563,10 @@ impl SqliteJournal {
         heavy: bool,
     ) -> BoxFuture<'_, Result<(), JournalError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        if durable {
+            self.durable_writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let inline = (self.inline && !durable && !heavy)
             .then(|| self.try_conn())
             .flatten();
@@ -636,6 +643,11 @@ impl Drop for SqliteJournal {
     /// Stops the writer thread; the connection closes with the last owner (the WAL is checkpointed into the file
     /// then).
     fn drop(&mut self) {
+        tracing::debug!(
+            journal = %self.path.display(),
+            durable_writes = self.durable_writes.load(std::sync::atomic::Ordering::Relaxed),
+            "journal closed"
+        );
         self.tx.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -1196,6 +1208,49 @@ mod tests {
             assert!(store.load("a").await.unwrap().is_none());
             assert!(store.describe("a").contains("j.db"));
         }
+    }
+
+    /// The contract with the SDK: of an upload's saves, exactly one (the commit attempt, made before
+    /// CommitUpload is sent) is made durable, and the connection is back at `synchronous=NORMAL` afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exactly_the_commit_attempt_is_fsynced() {
+        let server = tencent_vod_mock::MockServer::start().await.unwrap();
+        let client = server.client_builder().build().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let j = Arc::new(
+            SqliteJournal::open(&d.path().join("j.db"), true, SyncMode::Normal)
+                .unwrap()
+                .unwrap(),
+        );
+        for (n, size) in [3000usize, 9 << 20].into_iter().enumerate() {
+            let media = d.path().join(format!("{n}.mp4"));
+            std::fs::write(&media, vec![n as u8; size]).unwrap();
+            client
+                .upload(
+                    tencent_vod::UploadRequest::from_path(&media)
+                        .with_checkpoint(j.checkpoints())
+                        .with_checkpoint_key(format!("k{n}"))
+                        .with_keep_committed_checkpoint(true),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                j.durable_writes.load(std::sync::atomic::Ordering::Relaxed),
+                n as u64 + 1,
+                "{size} bytes"
+            );
+            let cp = j
+                .checkpoints()
+                .load(&format!("k{n}"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(cp.committed && cp.commit.is_some());
+        }
+        let sync: i64 = lock(&j.conn)
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
     }
 
     #[tokio::test]
