@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::closed_port::ClosedPort;
 use support::eventually;
 use support::raw::*;
 use tencent_vod::events::{
@@ -929,12 +930,10 @@ async fn callback_posts_parse_with_parse_callback() -> R {
 
 #[tokio::test]
 async fn callback_failures_are_retried_and_recorded() -> R {
-    // Nothing listens on this port (bound, then dropped).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    // Nothing listens on this port while the test runs.
+    let closed = ClosedPort::new();
     let server = MockServer::builder()
-        .with_callback_url(format!("http://127.0.0.1:{port}/cb"))
+        .with_callback_url(closed.url("/cb"))
         .with_task_durations(LONG, LONG)
         .start()
         .await?;
