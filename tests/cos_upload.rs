@@ -73,8 +73,10 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     let len = (PART * 9 + 123) as usize;
     let body = data(len, 2);
     let file = write_temp(&body);
-    // The first part request is held back, so later parts finish first.
-    server.add_fault(part_fault(Fault::Delay(Duration::from_millis(1500))).nth(1));
+    // The first part request is held back, so later parts finish first: one 16 KiB part of the three sent beside
+    // it has to be stored within the hold, which is generous for a loaded machine. (The mock's faults cannot hold
+    // a request until others arrived, only for a fixed time.)
+    server.add_fault(part_fault(Fault::Delay(Duration::from_secs(5))).nth(1));
     let rec = Recorder::default();
     let out = cos
         .upload(

@@ -34,10 +34,15 @@ struct Harness {
 
 impl Harness {
     async fn new(rules: Vec<FaultRule>) -> Self {
-        Self::with_read_timeout(rules, None).await
+        Self::build(rules, None, MAX_RETRIES).await
     }
 
-    async fn with_read_timeout(rules: Vec<FaultRule>, read_timeout: Option<Duration>) -> Self {
+    /// With this idle read timeout (the client's default without) and retry budget.
+    async fn build(
+        rules: Vec<FaultRule>,
+        read_timeout: Option<Duration>,
+        max_retries: u32,
+    ) -> Self {
         let mut b = MockServer::builder().with_min_part_size(64 * 1024);
         for r in rules {
             b = b.with_fault(r);
@@ -46,7 +51,7 @@ impl Harness {
         let mut cb = server
             .client_builder()
             .with_transfer_config(parts_of(MIB as u64).with_concurrency(3))
-            .with_retry(retry(MAX_RETRIES));
+            .with_retry(retry(max_retries));
         if let Some(t) = read_timeout {
             cb = cb.with_read_timeout(t);
         }
@@ -370,14 +375,21 @@ async fn dropped_connection_on_put_and_vod() {
 // Slow responses past the read timeout
 // ---------------------------------------------------------------------------------------------------------------
 
-const READ_TIMEOUT: Duration = Duration::from_millis(1500);
-const SLOW: Duration = Duration::from_secs(5);
+/// The idle read timeout where the other requests of the upload must succeed: wide, so that a loaded machine never
+/// cuts one of them (each spurious timeout would spend a retry).
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Where every request the upload sends is stalled, nothing needs time to succeed: short.
+const STALL_ONLY_READ_TIMEOUT: Duration = Duration::from_millis(500);
+/// A stalled request: far past every read timeout here, so only the client's timeout ends it (the stalled handler
+/// goes with the mock at the end of the test).
+const STALL: Duration = Duration::from_secs(600);
 
 #[tokio::test]
 async fn slow_part_transient_times_out_and_is_retried() {
-    let h = Harness::with_read_timeout(
-        vec![rule(cos(CosOperation::UploadPart), Fault::Delay(SLOW)).nth(1)],
+    let h = Harness::build(
+        vec![rule(cos(CosOperation::UploadPart), Fault::Delay(STALL)).nth(1)],
         Some(READ_TIMEOUT),
+        MAX_RETRIES,
     )
     .await;
     let media = data(MULTI, 13);
@@ -391,9 +403,11 @@ async fn slow_part_transient_times_out_and_is_retried() {
 
 #[tokio::test]
 async fn slow_apply_upload_persistent_is_timeout() {
-    let h = Harness::with_read_timeout(
-        vec![rule(Target::Vod("ApplyUpload"), Fault::Delay(SLOW))],
-        Some(READ_TIMEOUT),
+    // ApplyUpload is the only request sent: every attempt stalls.
+    let h = Harness::build(
+        vec![rule(Target::Vod("ApplyUpload"), Fault::Delay(STALL))],
+        Some(STALL_ONLY_READ_TIMEOUT),
+        MAX_RETRIES,
     )
     .await;
     let e = h.upload(&data(SINGLE, 14), None).await.unwrap_err();
@@ -405,13 +419,17 @@ async fn slow_apply_upload_persistent_is_timeout() {
 
 #[tokio::test]
 async fn slow_put_persistent_is_timeout() {
-    let h = Harness::with_read_timeout(
-        vec![rule(cos(CosOperation::PutObject), Fault::Delay(SLOW))],
+    // One retry: each stalled PUT costs a whole (wide) read timeout.
+    let h = Harness::build(
+        vec![rule(cos(CosOperation::PutObject), Fault::Delay(STALL))],
         Some(READ_TIMEOUT),
+        1,
     )
     .await;
     let e = h.upload(&data(SINGLE, 15), None).await.unwrap_err();
     assert_eq!(transport_kind(&e), TransportKind::Timeout, "{e}");
+    assert_eq!(e.attempts(), 2, "{e}");
+    assert_eq!(h.server.count("PutObject"), 2);
     h.assert_not_committed(&e);
 }
 

@@ -5,7 +5,8 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use support::closed_port::ClosedPort;
 use support::eventually;
 use support::raw::*;
 use tencent_vod::events::{
@@ -489,31 +490,19 @@ async fn describe_tasks_filters_and_pages_with_scroll_token() -> R {
 
 #[tokio::test]
 async fn task_detail_advances_waiting_processing_finish() -> R {
-    // Wide windows so each state is seen even on a loaded machine.
-    let server = MockServer::builder()
-        .with_task_durations(Duration::from_secs(3), Duration::from_secs(2))
-        .start()
-        .await?;
-    let client = server.client_builder().build()?;
-    let api = client.api();
-    let up = upload(
-        &server,
-        &client,
+    let procedure = || {
         ApplyUploadRequest::new("mp4")
             .with_media_name("clip")
             .with_procedure("P")
-            .with_session_context("session-ctx"),
-        1000,
-    )
-    .await?;
-    let task_id = up.task_id.clone().unwrap();
-    let mut statuses: Vec<TaskStatus> = Vec::new();
-    let final_detail = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let d = api.describe_task_detail(&task_id, None).await?;
+            .with_session_context("session-ctx")
+    };
+    // What DescribeTaskDetail says about the task in any state; returns the status.
+    let check =
+        |d: &tencent_vod::events::DescribeTaskDetailResponse, task_id: &str| -> TaskStatus {
             let s = d.task_status();
             assert_eq!(d.task_type.as_deref(), Some("Procedure"));
-            assert!(d.create_time.as_deref().unwrap().ends_with('Z'));
+            let create = d.create_time.clone().unwrap();
+            assert!(create.ends_with('Z'), "{create}");
             let begin = d.begin_process_time.clone().unwrap_or_default();
             let finish = d.finish_time.clone().unwrap_or_default();
             match s {
@@ -523,26 +512,92 @@ async fn task_detail_advances_waiting_processing_finish() -> R {
                 ref other => panic!("unexpected status {other}"),
             }
             let pt = d.procedure_task.clone().expect("ProcedureTask");
-            assert_eq!(pt.task_id.as_deref(), Some(task_id.as_str()));
+            assert_eq!(pt.task_id.as_deref(), Some(task_id));
             assert_eq!(pt.status.as_deref(), Some(s.as_str()));
+            s
+        };
+
+    // Every state, each on a mock whose durations keep the task in it for the whole test (no timing involved).
+    for (waiting, processing, expected) in [
+        (LONG, LONG, TaskStatus::Waiting),
+        (Duration::ZERO, LONG, TaskStatus::Processing),
+        (Duration::ZERO, Duration::ZERO, TaskStatus::Finish),
+    ] {
+        let server = MockServer::builder()
+            .with_task_durations(waiting, processing)
+            .start()
+            .await?;
+        let client = server.client_builder().build()?;
+        let up = upload(&server, &client, procedure(), 1000).await?;
+        let task_id = up.task_id.clone().unwrap();
+        for _ in 0..2 {
+            let d = client.api().describe_task_detail(&task_id, None).await?;
+            assert_eq!(check(&d, &task_id), expected);
+            // No waiting: started when created; no processing: finished when started.
+            if waiting.is_zero() {
+                assert_eq!(d.begin_process_time, d.create_time, "{expected}");
+            }
+            if expected == TaskStatus::Finish {
+                assert_eq!(d.finish_time, d.begin_process_time);
+            }
+        }
+        assert_eq!(server.tasks()[0].status, expected);
+    }
+
+    // The progression, polled: the status only moves forward, ends FINISH, and whenever the task's age at the
+    // mock is known to lie inside one state's window (the commit happened between `t0` and `t1`, the mock
+    // answered between `sent` and `received`), it is that state.
+    const WAITING: Duration = Duration::from_millis(300);
+    const PROCESSING: Duration = Duration::from_millis(300);
+    let server = MockServer::builder()
+        .with_task_durations(WAITING, PROCESSING)
+        .start()
+        .await?;
+    let client = server.client_builder().build()?;
+    let api = client.api();
+    let t0 = Instant::now();
+    let up = upload(&server, &client, procedure(), 1000).await?;
+    let t1 = Instant::now();
+    let task_id = up.task_id.clone().unwrap();
+    let order = [
+        TaskStatus::Waiting,
+        TaskStatus::Processing,
+        TaskStatus::Finish,
+    ];
+    let mut statuses: Vec<TaskStatus> = Vec::new();
+    let final_detail = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let sent = Instant::now();
+            let d = api.describe_task_detail(&task_id, None).await?;
+            let received = Instant::now();
+            let s = check(&d, &task_id);
+            let (youngest, oldest) = (sent.saturating_duration_since(t1), received - t0);
+            let known = if oldest < WAITING {
+                Some(TaskStatus::Waiting)
+            } else if youngest >= WAITING && oldest < WAITING + PROCESSING {
+                Some(TaskStatus::Processing)
+            } else if youngest >= WAITING + PROCESSING {
+                Some(TaskStatus::Finish)
+            } else {
+                None
+            };
+            if let Some(k) = known {
+                assert_eq!(s, k, "aged {youngest:?}..{oldest:?}");
+            }
             if statuses.last() != Some(&s) {
+                if let Some(last) = statuses.last() {
+                    let rank = |t: &TaskStatus| order.iter().position(|o| o == t);
+                    assert!(rank(last) < rank(&s), "{s} after {last}");
+                }
                 statuses.push(s.clone());
             }
             if s == TaskStatus::Finish {
                 return Ok::<_, Error>(d);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await??;
-    assert_eq!(
-        statuses,
-        [
-            TaskStatus::Waiting,
-            TaskStatus::Processing,
-            TaskStatus::Finish
-        ]
-    );
     let pt = final_detail.procedure_task.unwrap();
     assert_eq!(pt.file_id.as_deref(), Some(up.file_id.as_str()));
     assert_eq!(pt.file_name.as_deref(), Some("clip"));
@@ -947,12 +1002,10 @@ async fn callback_posts_parse_with_parse_callback() -> R {
 
 #[tokio::test]
 async fn callback_failures_are_retried_and_recorded() -> R {
-    // Nothing listens on this port (bound, then dropped).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    // Nothing listens on this port while the test runs.
+    let closed = ClosedPort::new();
     let server = MockServer::builder()
-        .with_callback_url(format!("http://127.0.0.1:{port}/cb"))
+        .with_callback_url(closed.url("/cb"))
         .with_task_durations(LONG, LONG)
         .start()
         .await?;

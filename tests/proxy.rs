@@ -4,6 +4,7 @@
 
 mod support;
 
+use support::closed_port::ClosedPort;
 use support::proxy::{ProxyOptions, Tinyproxy};
 use support::*;
 
@@ -222,10 +223,8 @@ async fn proxy_refusing_the_tunnel_is_not_retried() {
 #[tokio::test]
 async fn unreachable_proxy_and_bypass() {
     let server = mock(true).await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = ClosedPort::new();
+    let dead = closed.url("");
     let client = server
         .client_builder()
         .with_proxy(&dead)

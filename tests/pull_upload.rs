@@ -4,7 +4,8 @@
 mod support;
 
 use std::time::Duration;
-use support::app::{Source, closed_port_url, gen_crc64};
+use support::app::{Source, gen_crc64};
+use support::closed_port::ClosedPort;
 use support::eventually;
 use tencent_vod::appserver::{PullUploadRequest, PullUploadTask};
 use tencent_vod::error::{PullErrorKind, PullFailure};
@@ -147,8 +148,9 @@ async fn pull_with_every_field_ends_with_file_id_urls_and_a_finished_task() -> R
 async fn source_faults_end_the_task_with_typed_errors() -> R {
     let (server, client, source) = setup().await;
     server.set_pull_timeout(Duration::from_millis(300));
+    let closed = ClosedPort::new();
     let cases = [
-        ("unreachable", closed_port_url("/a.mp4"), "cannot connect"),
+        ("unreachable", closed.url("/a.mp4"), "cannot connect"),
         ("404", format!("{}/missing/a.mp4", source.base), "HTTP 404"),
         (
             "stalled",

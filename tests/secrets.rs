@@ -8,6 +8,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::closed_port::ClosedPort;
 use support::loopback_vod::{Canned, VodServer, apply_upload_response};
 use tencent_vod::vod::{ApplyUploadRequest, CommitUploadRequest, Language};
 use tencent_vod::{Credential, Error, RetryConfig, SignMethod, VodClient, VodClientBuilder};
@@ -175,12 +176,9 @@ async fn no_secret_in_logs_errors_or_debug_output() {
     errors.push(wrong.api().apply_upload(&req).await.expect_err("bad sig"));
 
     // Connection refused.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = ClosedPort::new();
     let refused = builder(&server, SignMethod::Tc3HmacSha256)
-        .with_vod_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_vod_endpoint(closed.url(""))
         .build()
         .expect("client");
     errors.push(refused.api().apply_upload(&req).await.expect_err("refused"));

@@ -6,7 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use support::app::{Source, closed_port_url, gen_crc64};
+use support::app::{Source, gen_crc64};
+use support::closed_port::ClosedPort;
 use tencent_vod::{Error, TransferConfig, UploadRequest, VodClient};
 use tencent_vod_mock::MockServer;
 
@@ -130,7 +131,8 @@ async fn a_bad_source_is_a_typed_error_that_hides_the_query() -> R {
         !text.contains("SECRET123") && text.contains("/missing/a.mp4"),
         "{text}"
     );
-    let e = UploadRequest::from_url(&closed_port_url("/a.mp4?sig=SECRET456"))
+    let closed = ClosedPort::new();
+    let e = UploadRequest::from_url(&closed.url("/a.mp4?sig=SECRET456"))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Transport(_)), "{e:?}");

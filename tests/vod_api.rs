@@ -3,6 +3,7 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::closed_port::ClosedPort;
 use support::loopback_vod::{Canned, Signed, VodServer, apply_upload_response};
 use support::{now, retry};
 use tencent_vod::__private::v1;
@@ -480,16 +481,38 @@ async fn non_retryable_code_is_not_retried() {
     assert_eq!(server.count(), 1);
 }
 
+/// The test support's refusing port: while the guard lives, a connection is refused and the port cannot be bound
+/// again (not even by a listener with `SO_REUSEADDR`, as std and tokio set it), nor handed out as an ephemeral port.
+#[test]
+fn a_closed_port_refuses_connections_while_held() {
+    let closed = ClosedPort::new();
+    assert!(closed.addr().ip().is_loopback());
+    assert_eq!(
+        closed.url("/x"),
+        format!("http://127.0.0.1:{}/x", closed.port())
+    );
+    for _ in 0..3 {
+        let e = std::net::TcpStream::connect(closed.addr()).expect_err("nothing listens");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    }
+    let e = std::net::TcpListener::bind(closed.addr()).expect_err("the port is held");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    let others: Vec<std::net::TcpListener> = (0..64)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    for l in &others {
+        assert_ne!(l.local_addr().unwrap(), closed.addr());
+    }
+    let e = std::net::TcpStream::connect(closed.addr()).expect_err("still refused");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+}
+
 #[tokio::test]
 async fn connection_refused_is_a_retryable_transport_error() {
-    // A port that was just free: bind, note it, close.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = ClosedPort::new();
     let c = VodClient::builder()
         .with_credential(Credential::new(SID, SKEY))
-        .with_vod_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_vod_endpoint(closed.url(""))
         .with_retry(retry(1))
         .with_region("ap-guangzhou")
         .build()

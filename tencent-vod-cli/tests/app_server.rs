@@ -7,7 +7,8 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use support::app::{Source, closed_port_url, gen_crc64};
+use support::app::{Source, gen_crc64};
+use support::closed_port::ClosedPort;
 use support::{assert_one_line_error, output, texts, tvod};
 use tencent_vod::appserver::{TaskNotifyMode, UploadSignature, UploadSignatureParams};
 use tencent_vod::error::UploadSignatureRejection;
@@ -544,9 +545,10 @@ async fn pull_json_output_parses_with_and_without_wait() {
 async fn failed_pulls_exit_non_zero_with_the_task_error_code() {
     let (server, source) = pull_setup().await;
     server.set_pull_timeout(Duration::from_secs(30));
+    let closed = ClosedPort::new();
     let cases = [
         ("404", format!("{}/missing/a.mp4", source.base), "HTTP 404"),
-        ("unreachable", closed_port_url("/a.mp4"), "cannot connect"),
+        ("unreachable", closed.url("/a.mp4"), "cannot connect"),
     ];
     for (i, (what, url, says)) in cases.iter().enumerate() {
         // Text: the task id on stdout, one typed error line on stderr.

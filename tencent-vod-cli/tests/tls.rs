@@ -5,6 +5,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use support::closed_port::ClosedPort;
 use support::*;
 
 /// Starts `tvod mock --tls` and returns it with its `export` lines as (name, value) pairs.
@@ -72,10 +73,8 @@ fn upload_over_https_with_the_printed_ca_and_a_proxy_environment() {
     let f = dir.path().join("movie.mp4");
     std::fs::write(&f, vec![3u8; 3 << 20]).unwrap();
     // A proxy that is not listening: the environment proxy must not be used for the loopback mock.
-    let dead_proxy = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = ClosedPort::new();
+    let dead_proxy = closed.url("");
     let with_env = |cmd: &mut Command, with_ca: bool| {
         for (k, v) in &exports {
             if with_ca || k != "TENCENTCLOUD_CA_FILE" {

@@ -257,13 +257,3 @@ impl Source {
         self.state.requests.load(Ordering::SeqCst)
     }
 }
-
-/// A loopback URL nothing listens on (the port was bound, then released).
-pub fn closed_port_url(path: &str) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}{path}")
-}

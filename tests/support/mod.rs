@@ -2,12 +2,13 @@
 //!
 //! Here: deterministic data, files, hashes, quick retries and a client wired to a fresh mock server. In
 //! submodules: raw hand-signed VOD/COS clients for testing the mock itself ([`raw`]), helpers for the COS
-//! transfer engine tests ([`cos`]), and a scripted loopback VOD server that verifies signatures
-//! ([`loopback_vod`]).
+//! transfer engine tests ([`cos`]), a scripted loopback VOD server that verifies signatures
+//! ([`loopback_vod`]), and a loopback port that refuses connections while a test holds it ([`closed_port`]).
 #![allow(dead_code)]
 
 pub mod app;
 pub mod capture;
+pub mod closed_port;
 pub mod cos;
 pub mod loopback_vod;
 pub mod proxy;

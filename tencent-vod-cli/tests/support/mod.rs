@@ -16,6 +16,10 @@ use tencent_vod_mock::MockServer;
 #[path = "../../../tests/support/app.rs"]
 pub mod app;
 
+/// A loopback port that refuses connections while held (the SDK's test support, shared by path).
+#[path = "../../../tests/support/closed_port.rs"]
+pub mod closed_port;
+
 /// The `tvod` binary under test.
 pub const TVOD: &str = env!("CARGO_BIN_EXE_tvod");
 
