@@ -13,7 +13,7 @@ use tencent_vod::cos::{
     UploadOptions, UploadSource,
 };
 use tencent_vod::error::CosOperation;
-use tencent_vod_mock::{Fault, FaultRule, Target};
+use tencent_vod_mock::{Fault, FaultRule, Gate, Target};
 
 fn part_fault(fault: Fault) -> FaultRule {
     FaultRule::new(Target::Cos(CosOperation::UploadPart)).fault(fault)
@@ -73,21 +73,26 @@ async fn multipart_from_a_file_with_parts_completing_out_of_order() {
     let len = (PART * 9 + 123) as usize;
     let body = data(len, 2);
     let file = write_temp(&body);
-    // The first part request is held back, so later parts finish first: one 16 KiB part of the three sent beside
-    // it has to be stored within the hold, which is generous for a loaded machine. (The mock's faults cannot hold
-    // a request until others arrived, only for a fixed time.)
-    server.add_fault(part_fault(Fault::Delay(Duration::from_secs(5))).nth(1));
+    // The first part request is held back until a later part has completed, so parts finish out of order.
+    let gate = Gate::new();
+    server.add_fault(part_fault(Fault::Hold(gate.clone())).nth(1));
     let rec = Recorder::default();
-    let out = cos
-        .upload(
-            "media/video.mp4",
-            UploadSource::path(file.path()),
-            UploadOptions::default()
-                .with_config(tiny().with_concurrency(4))
-                .with_progress(rec.progress()),
-        )
-        .await
-        .unwrap();
+    let upload = cos.upload(
+        "media/video.mp4",
+        UploadSource::path(file.path()),
+        UploadOptions::default()
+            .with_config(tiny().with_concurrency(4))
+            .with_progress(rec.progress()),
+    );
+    let release = async {
+        eventually("a later part to complete", Duration::from_secs(60), || {
+            !rec.parts_done().is_empty()
+        })
+        .await;
+        gate.open();
+    };
+    let (out, ()) = tokio::join!(upload, release);
+    let out = out.unwrap();
     assert_eq!(out.parts, 10);
     assert_eq!(out.size, len as u64);
     assert_eq!(out.crc64, crc64(&body));

@@ -313,6 +313,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
                 return dropped_connection();
             }
             Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::Hold(gate) => gate.wait().await,
             Fault::CompleteErrorBody => complete_error_body = true,
             Fault::WrongCrc => wrong_crc = true,
             Fault::OmitCrc => omit_crc = true,

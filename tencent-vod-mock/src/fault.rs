@@ -65,6 +65,9 @@ pub enum Fault {
     StatusAfterProcessing(u16),
     /// Wait, then serve normally.
     Delay(Duration),
+    /// Wait until the [`Gate`] is opened, then serve normally: a test holds a request back until something else
+    /// has happened, with no fixed time. (No text form.)
+    Hold(Gate),
     /// `CompleteMultipartUpload` only: `200 OK` whose body is whitespace then an `<Error>` document (the upload
     /// is not completed).
     CompleteErrorBody,
@@ -84,6 +87,74 @@ pub enum Fault {
         /// The `Location` value.
         location: String,
     },
+}
+
+/// Where requests hit by [`Fault::Hold`] wait. Clones share the gate; once opened it stays open.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tencent_vod_mock::Gate;
+/// let gate = Gate::new();
+/// let held = gate.clone();
+/// let waiter = tokio::spawn(async move { held.wait().await });
+/// gate.open();
+/// waiter.await.unwrap();
+/// assert!(gate.is_open());
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Gate(std::sync::Arc<GateState>);
+
+#[derive(Default)]
+struct GateState {
+    open: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the gate: every request waiting at it goes on, and later ones do not stop.
+    pub fn open(&self) {
+        self.0.open.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether it was opened.
+    pub fn is_open(&self) -> bool {
+        self.0.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until the gate is open.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an `open` in between is not missed.
+            notified.as_mut().enable();
+            if self.is_open() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("open", &self.is_open())
+            .finish()
+    }
 }
 
 impl Fault {

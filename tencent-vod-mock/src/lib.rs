@@ -125,7 +125,7 @@ pub mod verify;
 mod vod;
 
 pub use appserver::{CALLBACK_SIGN_VALIDITY, DEFAULT_PULL_TIMEOUT, MockPullTask};
-pub use fault::{Fault, FaultRule, Target};
+pub use fault::{Fault, FaultRule, Gate, Target};
 
 /// CRC-64/XZ (ECMA-182 polynomial, reflected, init and xor-out all ones): the checksum COS reports in
 /// `x-cos-hash-crc64ecma` and [`StoredObject::crc64`] holds.

@@ -140,6 +140,7 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
             }
             Fault::DropConnection => return dropped_connection(),
             Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::Hold(gate) => gate.wait().await,
             Fault::Redirect { status, location } => {
                 return Fault::redirect_response(status, &location);
             }
