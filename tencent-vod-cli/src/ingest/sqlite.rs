@@ -511,9 +511,10 @@ impl SqliteJournal {
             },
         )
         .map_err(|e| sql_err(path, e))?;
-        // The run syncs (checkpoints) the WAL itself every few seconds; SQLite's own checkpoint only as a
-        // backstop, so its fsyncs do not land in the middle of a batch of changes.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+        // The run syncs (checkpoints) the WAL itself every few seconds, on the writer thread. SQLite's own
+        // automatic checkpoint is off: it would run inside whichever commit crossed its threshold, with its
+        // fsyncs, possibly an inline one on a runtime worker. (The WAL is checkpointed at close as well.)
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| sql_err(path, e))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.to_path_buf();
