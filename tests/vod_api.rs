@@ -241,41 +241,6 @@ async fn parse_streaming_manifest() {
 }
 
 #[tokio::test]
-async fn response_error_becomes_vod_error_with_action_code_message_and_request_id() {
-    let server = VodServer::start(SID, SKEY, vec![fixture_canned("api3-error-envelope")]).await;
-    let e = client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("error envelope");
-    let Error::Vod(v) = &e else {
-        panic!("expected Error::Vod, got {e:?}")
-    };
-    assert_eq!(v.action, "ApplyUpload");
-    assert_eq!(v.code, "AuthFailure.SignatureFailure");
-    assert!(v.message.starts_with("The provided credentials"));
-    assert_eq!(
-        v.request_id.as_deref(),
-        Some("ed93f3cb-f35e-473f-b9f3-0d451b8b79c6")
-    );
-    assert_eq!(v.http_status, 200);
-    assert_eq!(e.code(), Some("AuthFailure.SignatureFailure"));
-    assert_eq!(e.request_id(), Some("ed93f3cb-f35e-473f-b9f3-0d451b8b79c6"));
-    assert_eq!(e.attempts(), 1);
-    assert!(!e.is_retryable());
-    let shown = e.to_string();
-    for part in [
-        "ApplyUpload",
-        "AuthFailure.SignatureFailure",
-        "ed93f3cb-f35e-473f-b9f3-0d451b8b79c6",
-    ] {
-        assert!(shown.contains(part), "{shown}");
-    }
-    assert_eq!(server.count(), 1, "auth failures are not retried");
-    server.assert_all_verified();
-}
-
-#[tokio::test]
 async fn missing_required_field_is_invalid_response_naming_it() {
     let mut resp = apply_upload_response("k", "t");
     resp.as_object_mut()
@@ -352,137 +317,218 @@ async fn truncated_json_is_invalid_response_and_secrets_are_redacted() {
     assert_eq!(server.count(), 1, "a 200 with a bad body is not retried");
 }
 
-#[tokio::test]
-async fn throttling_is_retried_then_succeeds() {
-    let server = VodServer::start(
-        SID,
-        SKEY,
-        vec![
-            Canned::error("RequestLimitExceeded", "slow down", "r1"),
-            Canned::error("RequestLimitExceeded.UinLimitExceeded", "slow down", "r2"),
-            Canned::ok(apply_upload_response("k", "t")),
-        ],
-    )
-    .await;
-    let retry = retry(3);
-    let counter = retry.counter().clone();
-    let c = builder(&server, Credential::new(SID, SKEY))
-        .with_retry(retry)
-        .build()
-        .expect("client");
-    let resp = c
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect("succeeds after throttling");
-    assert_eq!(resp.storage_bucket, "vodtest-1250000000");
-    assert_eq!(server.count(), 3);
-    assert_eq!(counter.get(), 2);
-    // Every attempt was signed afresh and verified.
-    server.assert_all_verified();
+/// Which call a retry case makes: ApplyUpload (idempotent) with this media type, or CommitUpload (not idempotent).
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    Apply(&'static str),
+    Commit,
 }
 
-#[tokio::test]
-async fn internal_error_exhausts_retries_and_records_attempts() {
-    let server = VodServer::start(
-        SID,
-        SKEY,
-        vec![Canned::error("InternalError", "oops", "r-int")],
-    )
-    .await;
-    let c = builder(&server, Credential::new(SID, SKEY))
-        .with_retry(retry(2))
-        .build()
-        .expect("client");
-    let e = c
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("exhausted");
-    assert_eq!(e.code(), Some("InternalError"));
-    assert_eq!(e.attempts(), 3);
-    assert_eq!(server.count(), 3);
-    assert!(e.to_string().contains("after 3 attempt(s)"), "{e}");
-    assert!(e.elapsed().is_some());
-    // CommitUpload is not idempotent: an InternalError may have been processed, so it is not repeated.
-    let e = c
-        .api()
-        .commit_upload(&CommitUploadRequest::new("k"))
-        .await
-        .expect_err("not repeated");
-    assert_eq!(e.code(), Some("InternalError"));
-    assert!(e.is_outcome_unknown());
-    assert_eq!(e.attempts(), 1);
-    assert_eq!(server.count(), 4);
+/// The `Response.Error` a retry case's call ends with.
+struct VodFailure {
+    action: &'static str,
+    code: &'static str,
+    /// How the error message starts.
+    message: &'static str,
+    request_id: &'static str,
+    retryable: bool,
+    outcome_unknown: bool,
 }
 
-#[tokio::test]
-async fn signature_expire_is_retried_exactly_once() {
-    let server = VodServer::start(
-        SID,
-        SKEY,
-        vec![Canned::error(
-            "AuthFailure.SignatureExpire",
-            "expired",
-            "r-exp",
-        )],
-    )
-    .await;
-    let e = client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("expired twice");
-    assert_eq!(e.code(), Some("AuthFailure.SignatureExpire"));
-    assert_eq!(server.count(), 2);
-    assert_eq!(e.attempts(), 2);
-    server.assert_all_verified();
+struct RetryCase {
+    name: &'static str,
+    script: Vec<Canned>,
+    max_retries: u32,
+    call: Call,
+    /// Requests the server received (for a failed call, also the attempts the error records).
+    requests: usize,
+    /// Retries the policy's counter recorded.
+    retries: u64,
+    /// `None`: the call succeeds (after `requests` attempts).
+    fails: Option<VodFailure>,
 }
 
+/// VOD error answers: which are retried (throttling, server errors, a clock-skew refusal once), which are not
+/// (authentication, parameters, a non-idempotent CommitUpload whose outcome is unknown), and what the error
+/// records (action, code, message, request id, attempts, elapsed time). Every attempt is signed afresh.
 #[tokio::test]
-async fn signature_expire_then_success() {
-    let server = VodServer::start(
-        SID,
-        SKEY,
-        vec![
-            Canned::error("AuthFailure.SignatureExpire", "expired", "r-exp"),
-            Canned::ok(apply_upload_response("k", "t")),
-        ],
-    )
-    .await;
-    client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect("re-signed attempt succeeds");
-    assert_eq!(server.count(), 2);
+async fn vod_error_answers_are_retried_only_when_safe() {
+    let cases = vec![
+        RetryCase {
+            name: "auth failure from the doc fixture is not retried",
+            script: vec![fixture_canned("api3-error-envelope")],
+            max_retries: 3,
+            call: Call::Apply("mp4"),
+            requests: 1,
+            retries: 0,
+            fails: Some(VodFailure {
+                action: "ApplyUpload",
+                code: "AuthFailure.SignatureFailure",
+                message: "The provided credentials",
+                request_id: "ed93f3cb-f35e-473f-b9f3-0d451b8b79c6",
+                retryable: false,
+                outcome_unknown: false,
+            }),
+        },
+        RetryCase {
+            name: "throttling is retried then succeeds",
+            script: vec![
+                Canned::error("RequestLimitExceeded", "slow down", "r1"),
+                Canned::error("RequestLimitExceeded.UinLimitExceeded", "slow down", "r2"),
+                Canned::ok(apply_upload_response("k", "t")),
+            ],
+            max_retries: 3,
+            call: Call::Apply("mp4"),
+            requests: 3,
+            retries: 2,
+            fails: None,
+        },
+        RetryCase {
+            name: "internal error exhausts the retries of idempotent ApplyUpload",
+            script: vec![Canned::error("InternalError", "oops", "r-int")],
+            max_retries: 2,
+            call: Call::Apply("mp4"),
+            requests: 3,
+            retries: 2,
+            fails: Some(VodFailure {
+                action: "ApplyUpload",
+                code: "InternalError",
+                message: "oops",
+                request_id: "r-int",
+                retryable: true,
+                outcome_unknown: true,
+            }),
+        },
+        RetryCase {
+            // CommitUpload is not idempotent: an InternalError may have been processed, so it is not repeated.
+            name: "internal error of CommitUpload is not repeated",
+            script: vec![Canned::error("InternalError", "oops", "r-int")],
+            max_retries: 2,
+            call: Call::Commit,
+            requests: 1,
+            retries: 0,
+            fails: Some(VodFailure {
+                action: "CommitUpload",
+                code: "InternalError",
+                message: "oops",
+                request_id: "r-int",
+                retryable: true,
+                outcome_unknown: true,
+            }),
+        },
+        RetryCase {
+            name: "signature expire is retried exactly once",
+            script: vec![Canned::error(
+                "AuthFailure.SignatureExpire",
+                "expired",
+                "r-exp",
+            )],
+            max_retries: 3,
+            call: Call::Apply("mp4"),
+            requests: 2,
+            retries: 1,
+            fails: Some(VodFailure {
+                action: "ApplyUpload",
+                code: "AuthFailure.SignatureExpire",
+                message: "expired",
+                request_id: "r-exp",
+                retryable: false,
+                outcome_unknown: false,
+            }),
+        },
+        RetryCase {
+            name: "signature expire then a re-signed attempt succeeds",
+            script: vec![
+                Canned::error("AuthFailure.SignatureExpire", "expired", "r-exp"),
+                Canned::ok(apply_upload_response("k", "t")),
+            ],
+            max_retries: 3,
+            call: Call::Apply("mp4"),
+            requests: 2,
+            retries: 1,
+            fails: None,
+        },
+        RetryCase {
+            name: "a non-retryable parameter code is not retried",
+            script: vec![Canned::error(
+                "InvalidParameterValue.MediaType",
+                "bad media type",
+                "r-bad",
+            )],
+            max_retries: 3,
+            call: Call::Apply("exe"),
+            requests: 1,
+            retries: 0,
+            fails: Some(VodFailure {
+                action: "ApplyUpload",
+                code: "InvalidParameterValue.MediaType",
+                message: "bad media type",
+                request_id: "r-bad",
+                retryable: false,
+                outcome_unknown: false,
+            }),
+        },
+    ];
+    for case in cases {
+        let name = case.name;
+        let server = VodServer::start(SID, SKEY, case.script).await;
+        let retry = retry(case.max_retries);
+        let counter = retry.counter().clone();
+        let c = builder(&server, Credential::new(SID, SKEY))
+            .with_retry(retry)
+            .build()
+            .expect("client");
+        let result = match case.call {
+            Call::Apply(media_type) => c
+                .api()
+                .apply_upload(&ApplyUploadRequest::new(media_type))
+                .await
+                .map(|resp| assert_eq!(resp.storage_bucket, "vodtest-1250000000", "{name}")),
+            Call::Commit => c
+                .api()
+                .commit_upload(&CommitUploadRequest::new("k"))
+                .await
+                .map(|_| ()),
+        };
+        assert_eq!(server.count(), case.requests, "{name}: requests");
+        assert_eq!(counter.get(), case.retries, "{name}: retries counted");
+        // Every attempt was signed afresh and verified.
+        for (i, r) in server.received().iter().enumerate() {
+            assert!(r.verified.is_ok(), "{name}: request {i}: {:?}", r.verified);
+        }
+        match (case.fails, result) {
+            (None, Ok(())) => {}
+            (None, Err(e)) => panic!("{name}: expected success, got {e:?}"),
+            (Some(_), Ok(())) => panic!("{name}: expected an error, the call succeeded"),
+            (Some(f), Err(e)) => {
+                let Error::Vod(v) = &e else {
+                    panic!("{name}: expected Error::Vod, got {e:?}")
+                };
+                assert_eq!(v.action, f.action, "{name}");
+                assert_eq!(v.code, f.code, "{name}");
+                assert!(v.message.starts_with(f.message), "{name}: {}", v.message);
+                assert_eq!(v.request_id.as_deref(), Some(f.request_id), "{name}");
+                assert_eq!(v.http_status, 200, "{name}");
+                assert_eq!(e.code(), Some(f.code), "{name}");
+                assert_eq!(e.request_id(), Some(f.request_id), "{name}");
+                assert_eq!(e.attempts() as usize, case.requests, "{name}: attempts");
+                assert_eq!(e.is_retryable(), f.retryable, "{name}: retryable");
+                assert_eq!(
+                    e.is_outcome_unknown(),
+                    f.outcome_unknown,
+                    "{name}: outcome unknown"
+                );
+                assert!(e.elapsed().is_some(), "{name}: elapsed");
+                let shown = e.to_string();
+                let attempts = format!("after {} attempt(s)", case.requests);
+                for part in [f.action, f.code, f.request_id, attempts.as_str()] {
+                    assert!(shown.contains(part), "{name}: {part:?} not in {shown}");
+                }
+            }
+        }
+    }
 }
 
-#[tokio::test]
-async fn non_retryable_code_is_not_retried() {
-    let server = VodServer::start(
-        SID,
-        SKEY,
-        vec![Canned::error(
-            "InvalidParameterValue.MediaType",
-            "bad media type",
-            "r-bad",
-        )],
-    )
-    .await;
-    let e = client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("exe"))
-        .await
-        .expect_err("bad type");
-    assert_eq!(e.code(), Some("InvalidParameterValue.MediaType"));
-    assert!(!e.is_retryable());
-    assert_eq!(e.attempts(), 1);
-    assert_eq!(server.count(), 1);
-}
-
-/// The test support's refusing port: while the guard lives, a connection is refused and the port cannot be bound
-/// again (not even by a listener with `SO_REUSEADDR`, as std and tokio set it), nor handed out as an ephemeral port.
 #[test]
 fn a_closed_port_refuses_connections_while_held() {
     let closed = ClosedPort::new();
