@@ -240,81 +240,115 @@ async fn parse_streaming_manifest() {
     );
 }
 
+struct InvalidCase {
+    name: &'static str,
+    answer: Canned,
+    max_retries: u32,
+    status: u16,
+    /// A word the reason (and so the Display text) contains.
+    reason: &'static str,
+    /// A word the body excerpt keeps, when the case checks it.
+    excerpt: Option<&'static str>,
+    /// A secret in the body that must appear in neither the excerpt, Display nor Debug.
+    secret: Option<&'static str>,
+    request_id: Option<&'static str>,
+    /// A 5xx is transient: retried, then given up with the attempts recorded.
+    retryable: bool,
+    /// Requests the server received, also the attempts the error records.
+    requests: usize,
+}
+
+/// Answers the SDK cannot use (a required field missing, an HTML gateway page, a truncated body) are
+/// `InvalidResponse` errors naming the operation, status and reason, with a redacted excerpt of the body.
 #[tokio::test]
-async fn missing_required_field_is_invalid_response_naming_it() {
-    let mut resp = apply_upload_response("k", "t");
-    resp.as_object_mut()
+async fn unusable_answers_are_invalid_response_errors_with_redacted_excerpts() {
+    let mut no_bucket = apply_upload_response("k", "t");
+    no_bucket
+        .as_object_mut()
         .expect("object")
         .remove("StorageBucket");
-    let server = VodServer::start(SID, SKEY, vec![Canned::ok(resp)]).await;
-    let e = client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("missing StorageBucket");
-    let Error::InvalidResponse(r) = &e else {
-        panic!("expected InvalidResponse, got {e:?}")
-    };
-    assert!(r.reason.contains("StorageBucket"), "{}", r.reason);
-    assert_eq!(r.operation, "ApplyUpload");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.request_id.as_deref(), Some("req-apply-0001"));
-    assert!(e.to_string().contains("StorageBucket"), "{e}");
-    assert!(!e.is_retryable());
-    assert_eq!(server.count(), 1);
-}
-
-#[tokio::test]
-async fn html_502_is_invalid_response_with_status_and_redacted_excerpt() {
-    let html = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>\
-                <p>Token=leakyGatewayToken123</p></body></html>";
-    let server = VodServer::start(SID, SKEY, vec![Canned::raw(502, "text/html", html)]).await;
-    let c = builder(&server, Credential::new(SID, SKEY))
-        .with_retry(retry(1))
-        .build()
-        .expect("client");
-    let e = c
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("502");
-    let Error::InvalidResponse(r) = &e else {
-        panic!("expected InvalidResponse, got {e:?}")
-    };
-    assert_eq!(r.status, 502);
-    assert_eq!(e.http_status(), Some(502));
-    assert!(r.reason.contains("not JSON"), "{}", r.reason);
-    assert!(r.excerpt.contains("Bad Gateway"), "{}", r.excerpt);
-    assert!(!r.excerpt.contains("leakyGatewayToken123"), "{}", r.excerpt);
-    assert!(!format!("{e} {e:?}").contains("leakyGatewayToken123"));
-    assert!(e.to_string().contains("HTTP 502"), "{e}");
-    // A 5xx is transient: retried, then given up with the attempts recorded.
-    assert!(e.is_retryable());
-    assert_eq!(e.attempts(), 2);
-    assert_eq!(server.count(), 2);
-}
-
-#[tokio::test]
-async fn truncated_json_is_invalid_response_and_secrets_are_redacted() {
-    let body = r#"{"Response":{"StorageBucket":"vodtest-1250000000","TempCertificate":{"SecretId":"AKIDtmp","SecretKey":"truncatedTmpSecretKey"#;
-    let server =
-        VodServer::start(SID, SKEY, vec![Canned::raw(200, "application/json", body)]).await;
-    let e = client(&server)
-        .api()
-        .apply_upload(&ApplyUploadRequest::new("mp4"))
-        .await
-        .expect_err("truncated");
-    let Error::InvalidResponse(r) = &e else {
-        panic!("expected InvalidResponse, got {e:?}")
-    };
-    assert_eq!(r.status, 200);
-    assert!(r.reason.contains("truncated"), "{}", r.reason);
-    assert!(r.excerpt.contains("StorageBucket"), "{}", r.excerpt);
-    assert!(
-        !format!("{e} {e:?}").contains("truncatedTmpSecretKey"),
-        "{e:?}"
-    );
-    assert_eq!(server.count(), 1, "a 200 with a bad body is not retried");
+    let cases = vec![
+        InvalidCase {
+            name: "missing required field is named",
+            answer: Canned::ok(no_bucket),
+            max_retries: 3,
+            status: 200,
+            reason: "StorageBucket",
+            excerpt: None,
+            secret: None,
+            request_id: Some("req-apply-0001"),
+            retryable: false,
+            requests: 1,
+        },
+        InvalidCase {
+            name: "html 502 keeps the status and is retried",
+            answer: Canned::raw(
+                502,
+                "text/html",
+                "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>\
+                 <p>Token=leakyGatewayToken123</p></body></html>",
+            ),
+            max_retries: 1,
+            status: 502,
+            reason: "not JSON",
+            excerpt: Some("Bad Gateway"),
+            secret: Some("leakyGatewayToken123"),
+            request_id: None,
+            retryable: true,
+            requests: 2,
+        },
+        InvalidCase {
+            name: "truncated json with a secret is redacted and, as a 200, not retried",
+            answer: Canned::raw(
+                200,
+                "application/json",
+                r#"{"Response":{"StorageBucket":"vodtest-1250000000","TempCertificate":{"SecretId":"AKIDtmp","SecretKey":"truncatedTmpSecretKey"#,
+            ),
+            max_retries: 3,
+            status: 200,
+            reason: "truncated",
+            excerpt: Some("StorageBucket"),
+            secret: Some("truncatedTmpSecretKey"),
+            request_id: None,
+            retryable: false,
+            requests: 1,
+        },
+    ];
+    for case in cases {
+        let name = case.name;
+        let server = VodServer::start(SID, SKEY, vec![case.answer]).await;
+        let e = builder(&server, Credential::new(SID, SKEY))
+            .with_retry(retry(case.max_retries))
+            .build()
+            .expect("client")
+            .api()
+            .apply_upload(&ApplyUploadRequest::new("mp4"))
+            .await
+            .expect_err(name);
+        let Error::InvalidResponse(r) = &e else {
+            panic!("{name}: expected InvalidResponse, got {e:?}")
+        };
+        assert_eq!(r.operation, "ApplyUpload", "{name}");
+        assert_eq!(r.status, case.status, "{name}");
+        assert_eq!(e.http_status(), Some(case.status), "{name}");
+        assert!(r.reason.contains(case.reason), "{name}: {}", r.reason);
+        assert_eq!(r.request_id.as_deref(), case.request_id, "{name}");
+        if let Some(word) = case.excerpt {
+            assert!(r.excerpt.contains(word), "{name}: {}", r.excerpt);
+        }
+        let shown = e.to_string();
+        let status = format!("HTTP {}", case.status);
+        for part in ["ApplyUpload", status.as_str(), case.reason] {
+            assert!(shown.contains(part), "{name}: {part:?} not in {shown}");
+        }
+        if let Some(secret) = case.secret {
+            assert!(!r.excerpt.contains(secret), "{name}: {}", r.excerpt);
+            assert!(!format!("{e} {e:?}").contains(secret), "{name}: {e:?}");
+        }
+        assert_eq!(e.is_retryable(), case.retryable, "{name}: retryable");
+        assert_eq!(e.attempts() as usize, case.requests, "{name}: attempts");
+        assert_eq!(server.count(), case.requests, "{name}: requests");
+    }
 }
 
 /// Which call a retry case makes: ApplyUpload (idempotent) with this media type, or CommitUpload (not idempotent).
