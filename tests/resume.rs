@@ -200,88 +200,6 @@ async fn failed_run(server: &MockServer, client: &VodClient, path: &Path) -> Mem
     store
 }
 
-#[tokio::test]
-async fn modified_source_discards_the_checkpoint() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let path = write(dir.path(), "v.mp4", &data((PARTS * MIB) as usize, 9));
-    let store = failed_run(&server, &client, &path).await;
-    let old_key = store.keys()[0].clone();
-    let old_session = store.get(&old_key).unwrap().apply.vod_session_key;
-
-    let changed = data((PARTS * MIB) as usize, 10);
-    std::fs::write(&path, &changed).unwrap();
-    let (buf, _guard) = capture_logs();
-    let sent_before = server.count("UploadPart");
-    let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
-        .await
-        .unwrap();
-    assert!(
-        logs(&buf).contains("discarding stale checkpoint"),
-        "{}",
-        logs(&buf)
-    );
-    assert_eq!(server.count("ApplyUpload"), 2, "fresh session");
-    assert_eq!(server.count("ListParts"), 0);
-    assert_eq!(server.count("UploadPart") - sent_before, PARTS);
-    assert_eq!(server.commits().len(), 1);
-    assert_ne!(server.commits()[0].vod_session_key, old_session);
-    assert_media_stored(&server, &out, &changed);
-    assert!(store.is_empty());
-}
-
-#[tokio::test]
-async fn expiring_credentials_in_checkpoint_discard_it() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let bytes = data((PARTS * MIB) as usize, 11);
-    let path = write(dir.path(), "e.mp4", &bytes);
-    let store = failed_run(&server, &client, &path).await;
-    let key = store.keys()[0].clone();
-    let mut cp = store.get(&key).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    // Still valid, but inside the default 5-minute margin.
-    cp.apply.temp_certificate.as_mut().unwrap().expired_time = now + 120;
-    store.put(&key, cp);
-
-    let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
-        .await
-        .unwrap();
-    assert_eq!(server.count("ApplyUpload"), 2);
-    assert_eq!(server.count("ListParts"), 0);
-    assert_eq!(server.count("CommitUpload"), 1);
-    assert_media_stored(&server, &out, &bytes);
-    assert!(store.is_empty());
-}
-
-#[tokio::test]
-async fn a_small_margin_keeps_a_checkpoint_with_short_credentials() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let path = write(dir.path(), "m.mp4", &data((PARTS * MIB) as usize, 12));
-    let store = failed_run(&server, &client, &path).await;
-    let key = store.keys()[0].clone();
-    let mut cp = store.get(&key).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    cp.apply.temp_certificate.as_mut().unwrap().expired_time = now + 120;
-    store.put(&key, cp);
-    client
-        .upload(
-            UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone())
-                .with_credential_margin(Duration::from_secs(30)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(server.count("ApplyUpload"), 1, "resumed");
-    assert_eq!(server.count("ListParts"), 1);
-}
-
 /// Upload everything, but CommitUpload fails (non-retryable): the checkpoint records complete objects.
 async fn uploaded_but_not_committed(
     server: &MockServer,
@@ -305,106 +223,238 @@ async fn uploaded_but_not_committed(
     store
 }
 
-#[tokio::test]
-async fn completed_objects_are_checked_with_head_and_only_committed() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let bytes = data((PARTS * MIB) as usize, 13);
-    let path = write(dir.path(), "c.mp4", &bytes);
-    let store = uploaded_but_not_committed(&server, &client, &path).await;
-    let sent = server.count("UploadPart");
-    let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
-        .await
-        .unwrap();
-    assert_eq!(server.count("UploadPart"), sent, "nothing re-sent");
-    assert_eq!(server.count("HeadObject"), 1);
-    assert_eq!(server.count("ApplyUpload"), 1);
-    assert_eq!(server.commits().len(), 1);
-    assert_media_stored(&server, &out, &bytes);
-    assert!(store.is_empty());
+/// How the first run of a rerun case ends.
+#[derive(Clone, Copy, Debug)]
+enum FirstRun {
+    /// Part 4 of 6 fails ([`failed_run`]): three verified parts are recorded.
+    PartFails,
+    /// Everything is uploaded but CommitUpload fails ([`uploaded_but_not_committed`]).
+    CommitFails,
 }
 
-#[tokio::test]
-async fn already_committed_session_is_found_not_uploaded_again() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let bytes = data((PARTS * MIB) as usize, 14);
-    let path = write(dir.path(), "s.mp4", &bytes);
-    let store = uploaded_but_not_committed(&server, &client, &path).await;
-    let cp = store.get(&store.keys()[0]).unwrap();
-    // The session was committed meanwhile (e.g. by a run whose answer and checkpoint update were lost).
-    let first = client
-        .api()
-        .commit_upload(&CommitUploadRequest::new(&cp.apply.vod_session_key))
-        .await
-        .unwrap();
-    let sent = server.count("UploadPart") + server.count("PutObject");
-
-    // VOD refuses the committed session; its media is in the library: that is the outcome, nothing is uploaded.
-    let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
-        .await
-        .unwrap();
-    assert_eq!(out.file_id, first.file_id);
-    assert!(out.commit_reconciled);
-    assert_eq!(server.count("ApplyUpload"), 1, "no fresh session");
-    assert_eq!(server.count("UploadPart") + server.count("PutObject"), sent);
-    assert_eq!(server.commits().len(), 1);
-    assert_media_stored(&server, &out, &bytes);
-    assert!(store.is_empty());
+/// What changes between the two runs.
+#[derive(Clone, Copy, Debug)]
+enum Meanwhile {
+    Nothing,
+    /// The source file is rewritten with other bytes.
+    SourceModified,
+    /// The checkpoint's temporary credentials are still valid but expire in this many seconds.
+    CredentialsExpireIn(i64),
+    /// The checkpoint records a commit attempt (here, inconsistently, before the media was complete).
+    CommitAttemptRecorded,
+    /// The session was committed meanwhile (e.g. by a run whose answer and checkpoint update were lost).
+    SessionCommitted,
+    /// The session expired: VOD refuses it and nothing was committed.
+    SessionRefused,
 }
 
-#[tokio::test]
-async fn refused_session_whose_media_is_not_in_the_library_starts_over() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let bytes = data((PARTS * MIB) as usize, 17);
-    let path = write(dir.path(), "e.mp4", &bytes);
-    let store = uploaded_but_not_committed(&server, &client, &path).await;
-    // The session expired: VOD refuses it and nothing was committed.
-    server.add_fault(
-        FaultRule::new(Target::Vod("CommitUpload"))
-            .nth(1)
-            .fault(Fault::VodError(
-                "InvalidParameterValue.VodSessionKey".into(),
-            )),
-    );
-    let out = client
-        .upload(UploadRequest::from_path(&path).with_checkpoint(store.clone()))
-        .await
-        .unwrap();
-    assert_eq!(server.count("SearchMedia"), 1);
-    assert_eq!(server.count("ApplyUpload"), 2, "fresh session");
-    assert_eq!(server.commits().len(), 1);
-    assert_eq!(server.commits()[0].file_id, out.file_id);
-    assert_media_stored(&server, &out, &bytes);
-    assert!(store.is_empty());
+struct RerunCase {
+    name: &'static str,
+    first: FirstRun,
+    meanwhile: Meanwhile,
+    /// Options of the second run's request.
+    request: fn(UploadRequest) -> UploadRequest,
+    /// `None`: the second run uploads; otherwise its error must match.
+    fails: Option<fn(&Error) -> bool>,
+    /// Requests of these operations counted over both runs.
+    counts: &'static [(&'static str, u64)],
+    /// Media requests (UploadPart and PutObject) the second run sends.
+    media_sent: u64,
+    /// Whether the second run applies for a fresh VOD session instead of using the checkpoint's.
+    fresh_session: bool,
+    /// Whether the outcome comes from reconciling an already committed session.
+    reconciled: bool,
+    /// A line the second run logs.
+    log: Option<&'static str>,
 }
 
+/// A second run after an interrupted checkpointed upload: it resumes (only the missing parts, or only the
+/// commit after checking completed objects with HEAD), starts over when the checkpoint is stale (modified source,
+/// credentials too close to expiry, a session VOD refuses) or reconciles a commit that may have happened; it
+/// never uploads the media again once a commit was attempted.
 #[tokio::test]
-async fn checkpoint_recording_a_commit_attempt_is_reconciled_never_uploaded() {
-    let (server, client, dir) = setup_with_concurrency(1).await;
-    let path = write(dir.path(), "r.mp4", &data((PARTS * MIB) as usize, 15));
-    let store = failed_run(&server, &client, &path).await;
-    let key = store.keys()[0].clone();
-    let mut cp = store.get(&key).unwrap();
-    // A commit was attempted (here, inconsistently, before the media was complete): a re-run must not upload.
-    cp.commit_attempted_at = Some(cp.created_at);
-    store.put(&key, cp);
-    let sent = server.count("UploadPart");
-    let e = client
-        .upload(
-            UploadRequest::from_path(&path)
-                .with_checkpoint(store.clone())
-                .with_commit_reconcile_timeout(Duration::ZERO),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::CommitOutcomeUnknown(_)), "{e:?}");
-    assert_eq!(server.count("ApplyUpload"), 1);
-    assert_eq!(server.count("UploadPart"), sent);
-    assert_eq!(server.count("ListParts"), 0);
-    assert_eq!(server.count("CommitUpload"), 1);
-    assert!(server.commits().is_empty());
-    assert_eq!(store.len(), 1, "kept for a later reconciliation");
+async fn rerun_after_an_interrupted_upload_resumes_restarts_or_reconciles() {
+    let cases = [
+        RerunCase {
+            name: "modified source discards the checkpoint",
+            first: FirstRun::PartFails,
+            meanwhile: Meanwhile::SourceModified,
+            request: |r| r,
+            fails: None,
+            counts: &[("ApplyUpload", 2), ("ListParts", 0)],
+            media_sent: PARTS,
+            fresh_session: true,
+            reconciled: false,
+            log: Some("discarding stale checkpoint"),
+        },
+        RerunCase {
+            name: "expiring credentials in the checkpoint discard it",
+            first: FirstRun::PartFails,
+            // Still valid, but inside the default 5-minute margin.
+            meanwhile: Meanwhile::CredentialsExpireIn(120),
+            request: |r| r,
+            fails: None,
+            counts: &[("ApplyUpload", 2), ("ListParts", 0), ("CommitUpload", 1)],
+            media_sent: PARTS,
+            fresh_session: true,
+            reconciled: false,
+            log: None,
+        },
+        RerunCase {
+            name: "a small margin keeps a checkpoint with short credentials",
+            first: FirstRun::PartFails,
+            meanwhile: Meanwhile::CredentialsExpireIn(120),
+            request: |r| r.with_credential_margin(Duration::from_secs(30)),
+            fails: None,
+            counts: &[("ApplyUpload", 1), ("ListParts", 1)],
+            media_sent: PARTS - 3,
+            fresh_session: false,
+            reconciled: false,
+            log: None,
+        },
+        RerunCase {
+            name: "a checkpoint recording a commit attempt is reconciled, never uploaded",
+            first: FirstRun::PartFails,
+            meanwhile: Meanwhile::CommitAttemptRecorded,
+            request: |r| r.with_commit_reconcile_timeout(Duration::ZERO),
+            fails: Some(|e| matches!(e, Error::CommitOutcomeUnknown(_))),
+            counts: &[("ApplyUpload", 1), ("ListParts", 0), ("CommitUpload", 1)],
+            media_sent: 0,
+            fresh_session: false,
+            reconciled: false,
+            log: None,
+        },
+        RerunCase {
+            name: "completed objects are checked with HEAD and only committed",
+            first: FirstRun::CommitFails,
+            meanwhile: Meanwhile::Nothing,
+            request: |r| r,
+            fails: None,
+            counts: &[("ApplyUpload", 1), ("HeadObject", 1)],
+            media_sent: 0,
+            fresh_session: false,
+            reconciled: false,
+            log: None,
+        },
+        RerunCase {
+            // VOD refuses the committed session; its media is in the library: that is the outcome.
+            name: "an already committed session is found, not uploaded again",
+            first: FirstRun::CommitFails,
+            meanwhile: Meanwhile::SessionCommitted,
+            request: |r| r,
+            fails: None,
+            counts: &[("ApplyUpload", 1)],
+            media_sent: 0,
+            fresh_session: false,
+            reconciled: true,
+            log: None,
+        },
+        RerunCase {
+            name: "a refused session whose media is not in the library starts over",
+            first: FirstRun::CommitFails,
+            meanwhile: Meanwhile::SessionRefused,
+            request: |r| r,
+            fails: None,
+            counts: &[("ApplyUpload", 2), ("SearchMedia", 1)],
+            media_sent: PARTS,
+            fresh_session: true,
+            reconciled: false,
+            log: None,
+        },
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let name = case.name;
+        let (server, client, dir) = setup_with_concurrency(1).await;
+        let seed = 100 + i as u64;
+        let mut bytes = data((PARTS * MIB) as usize, seed);
+        let path = write(dir.path(), "rerun.mp4", &bytes);
+        let store = match case.first {
+            FirstRun::PartFails => failed_run(&server, &client, &path).await,
+            FirstRun::CommitFails => uploaded_but_not_committed(&server, &client, &path).await,
+        };
+        let key = store.keys()[0].clone();
+        let mut cp = store.get(&key).unwrap();
+        let old_session = cp.apply.vod_session_key.clone();
+        let mut committed_meanwhile = None;
+        match case.meanwhile {
+            Meanwhile::Nothing => {}
+            Meanwhile::SourceModified => {
+                bytes = data((PARTS * MIB) as usize, seed + 1000);
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            Meanwhile::CredentialsExpireIn(secs) => {
+                cp.apply.temp_certificate.as_mut().unwrap().expired_time = now() + secs;
+                store.put(&key, cp);
+            }
+            Meanwhile::CommitAttemptRecorded => {
+                cp.commit_attempted_at = Some(cp.created_at);
+                store.put(&key, cp);
+            }
+            Meanwhile::SessionCommitted => {
+                let first = client
+                    .api()
+                    .commit_upload(&CommitUploadRequest::new(&old_session))
+                    .await
+                    .unwrap();
+                committed_meanwhile = Some(first.file_id);
+            }
+            Meanwhile::SessionRefused => {
+                server.add_fault(FaultRule::new(Target::Vod("CommitUpload")).nth(1).fault(
+                    Fault::VodError("InvalidParameterValue.VodSessionKey".into()),
+                ))
+            }
+        }
+        let media_requests = || server.count("UploadPart") + server.count("PutObject");
+        let sent_before = media_requests();
+
+        let (buf, _guard) = capture_logs();
+        let result = client
+            .upload((case.request)(
+                UploadRequest::from_path(&path).with_checkpoint(store.clone()),
+            ))
+            .await;
+
+        for &(operation, n) in case.counts {
+            assert_eq!(server.count(operation), n, "{name}: {operation} requests");
+        }
+        assert_eq!(
+            media_requests() - sent_before,
+            case.media_sent,
+            "{name}: media requests of the second run"
+        );
+        if let Some(line) = case.log {
+            assert!(logs(&buf).contains(line), "{name}: {}", logs(&buf));
+        }
+        match (case.fails, result) {
+            (None, Ok(out)) => {
+                let commits = server.commits();
+                assert_eq!(commits.len(), 1, "{name}: commits");
+                assert_eq!(commits[0].file_id, out.file_id, "{name}");
+                assert_eq!(
+                    commits[0].vod_session_key != old_session,
+                    case.fresh_session,
+                    "{name}: fresh session"
+                );
+                if let Some(file_id) = committed_meanwhile {
+                    assert_eq!(out.file_id, file_id, "{name}: the earlier commit's file");
+                }
+                assert_eq!(out.commit_reconciled, case.reconciled, "{name}: reconciled");
+                assert_eq!(
+                    server.object(&out.bucket, &out.media_key).map(|o| o.sha256),
+                    Some(sha256_hex(&bytes)),
+                    "{name}: the media object holds the source"
+                );
+                assert!(store.is_empty(), "{name}: checkpoint deleted");
+            }
+            (None, Err(e)) => panic!("{name}: expected an upload, got {e:?}"),
+            (Some(_), Ok(out)) => panic!("{name}: expected an error, uploaded {}", out.file_id),
+            (Some(expected), Err(e)) => {
+                assert!(expected(&e), "{name}: {e:?}");
+                assert!(server.commits().is_empty(), "{name}: nothing committed");
+                assert_eq!(store.len(), 1, "{name}: kept for a later reconciliation");
+            }
+        }
+    }
 }
 
 #[tokio::test]
