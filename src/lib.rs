@@ -133,6 +133,15 @@ pub mod __private {
     /// HLS / DASH manifest parsing (the segment references a manifest names).
     pub mod manifest {
         pub use crate::manifest::{parse_m3u8, parse_mpd};
+
+        /// Every file the manifest tree at `root` references, as (path relative to the top manifest's
+        /// directory, canonical path): the SDK's local check before ApplyUpload (symbolic links resolved inside
+        /// the manifest's directory, nesting and size limits, loops refused), without a client.
+        pub async fn local_files(
+            root: &std::path::Path,
+        ) -> crate::Result<Vec<(String, std::path::PathBuf)>> {
+            crate::upload::local_segments(root).await
+        }
     }
 
     /// The COS XML wire types and parsers.

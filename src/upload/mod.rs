@@ -138,6 +138,7 @@ use commit::{CommitTarget, Committed};
 use futures::StreamExt;
 use objects::{ObjectSpec, Role, TransferPlan, transfer_all};
 use pipeline::pipeline;
+pub(crate) use prepare::local_segments;
 use prepare::{check_file, collect_segments, complete_apply_fields, is_manifest_type, segment_key};
 use request::{CheckpointConfig, SourceSpec};
 use resume::{

@@ -299,13 +299,7 @@ fn check_segment_name(manifest: &Path, seg: &str) -> Result<()> {
 /// directory, playlists nest at most [`MAX_MANIFEST_DEPTH`] deep and the tree names at most
 /// [`MAX_MANIFEST_FILES`] files.
 pub(crate) async fn collect_segments(api: &VodApi, root: &Path) -> Result<Vec<Segment>> {
-    let local = walk_manifests(root, |text, kind| async move {
-        Ok(match kind.as_str() {
-            "mpd" => crate::manifest::parse_mpd(&text),
-            _ => crate::manifest::parse_m3u8(&text),
-        })
-    })
-    .await?;
+    let local = walk_manifests(root, parse_locally).await?;
     let remote = walk_manifests(root, |text, kind| async move {
         api.parse_streaming_manifest(
             &ParseStreamingManifestRequest::new(text).with_manifest_type(kind),
@@ -336,6 +330,25 @@ pub(crate) async fn collect_segments(api: &VodApi, root: &Path) -> Result<Vec<Se
         ));
     }
     Ok(out)
+}
+
+/// The crate's own manifest parser, as a [`walk_manifests`] pass.
+async fn parse_locally(text: String, kind: String) -> Result<Vec<String>> {
+    Ok(match kind.as_str() {
+        "mpd" => crate::manifest::parse_mpd(&text),
+        _ => crate::manifest::parse_m3u8(&text),
+    })
+}
+
+/// The local pass of [`collect_segments`] alone (no request): every file the manifest tree at `root` references,
+/// as (path relative to the top manifest's directory, canonical path), under the same rules. For tools that
+/// check a manifest before they have a client.
+pub(crate) async fn local_segments(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let segments = walk_manifests(root, parse_locally).await?;
+    Ok(segments
+        .into_iter()
+        .map(|s| (s.relative, s.local))
+        .collect())
 }
 
 /// A playlist waiting to be read.

@@ -4,7 +4,7 @@
 use crate::common::{MediaParams, ext, is_manifest};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use tencent_vod::{COVER_TYPES, MEDIA_TYPES};
 
 /// How directories are expanded.
@@ -119,105 +119,28 @@ pub struct Referenced {
     pub path: PathBuf,
 }
 
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 /// Every file an HLS/DASH manifest references, nested playlists followed, each checked to exist as a regular
 /// file inside the top manifest's directory (symbolic links resolved). The same rules the SDK applies before
 /// ApplyUpload; an error names the manifest and the segment.
 pub fn manifest_tree(root: &Path) -> Result<BTreeSet<Referenced>, String> {
-    let root_abs =
-        normalize(&std::path::absolute(root).map_err(|e| format!("{}: {e}", root.display()))?);
-    let dir = root_abs.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir_real = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut out = BTreeSet::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![(root_abs.clone(), 0usize)];
-    while let Some((manifest, depth)) = stack.pop() {
-        if depth > tencent_vod::upload::MAX_MANIFEST_DEPTH {
-            return Err(format!(
-                "{}: playlists nest more than {} levels deep",
-                root.display(),
-                tencent_vod::upload::MAX_MANIFEST_DEPTH
-            ));
-        }
-        let text = std::fs::read_to_string(&manifest)
-            .map_err(|e| format!("{}: cannot read the manifest: {e}", manifest.display()))?;
-        let names = if ext(&manifest).as_deref() == Some("mpd") {
-            tencent_vod::__private::manifest::parse_mpd(&text)
-        } else {
-            tencent_vod::__private::manifest::parse_m3u8(&text)
-        };
-        let here = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-        for name in names {
-            if name.contains("://") || name.starts_with('/') || name.starts_with('\\') {
-                return Err(format!(
-                    "{}: segment {name:?} is a URL or an absolute path; only relative paths to local files can be uploaded",
-                    manifest.display()
-                ));
-            }
-            let local = normalize(&here.join(&name));
-            let real = std::fs::canonicalize(&local).map_err(|e| {
-                format!(
-                    "{}: segment {name:?} ({}) is missing: {e}",
-                    manifest.display(),
-                    local.display()
-                )
-            })?;
-            if !real.starts_with(&dir_real) {
-                return Err(format!(
-                    "{}: segment {name:?} resolves to {}, outside the manifest's directory {}",
-                    manifest.display(),
-                    real.display(),
-                    dir_real.display()
-                ));
-            }
-            let meta = std::fs::metadata(&real).map_err(|e| format!("{}: {e}", real.display()))?;
-            if !meta.is_file() {
-                return Err(format!(
-                    "{}: segment {name:?} ({}) is not a regular file",
-                    manifest.display(),
-                    local.display()
-                ));
-            }
-            if !seen.insert(real.clone()) {
-                continue;
-            }
-            let relative = local
-                .strip_prefix(&dir)
-                .unwrap_or(&local)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            if is_manifest(&real) {
-                stack.push((local, depth + 1));
-            }
-            out.insert(Referenced {
-                relative,
-                path: real,
-            });
-            if out.len() > tencent_vod::upload::MAX_MANIFEST_FILES {
-                return Err(format!(
-                    "{}: the manifest tree references more than {} files",
-                    root.display(),
-                    tencent_vod::upload::MAX_MANIFEST_FILES
-                ));
-            }
-        }
-    }
-    Ok(out)
+    // The SDK's own walk; on a runtime of its own, on a thread of its own, so this works from any caller
+    // (async code included) without blocking a runtime worker inside a runtime.
+    let walked = std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("{}: {e}", root.display()))?
+                .block_on(tencent_vod::__private::manifest::local_files(root))
+                .map_err(|e| e.to_string())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(format!("{}: the manifest check panicked", root.display())))
+    })?;
+    Ok(walked
+        .into_iter()
+        .map(|(relative, path)| Referenced { relative, path })
+        .collect())
 }
 
 /// What a local check found.
@@ -404,7 +327,7 @@ mod tests {
             (
                 &escape,
                 MediaParams::default(),
-                Some("outside the manifest's directory"),
+                Some("leaves the root manifest's directory"),
             ),
             (&ok, cover_bad, Some("not a cover type")),
             (
