@@ -328,9 +328,11 @@ async fn json_lines_cover_every_item_failures_included() {
             .nth(5)
             .fault(Fault::VodError("InvalidParameterValue.ClassId".into())),
     );
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args([
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &[
             "--json",
             "--jobs",
             "1",
@@ -339,9 +341,8 @@ async fn json_lines_cover_every_item_failures_included() {
             "--csv",
             "list.csv",
             "in",
-        ]);
-        c
-    })
+        ],
+    )
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let mut lines = json_lines(&out);
@@ -387,9 +388,11 @@ async fn json_lines_cover_every_item_failures_included() {
         assert!(summary[k].is_number(), "{k} in {summary}");
     }
     // The failed item is retried by the next run (the fault fired once) and the journal's report shows it all.
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args([
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &[
             "--json",
             "--journal",
             "j.db",
@@ -398,9 +401,8 @@ async fn json_lines_cover_every_item_failures_included() {
             "in",
             "--report",
             "report.csv",
-        ]);
-        c
-    })
+        ],
+    )
     .await;
     assert_eq!(
         out.status.code(),
@@ -641,12 +643,12 @@ async fn dry_run_sends_nothing_and_checks_everything_locally() {
         b"#EXTM3U\n#EXTINF:1,\ns.ts\n#EXTINF:1,\ngone.ts\n",
     );
     write(d, "in/hls/s.ts", b"x");
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d)
-            .args(["--dry-run", "--json", "--journal", "j.db", "in"]);
-        c
-    })
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &["--dry-run", "--json", "--journal", "j.db", "in"],
+    )
     .await;
     assert_eq!(
         out.status.code(),
@@ -670,12 +672,12 @@ async fn dry_run_sends_nothing_and_checks_everything_locally() {
     );
     assert!(!d.join("j.db").exists(), "a dry run writes no journal");
     std::fs::remove_dir_all(d.join("in/hls")).unwrap();
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d)
-            .args(["--dry-run", "--journal", "j.db", "in"]);
-        c
-    })
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &["--dry-run", "--journal", "j.db", "in"],
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(
@@ -761,12 +763,7 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
     let d = dir.path();
     write(d, "in/a.mp4", &data(1000, 1));
     // A real journal, then a copy with a damaged page.
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args(["--journal", "good.db", "in"]);
-        c
-    })
-    .await;
+    let out = run_at(&server, d, "ingest", &["--journal", "good.db", "in"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let mut corrupt = std::fs::read(d.join("good.db")).unwrap();
     assert!(corrupt.len() >= 8192, "{}", corrupt.len());
@@ -788,12 +785,7 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
         let path = d.join(name);
         let before = std::fs::read(&path).unwrap();
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let out = output({
-            let mut c = tvod_at(&server, "ingest");
-            c.current_dir(d).args(["--journal", name, "in"]);
-            c
-        })
-        .await;
+        let out = run_at(&server, d, "ingest", &["--journal", name, "in"]).await;
         assert_eq!(out.status.code(), Some(2), "{name}: {}", show(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -835,12 +827,7 @@ async fn foreign_corrupt_and_locked_journals_are_refused_untouched() {
     })
     .await;
     signal(first.id(), "STOP");
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args(["--journal", "busy.db", "slow"]);
-        c
-    })
-    .await;
+    let out = run_at(&server, d, "ingest", &["--journal", "busy.db", "slow"]).await;
     signal(first.id(), "CONT");
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -940,12 +927,12 @@ async fn progress_is_honest_without_a_terminal_and_bars_finish_in_one() {
         write(d, &format!("in/p{i}.mp4"), &data(20_000 + i, 70 + i as u64));
     }
     // No terminal, --progress: plain lines on stderr, results on stdout.
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d)
-            .args(["--journal", "a.db", "--progress", "in"]);
-        c
-    })
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &["--journal", "a.db", "--progress", "in"],
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -968,12 +955,7 @@ async fn progress_is_honest_without_a_terminal_and_bars_finish_in_one() {
             &data(20_000 + i, 80 + i as u64),
         );
     }
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args(["--journal", "a.db", "in2"]);
-        c
-    })
-    .await;
+    let out = run_at(&server, d, "ingest", &["--journal", "a.db", "in2"]).await;
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("progress"),
         "{}",

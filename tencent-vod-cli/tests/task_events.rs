@@ -21,9 +21,11 @@ async fn tasks_and_events_from_the_command_line() {
     let d = dir.path();
     write(d, "in/a.mp4", &data(3000, 1));
     write(d, "in/b.mp4", &data(3000, 2));
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d).args([
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &[
             "--json",
             "--journal",
             "j.db",
@@ -31,9 +33,8 @@ async fn tasks_and_events_from_the_command_line() {
             "QuickPreset",
             "--resolve-task",
             "in",
-        ]);
-        c
-    })
+        ],
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let lines = json_lines(&out);
@@ -43,12 +44,12 @@ async fn tasks_and_events_from_the_command_line() {
         .to_string();
     assert!(task.contains("-procedurev2-"), "{task}");
     // The journal's report carries it too.
-    let out = output({
-        let mut c = tvod_at(&server, "ingest");
-        c.current_dir(d)
-            .args(["--journal", "j.db", "--report", "-"]);
-        c
-    })
+    let out = run_at(
+        &server,
+        d,
+        "ingest",
+        &["--journal", "j.db", "--report", "-"],
+    )
     .await;
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&task),

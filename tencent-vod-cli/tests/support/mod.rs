@@ -146,6 +146,13 @@ pub fn tvod_at(server: &MockServer, subcommand: &str) -> Command {
     cmd
 }
 
+/// Runs `tvod SUBCOMMAND ARGS...` against `server`, in `dir`, and waits for it.
+pub async fn run_at(server: &MockServer, dir: &Path, subcommand: &str, args: &[&str]) -> Output {
+    let mut c = tvod_at(server, subcommand);
+    c.current_dir(dir).args(args);
+    output(c).await
+}
+
 /// Status, stdout and stderr, for assertion messages.
 pub fn show(o: &Output) -> String {
     let (stdout, stderr) = texts(o);
