@@ -26,6 +26,26 @@ fn ports(server: &MockServer) -> [u16; 2] {
 }
 
 /// Uploads a 2.5 MiB file (1 MiB parts, 3 in flight) plus a cover; checks what the mock stored.
+/// ApplyUpload through `proxy` with `retries` retries, which must fail with [`Error::Proxy`]: its problem and the
+/// error.
+async fn apply_through(server: &MockServer, proxy: &str, retries: u32) -> (ProxyProblem, Error) {
+    let client = server
+        .client_builder()
+        .with_proxy(proxy)
+        .with_retry(retry(retries))
+        .build()
+        .unwrap();
+    let e = client
+        .api()
+        .apply_upload(&tencent_vod::vod::ApplyUploadRequest::new("mp4"))
+        .await
+        .unwrap_err();
+    let Error::Proxy(p) = &e else {
+        panic!("expected Error::Proxy, got {e:?}")
+    };
+    (p.problem, e)
+}
+
 async fn upload_and_check(server: &MockServer, client: &tencent_vod::VodClient) {
     let dir = tempfile::tempdir().unwrap();
     let bytes = data((2 * MIB + MIB / 2) as usize, 30);
@@ -197,21 +217,8 @@ async fn proxy_refusing_the_tunnel_is_not_retried() {
     let Some(proxy) = Tinyproxy::start(ProxyOptions::default()) else {
         return;
     };
-    let client = server
-        .client_builder()
-        .with_proxy(proxy.url())
-        .with_retry(retry(2))
-        .build()
-        .unwrap();
-    let e = client
-        .api()
-        .apply_upload(&tencent_vod::vod::ApplyUploadRequest::new("mp4"))
-        .await
-        .unwrap_err();
-    let Error::Proxy(p) = &e else {
-        panic!("expected Error::Proxy, got {e:?}")
-    };
-    assert_eq!(p.problem, ProxyProblem::TunnelRefused, "{e}");
+    let (problem, e) = apply_through(&server, &proxy.url(), 2).await;
+    assert_eq!(problem, ProxyProblem::TunnelRefused, "{e}");
     assert_eq!(e.attempts(), 1, "{e}");
     assert!(e.to_string().contains("refused to open a tunnel"), "{e}");
     let seen = proxy.requests_to(vod);
@@ -225,21 +232,8 @@ async fn unreachable_proxy_and_bypass() {
     let server = mock(true).await;
     let closed = ClosedPort::new();
     let dead = closed.url("");
-    let client = server
-        .client_builder()
-        .with_proxy(&dead)
-        .with_retry(retry(1))
-        .build()
-        .unwrap();
-    let e = client
-        .api()
-        .apply_upload(&tencent_vod::vod::ApplyUploadRequest::new("mp4"))
-        .await
-        .unwrap_err();
-    let Error::Proxy(p) = &e else {
-        panic!("expected Error::Proxy, got {e:?}")
-    };
-    assert_eq!(p.problem, ProxyProblem::Unreachable, "{e}");
+    let (problem, e) = apply_through(&server, &dead, 1).await;
+    assert_eq!(problem, ProxyProblem::Unreachable, "{e}");
     assert_eq!(e.attempts(), 2, "retried like a connection failure: {e}");
     // The same dead proxy, bypassed for loopback: the upload goes direct.
     let client = server
