@@ -406,6 +406,17 @@ fn tiny() -> TransferConfig {
         .with_concurrency(1)
 }
 
+/// `len` bytes uploaded as key `k` with the [`tiny`] configuration.
+async fn upload_tiny(mem: &Mem, len: usize) -> Result<UploadOutput> {
+    Engine::new(mem.clone())
+        .upload(
+            "k",
+            UploadSource::bytes(data(len)),
+            UploadOptions::default().with_config(tiny()),
+        )
+        .await
+}
+
 fn data(len: usize) -> Bytes {
     (0..len)
         .map(|i| (i * 7 % 251) as u8)
@@ -584,14 +595,7 @@ async fn retryable_part_failures_are_retried_and_reported_others_abort() {
         ),
     ];
     for (what, mem, attempts) in failing {
-        let e = Engine::new(mem.clone())
-            .upload(
-                "k",
-                UploadSource::bytes(data(300)),
-                UploadOptions::default().with_config(tiny()),
-            )
-            .await
-            .unwrap_err();
+        let e = upload_tiny(&mem, 300).await.unwrap_err();
         let Error::Cos(c) = &e else {
             panic!("{what}: {e:?}")
         };
@@ -763,14 +767,7 @@ async fn resume_sends_only_the_parts_list_parts_confirms() {
 #[tokio::test]
 async fn a_lost_complete_answer_counts_only_when_head_confirms_the_object() {
     let mem = Mem::new().with(|s| s.lose_complete_answer = true);
-    let out = Engine::new(mem.clone())
-        .upload(
-            "k",
-            UploadSource::bytes(data(250)),
-            UploadOptions::default().with_config(tiny()),
-        )
-        .await
-        .unwrap();
+    let out = upload_tiny(&mem, 250).await.unwrap();
     assert_eq!(out.crc64, crc64(&data(250)));
     assert_eq!(mem.log().last().map(String::as_str), Some("head k"));
 
@@ -778,14 +775,7 @@ async fn a_lost_complete_answer_counts_only_when_head_confirms_the_object() {
         s.lose_complete_answer = true;
         s.complete_did_nothing = true;
     });
-    let e = Engine::new(mem.clone())
-        .upload(
-            "k",
-            UploadSource::bytes(data(250)),
-            UploadOptions::default().with_config(tiny()),
-        )
-        .await
-        .unwrap_err();
+    let e = upload_tiny(&mem, 250).await.unwrap_err();
     assert_eq!(e.code(), Some("NoSuchUpload"), "{e}");
 }
 
@@ -794,14 +784,7 @@ async fn credentials_about_to_expire_stop_the_parts_and_abort() {
     let started = tokio::time::Instant::now();
     let mut mem = Mem::new().with(|s| s.write_delay = Duration::from_secs(60));
     mem.deadline = Some((1_700_000_000, Duration::from_secs(5)));
-    let e = Engine::new(mem.clone())
-        .upload(
-            "k",
-            UploadSource::bytes(data(300)),
-            UploadOptions::default().with_config(tiny()),
-        )
-        .await
-        .unwrap_err();
+    let e = upload_tiny(&mem, 300).await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -823,14 +806,7 @@ async fn credentials_about_to_expire_stop_the_parts_and_abort() {
     // Already past the deadline: nothing is started.
     let mut mem = Mem::new();
     mem.deadline = Some((1_700_000_000, Duration::ZERO));
-    let e = Engine::new(mem.clone())
-        .upload(
-            "k",
-            UploadSource::bytes(data(300)),
-            UploadOptions::default().with_config(tiny()),
-        )
-        .await
-        .unwrap_err();
+    let e = upload_tiny(&mem, 300).await.unwrap_err();
     assert!(matches!(e, Error::CredentialsExpired { .. }), "{e}");
     assert!(mem.log().is_empty());
 }
@@ -838,14 +814,7 @@ async fn credentials_about_to_expire_stop_the_parts_and_abort() {
 #[tokio::test]
 async fn integrity_a_wrong_part_crc_fails_a_missing_one_is_checked_with_head() {
     let mem = Mem::new().with(|s| s.wrong_crc_part = Some(2));
-    let e = Engine::new(mem.clone())
-        .upload(
-            "k",
-            UploadSource::bytes(data(300)),
-            UploadOptions::default().with_config(tiny()),
-        )
-        .await
-        .unwrap_err();
+    let e = upload_tiny(&mem, 300).await.unwrap_err();
     assert!(matches!(e, Error::Integrity { part: Some(2), .. }), "{e}");
     assert_eq!((mem.count("abort u1"), mem.count("complete")), (1, 0));
 
