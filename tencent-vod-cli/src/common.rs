@@ -361,19 +361,6 @@ impl RateLimiter {
     }
 }
 
-/// Unix seconds as ISO 8601 UTC (`2030-01-01T00:00:00Z`).
-pub fn iso8601(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
-}
-
 /// Human-readable bytes (binary units).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

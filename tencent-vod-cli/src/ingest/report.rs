@@ -67,7 +67,7 @@ fn row(item: &Item, current: bool) -> [String; 15] {
         item.attempts.to_string(),
         item.bytes.to_string(),
         item.digest.clone(),
-        crate::common::iso8601(item.updated_at),
+        tencent_vod::media::iso8601(item.updated_at),
     ]
 }
 
