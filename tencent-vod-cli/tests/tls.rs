@@ -4,27 +4,13 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use support::closed_port::ClosedPort;
 use support::*;
 
 /// Starts `tvod mock --tls` and returns it with its `export` lines as (name, value) pairs.
 fn start_tls_mock(data_dir: &std::path::Path) -> (Mock, Vec<(String, String)>) {
-    let mut child = Command::new(TVOD)
-        .args([
-            "mock",
-            "--tls",
-            "--secret-id",
-            MOCK_SECRET_ID,
-            "--secret-key",
-            MOCK_SECRET_KEY,
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_mock("--tls", data_dir);
     let mut exports = Vec::new();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();

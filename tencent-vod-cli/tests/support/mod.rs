@@ -45,12 +45,12 @@ impl Drop for Mock {
     }
 }
 
-/// Starts `tvod mock --json` with [`MOCK_SECRET_ID`] / [`MOCK_SECRET_KEY`] and waits for its JSON line.
-pub fn start_mock(data_dir: &Path) -> Mock {
-    let mut child = Command::new(TVOD)
+/// Spawns `tvod mock FLAG` with [`MOCK_SECRET_ID`] / [`MOCK_SECRET_KEY`] and `data_dir`, stdout piped.
+pub fn spawn_mock(flag: &str, data_dir: &Path) -> Child {
+    Command::new(TVOD)
         .args([
             "mock",
-            "--json",
+            flag,
             "--secret-id",
             MOCK_SECRET_ID,
             "--secret-key",
@@ -61,7 +61,12 @@ pub fn start_mock(data_dir: &Path) -> Mock {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts `tvod mock --json` with [`MOCK_SECRET_ID`] / [`MOCK_SECRET_KEY`] and waits for its JSON line.
+pub fn start_mock(data_dir: &Path) -> Mock {
+    let mut child = spawn_mock("--json", data_dir);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
